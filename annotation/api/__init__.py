@@ -1,0 +1,1 @@
+"""The annotation app's REST API (v1), one module per resource."""

@@ -1,0 +1,55 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+unit_interval = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+class Project(models.Model):
+    """A labeling job: which skeleton, how many annotators per image, when to trust the result."""
+
+    organization = models.ForeignKey("annotation.Organization", on_delete=models.PROTECT, related_name="projects")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    skeleton = models.ForeignKey(
+        "annotation.Skeleton", on_delete=models.PROTECT, related_name="projects",
+        help_text="A fixed skeleton version: editing a used skeleton makes a new version, not a change here.",
+    )
+    instructions = models.ForeignKey(
+        "annotation.Instructions", null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
+    )
+    replicas = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Independent annotators per image.",
+    )
+    lease_seconds = models.PositiveIntegerField(
+        default=1800, validators=[MinValueValidator(30), MaxValueValidator(7 * 24 * 3600)]
+    )
+    idle_limit_seconds = models.PositiveIntegerField(
+        default=300, validators=[MinValueValidator(10)],
+        help_text="Longest stretch without input that still counts as active time.",
+    )
+    auto_accept_oks = models.FloatField(default=0.85, validators=unit_interval)
+    review_sample_rate = models.FloatField(
+        default=0.05, validators=unit_interval, help_text="Share of auto-accepted images still sent to QA."
+    )
+    gold_rate = models.FloatField(
+        default=0.0, validators=unit_interval, help_text="Share of tasks served from gold images."
+    )
+    prelabel_model = models.ForeignKey(
+        "models_registry.PoseModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
+    )
+    show_prelabels = models.BooleanField(default=True, help_text="Show model pre-labels to annotators.")
+    priority = models.IntegerField(default=0, help_text="Higher first when an annotator works on several projects.")
+    vendors = models.ManyToManyField("annotation.Vendor", blank=True, related_name="projects")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="unique_project_name"),
+        ]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,73 @@
+"""Tenancy: organizations own projects, vendors supply the workforce.
+
+Roles are memberships, not Django groups, so one person can be an annotator
+for vendor A only, or a QA lead in one organization and nothing elsewhere.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Vendor(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    """A role held by a user in one organization or one vendor (exactly one of the two)."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        PROJECT_MANAGER = "project_manager", "Project manager"
+        VENDOR_MANAGER = "vendor_manager", "Vendor manager"
+        QA_LEAD = "qa_lead", "QA lead"
+        ANNOTATOR = "annotator", "Annotator"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user", "role"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(organization__isnull=False, vendor__isnull=True)
+                    | models.Q(organization__isnull=True, vendor__isnull=False)
+                ),
+                name="membership_org_xor_vendor",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "organization"], condition=models.Q(vendor__isnull=True),
+                name="unique_org_membership",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "vendor"], condition=models.Q(organization__isnull=True),
+                name="unique_vendor_membership",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} as {self.get_role_display()} of {self.organization or self.vendor}"

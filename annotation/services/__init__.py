@@ -1,0 +1,1 @@
+"""State changes of the annotation app, one module per concern, each function one transaction."""

@@ -1,0 +1,23 @@
+from rest_framework import generics, serializers
+
+from .models import JobRun
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobRun
+        fields = [
+            "id", "queue", "description", "state", "progress", "message", "result", "error",
+            "created_at", "started_at", "finished_at", "attempts",
+        ]
+
+
+class JobDetail(generics.RetrieveAPIView):
+    """State and progress of a job the caller started (staff see every job)."""
+
+    serializer_class = JobRunSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        queryset = JobRun.objects.all()
+        return queryset if user.is_staff else queryset.filter(created_by=user)

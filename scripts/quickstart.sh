@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up Jointly on the embedded default (SQLite, in-process jobs) and serve it
+# at http://127.0.0.1:8000/ with the skeleton presets loaded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+PY=.venv/bin/python
+$PY manage.py migrate --noinput
+$PY manage.py load_skeleton_presets
+$PY manage.py ensure_admin
+exec $PY manage.py runserver "${JOINTLY_ADDR:-127.0.0.1:8000}"
