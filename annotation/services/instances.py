@@ -27,11 +27,6 @@ EDGE_TOLERANCE_FRACTION = 0.01
 MAX_REPORTED_ERRORS = 100
 
 
-def _tolerance(width: float, height: float) -> tuple[float, float]:
-    return (
-        max(EDGE_TOLERANCE_PX, EDGE_TOLERANCE_FRACTION * width),
-        max(EDGE_TOLERANCE_PX, EDGE_TOLERANCE_FRACTION * height),
-    )
 
 
 def instance_errors(instances: Any, spec: SkeletonSpec, width: float, height: float) -> list[str]:
