@@ -27,8 +27,6 @@ EDGE_TOLERANCE_FRACTION = 0.01
 MAX_REPORTED_ERRORS = 100
 
 
-
-
 def instance_errors(instances: Any, spec: SkeletonSpec, width: float, height: float) -> list[str]:
     """Every problem of a list of instances, as messages naming instance and keypoint."""
     if not isinstance(instances, list):
