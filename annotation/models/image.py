@@ -28,6 +28,14 @@ class Image(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     is_gold = models.BooleanField(default=False)
     priority = models.IntegerField(default=0)
+    # Counters kept by the assignment engine (annotation/services/assignments.py),
+    # recomputed from the Assignment rows under this row's lock on every lease
+    # change, so candidate selection is one indexed query over images.
+    slots_taken = models.PositiveIntegerField(default=0, help_text="Open leases (expired or not) + submissions.")
+    submitted_count = models.PositiveIntegerField(default=0)
+    next_lease_expiry = models.DateTimeField(
+        null=True, blank=True, help_text="Earliest expiry among open leases: past means a slot can be reclaimed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -35,6 +43,10 @@ class Image(models.Model):
         indexes = [
             models.Index(fields=["project", "status"]),
             models.Index(fields=["project", "file_name"]),
+            models.Index(
+                "project", "is_gold", models.F("slots_taken").desc(), models.F("priority").desc(), "id",
+                condition=models.Q(status__in=["new", "annotating"]), name="image_task_queue",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

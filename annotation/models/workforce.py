@@ -71,3 +71,28 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} as {self.get_role_display()} of {self.organization or self.vendor}"
+
+
+class ProjectAnnotator(models.Model):
+    """An annotator put on a project by their vendor: the staffing that `tasks/next` checks.
+
+    A project grants access to vendors; a vendor manager then decides which of
+    their people work on it. The vendor is recorded so the work is billed to
+    the vendor that staffed it, even if the person belongs to two vendors.
+    """
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="staffing")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staffing")
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="staffing")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "user"]
+        verbose_name = "project annotator"
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_project_annotator")]
+
+    def __str__(self):
+        return f"{self.user} on {self.project} for {self.vendor}"
