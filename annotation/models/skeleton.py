@@ -8,7 +8,7 @@ and COCO use.
 
 from dataclasses import dataclass
 
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 hex_color = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.")
@@ -80,6 +80,16 @@ class Keypoint(models.Model):
     color = models.CharField(max_length=7, default="#1f77b4", validators=[hex_color])
     flip_partner = models.CharField(
         max_length=64, blank=True, help_text="Name of the mirror keypoint (left_eye <-> right_eye)."
+    )
+    # Keypoints have no canonical coordinates; presets give a drawing position so
+    # the admin preview looks like a body, not a ring. Blank: placed on a circle.
+    layout_x = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Preview position, 0 (left) to 1 (right).",
+    )
+    layout_y = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Preview position, 0 (top) to 1 (bottom).",
     )
 
     class Meta:

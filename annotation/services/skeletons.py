@@ -63,6 +63,9 @@ def validate_definition(definition: dict[str, Any]) -> None:
             continue
         if not math.isfinite(sigma_value) or sigma_value <= 0:
             add("keypoints", f"Keypoint '{name or i}': sigma must be greater than 0, got {sigma_value:g}.")
+        layout = kp.get("layout")
+        if layout is not None and not _is_unit_point(layout):
+            add("keypoints", f"Keypoint '{name or i}': layout must be [x, y] with both between 0 and 1, got {layout!r}.")
     known = set(names)
     partners = {str(kp.get("name") or "").strip(): str(kp.get("flip_partner") or "").strip() for kp in keypoints}
     for name, partner in partners.items():
@@ -99,15 +102,27 @@ def validate_definition(definition: dict[str, Any]) -> None:
         raise ValidationError(errors)
 
 
+def _is_unit_point(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple)) and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in value)
+    )
+
+
+def _keypoint_definition(kp: Keypoint) -> dict[str, Any]:
+    """A keypoint as plain data; `layout` (the preview position) only when it has one."""
+    data = {"name": kp.name, "sigma": kp.sigma, "color": kp.color, "flip_partner": kp.flip_partner}
+    if kp.layout_x is not None and kp.layout_y is not None:
+        data["layout"] = [kp.layout_x, kp.layout_y]
+    return data
+
+
 def definition_of(skeleton: Skeleton) -> dict[str, Any]:
     return {
         "name": skeleton.name,
         "description": skeleton.description,
         "supercategory": skeleton.supercategory,
-        "keypoints": [
-            {"name": kp.name, "sigma": kp.sigma, "color": kp.color, "flip_partner": kp.flip_partner}
-            for kp in skeleton.keypoints.all()
-        ],
+        "keypoints": [_keypoint_definition(kp) for kp in skeleton.keypoints.all()],
         "edges": [[e.source, e.target] for e in skeleton.edges.all()],
     }
 
@@ -118,6 +133,8 @@ def _write_parts(skeleton: Skeleton, definition: dict[str, Any]) -> None:
             skeleton=skeleton, order=i, name=str(kp["name"]).strip(), sigma=float(kp["sigma"]),
             color=kp.get("color") or default_color(str(kp["name"])),
             flip_partner=str(kp.get("flip_partner") or "").strip(),
+            layout_x=kp["layout"][0] if kp.get("layout") else None,
+            layout_y=kp["layout"][1] if kp.get("layout") else None,
         )
         for i, kp in enumerate(definition["keypoints"])
     )
@@ -174,7 +191,7 @@ def to_coco_category(skeleton: Skeleton) -> dict[str, Any]:
     extra keys, which COCO readers ignore and our import reads back.
     """
     spec = skeleton.spec()
-    return {
+    category = {
         "id": skeleton.pk,
         "name": skeleton.name,
         "supercategory": skeleton.supercategory,
@@ -184,6 +201,10 @@ def to_coco_category(skeleton: Skeleton) -> dict[str, Any]:
         "flip_pairs": [[a + 1, b + 1] for a, b in spec.flip_pairs],
         "colors": list(spec.colors),
     }
+    layout = [_keypoint_definition(kp).get("layout") for kp in skeleton.keypoints.all()]
+    if any(layout):
+        category["layout"] = layout  # preview positions, null where a keypoint has none
+    return category
 
 
 def infer_flip_partners(names: list[str]) -> dict[str, str]:
@@ -264,6 +285,9 @@ def definition_from_coco_category(category: dict[str, Any]) -> tuple[dict[str, A
     colors = category.get("colors")
     if colors is not None and (not isinstance(colors, list) or len(colors) != k):
         raise ValidationError({"colors": f"Expected {k} colours, one per keypoint."})
+    layout = category.get("layout")
+    if layout is not None and (not isinstance(layout, list) or len(layout) != k):
+        raise ValidationError({"layout": f"Expected {k} [x, y] positions (or null), one per keypoint."})
     definition = {
         "name": str(category.get("name") or "").strip(),
         "supercategory": str(category.get("supercategory") or ""),
@@ -273,6 +297,7 @@ def definition_from_coco_category(category: dict[str, Any]) -> tuple[dict[str, A
                 "name": name, "sigma": sigma,
                 "color": colors[i] if colors else default_color(name),
                 "flip_partner": partners.get(name, ""),
+                **({"layout": layout[i]} if layout and layout[i] is not None else {}),
             }
             for i, (name, sigma) in enumerate(zip(names, sigmas))
         ],
