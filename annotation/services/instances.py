@@ -73,12 +73,16 @@ def instance_errors(instances: Any, spec: SkeletonSpec, width: float, height: fl
 def array_errors(
     keypoints: np.ndarray, bboxes: np.ndarray, spec: SkeletonSpec, width, height,
     instance_ids: np.ndarray | None = None, limit: int = MAX_REPORTED_ERRORS,
+    label: str = "instance", counts: dict[str, int] | None = None,
 ) -> list[str]:
     """Vectorized checks.
 
     keypoints: (N, K, 3) x, y, v.  bboxes: (N, 4) x, y, w, h.
     width, height: scalars or (N,) arrays (image size of each instance).
     instance_ids: (N,) labels used in messages (default 0..N-1).
+    label: what an id names in messages ("instance", or "annotation" for a COCO file's ids).
+    counts: when given, gets the number of violations of each kind added to it,
+    so a caller can summarize a large file beyond the capped messages.
     Returns at most `limit` messages, then one line counting the rest.
     """
     n = keypoints.shape[0]
@@ -89,28 +93,34 @@ def array_errors(
     tol_y = np.maximum(EDGE_TOLERANCE_PX, EDGE_TOLERANCE_FRACTION * h)
     x, y, v = keypoints[..., 0], keypoints[..., 1], keypoints[..., 2]
     names = spec.names
-    problems: list[tuple[np.ndarray, str]] = []
+    problems: list[tuple[np.ndarray, str, str]] = []
 
     finite_kp = np.isfinite(keypoints).all(axis=2)
-    problems.append((~finite_kp, "keypoint {k} ({name}): x, y and v must be finite numbers"))
+    problems.append((~finite_kp, "keypoint {k} ({name}): x, y and v must be finite numbers", "keypoint_not_finite"))
     bad_v = finite_kp & ~np.isin(v, (0, 1, 2))
-    problems.append((bad_v, "keypoint {k} ({name}): v must be 0, 1 or 2, got {v}"))
+    problems.append((bad_v, "keypoint {k} ({name}): v must be 0, 1 or 2, got {v}", "visibility_invalid"))
     unlabeled_at_point = finite_kp & (v == 0) & ((x != 0) | (y != 0))
-    problems.append((unlabeled_at_point, "keypoint {k} ({name}): v=0 (not labeled) requires x=y=0"))
+    problems.append(
+        (unlabeled_at_point, "keypoint {k} ({name}): v=0 (not labeled) requires x=y=0", "unlabeled_not_at_origin")
+    )
     labeled = finite_kp & ((v == 1) | (v == 2))
     outside = labeled & (
         (x < -tol_x[:, None]) | (y < -tol_y[:, None]) | (x > (w + tol_x)[:, None]) | (y > (h + tol_y)[:, None])
     )
-    problems.append((outside, "keypoint {k} ({name}) at ({x:g}, {y:g}) is outside the {w:g}x{h:g} image"))
+    problems.append(
+        (outside, "keypoint {k} ({name}) at ({x:g}, {y:g}) is outside the {w:g}x{h:g} image", "keypoint_outside_image")
+    )
 
     messages: list[str] = []
     total = 0
-    for mask, template in problems:
+    for mask, template, kind in problems:
         hits = np.argwhere(mask)
         total += len(hits)
+        if counts is not None and len(hits):
+            counts[kind] = counts.get(kind, 0) + len(hits)
         for inst, kp in hits[: max(0, limit - len(messages))]:
             messages.append(
-                f"instance {ids[inst]}: "
+                f"{label} {ids[inst]}: "
                 + template.format(
                     k=kp, name=names[kp], v=_fmt(v[inst, kp]), x=x[inst, kp], y=y[inst, kp], w=w[inst], h=h[inst]
                 )
@@ -120,19 +130,22 @@ def array_errors(
     bx, by, bw, bh = bboxes.T if len(bboxes) else (np.empty(0),) * 4
     finite_box = np.isfinite(bboxes).all(axis=1)
     box_rules = [
-        (~finite_box, "bbox must be finite numbers"),
-        (finite_box & ((bw < 0) | (bh < 0)), "bbox width and height must not be negative"),
+        (~finite_box, "bbox must be finite numbers", "bbox_not_finite"),
+        (finite_box & ((bw < 0) | (bh < 0)), "bbox width and height must not be negative", "bbox_negative"),
         (
             finite_box & ((bx < -tol_x) | (by < -tol_y) | (bx + bw > w + tol_x) | (by + bh > h + tol_y)),
             "bbox {box} is not inside the {w:g}x{h:g} image",
+            "bbox_outside_image",
         ),
     ]
-    for mask, template in box_rules:
+    for mask, template, kind in box_rules:
         hits = np.flatnonzero(mask)
         total += len(hits)
+        if counts is not None and len(hits):
+            counts[kind] = counts.get(kind, 0) + len(hits)
         for inst in hits[: max(0, limit - len(messages))]:
             box = "[" + ", ".join(f"{c:g}" for c in bboxes[inst]) + "]"
-            messages.append(f"instance {ids[inst]}: " + template.format(box=box, w=w[inst], h=h[inst]) + ".")
+            messages.append(f"{label} {ids[inst]}: " + template.format(box=box, w=w[inst], h=h[inst]) + ".")
     if total > len(messages):
         messages.append(f"... and {total - len(messages)} more problems.")
     return messages

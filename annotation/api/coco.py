@@ -1,0 +1,180 @@
+"""`/api/v1/projects/{id}/import-coco/` and `/export-coco/`.
+
+Import: the upload (multipart `file`, or the JSON document as the request
+body) is size-checked from Content-Length (413 past MAX_COCO_UPLOAD_BYTES),
+sniffed from its first bytes (a non-JSON upload is refused at once, never
+parsed), stored in Django storage and handed to the `default` queue. With a
+worker (REDIS_URL set) the answer is 202 and the job id; the job ends
+`failed` with every error in its result when the file is bad. In-process
+(no REDIS_URL) the job has already run: a bad file is a 400 carrying the
+errors, a good one a 201 carrying the job and its counts.
+
+The JSON body is streamed to a temporary file rather than read with
+`request.body`, so DATA_UPLOAD_MAX_MEMORY_SIZE does not cap it and a large
+file is never held twice in memory.
+
+Export: streams the COCO file (see services.coco_export).
+"""
+
+import tempfile
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from jointly.api_errors import error_response
+from jointly.jobs.api import JobRunSerializer
+from jointly.jobs.models import JobRun
+from jointly.jobs.services import enqueue
+
+from ..services.coco_export import coco_chunks, selection_from_params
+from ..services.coco_import import IMPORT_SOURCES, CocoImportFailed, sniff_json
+from .images import flag
+
+_COPY_CHUNK = 1024 * 1024
+
+
+class UploadTooLarge(Exception):
+    pass
+
+
+def _too_large_response(size: int | None = None) -> Response:
+    limit = settings.MAX_COCO_UPLOAD_BYTES
+    got = f"{size} bytes" if size is not None else "more"
+    return error_response(
+        f"The COCO file is too large: {got}, the limit is {limit} bytes (MAX_COCO_UPLOAD_BYTES).",
+        {"file": [f"Larger than {limit} bytes."]}, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+def _spool_body(request) -> tempfile.SpooledTemporaryFile:
+    """Copy a raw request body to a temporary file, refusing it past the size limit."""
+    limit = settings.MAX_COCO_UPLOAD_BYTES
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    total = 0
+    while chunk := request._request.read(_COPY_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            spool.close()
+            raise UploadTooLarge()
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+def _import_options(params) -> dict:
+    source = params.get("source") or "import"
+    if source not in IMPORT_SOURCES:
+        raise ValidationError({"source": f"source must be one of {', '.join(IMPORT_SOURCES)}, got {source!r}."})
+    category_id = params.get("category_id")
+    if category_id not in (None, ""):
+        try:
+            category_id = int(category_id)
+        except (TypeError, ValueError):
+            raise ValidationError({"category_id": f"Expected an integer, got {category_id!r}."}) from None
+    else:
+        category_id = None
+    return {
+        "source": source, "category_id": category_id,
+        "create_missing_images": flag(params.get("create_missing_images")),
+        "image_root": str(params.get("image_root") or ""), "dry_run": flag(params.get("dry_run")),
+    }
+
+
+def _failure_body(result: dict, run: JobRun) -> dict:
+    return {
+        "detail": result.get("detail", "The import failed."), "errors": result.get("errors", {}),
+        "error_counts": result.get("error_counts", {}), "warnings": result.get("warnings", []),
+        "job": JobRunSerializer(run).data,
+    }
+
+
+class CocoActionsMixin:
+    """The import-coco and export-coco actions of ProjectViewSet (needs `project_for`)."""
+
+    @extend_schema(
+        request={"multipart/form-data": dict, "application/json": dict},
+        parameters=[
+            OpenApiParameter("source", str, enum=list(IMPORT_SOURCES)),
+            OpenApiParameter("create_missing_images", bool),
+            OpenApiParameter("image_root", str, description="Storage folder new image records point into."),
+            OpenApiParameter("category_id", int),
+            OpenApiParameter("dry_run", bool, description="Check everything, write nothing."),
+        ],
+        responses={201: dict, 202: dict, 400: dict, 413: dict},
+    )
+    @action(detail=True, methods=["post"], url_path="import-coco")
+    def import_coco(self, request, pk=None):
+        """Import a COCO keypoints file as a job on the `default` queue (options as form fields or query)."""
+        project = self.project_for("manage")
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.MAX_COCO_UPLOAD_BYTES:
+            return _too_large_response(declared)
+        if request.content_type.startswith("multipart/"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                return error_response("Attach the COCO file as multipart field 'file'.", {"file": ["No file was uploaded."]})
+            if upload.size > settings.MAX_COCO_UPLOAD_BYTES:
+                return _too_large_response(upload.size)
+            params = {**request.query_params.dict(), **{k: request.data.get(k) for k in request.data if k != "file"}}
+            handle = upload
+        else:
+            try:
+                handle = _spool_body(request)
+            except UploadTooLarge:
+                return _too_large_response()
+            params = request.query_params.dict()
+        options = _import_options(params)
+        try:
+            sniff_json(handle.read(4096))
+        except CocoImportFailed as exc:
+            return error_response(str(exc), exc.errors)
+        handle.seek(0)
+        storage_name = default_storage.save(f"coco_imports/{project.pk}/{uuid.uuid4().hex}.json", File(handle))
+        run = enqueue(
+            "default", "annotation.jobs.import_coco_file",
+            description=f"Import COCO into project {project.pk} ({options['source']})", created_by=request.user,
+            project_id=project.pk, storage_name=storage_name, **options,
+        )
+        job = JobRunSerializer(run).data
+        if run.state == JobRun.State.FINISHED:
+            code = status.HTTP_200_OK if options["dry_run"] else status.HTTP_201_CREATED
+            return Response({"detail": "Imported.", "job": job, "result": run.result}, status=code)
+        if run.state == JobRun.State.FAILED:
+            if isinstance(run.result, dict) and run.result.get("errors"):
+                return Response(_failure_body(run.result, run), status=status.HTTP_400_BAD_REQUEST)
+            return error_response(
+                "The import failed unexpectedly; the job's error has the details.",
+                {"job": [str(run.id)]}, status.HTTP_500_INTERNAL_SERVER_ERROR,
+            )
+        return Response(
+            {"detail": "Import queued.", "job": job, "status_url": f"/api/v1/jobs/{run.id}/"},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("source", str, description="accepted (default: review else consensus) or one source."),
+            OpenApiParameter("annotator", int, description="With source=annotator: one annotator's labels."),
+            OpenApiParameter("model", int, description="With source=model: one pose model's labels."),
+        ],
+        responses={(200, "application/json"): dict},
+    )
+    @action(detail=True, methods=["get"], url_path="export-coco")
+    def export_coco(self, request, pk=None):
+        """The project's annotations as a COCO keypoints file, streamed."""
+        project = self.project_for("manage")
+        try:
+            selection = selection_from_params(request.query_params)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        response = StreamingHttpResponse(coco_chunks(project, selection), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-{selection.source}.coco.json"'
+        return response

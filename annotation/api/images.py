@@ -1,0 +1,98 @@
+"""`/api/v1/projects/{id}/images/`: upload (multipart, one or many files) and list with filters.
+
+Uploads are all-or-nothing by default: if any file is rejected nothing is
+stored and the response is a 400 listing every file's verdict. With
+`partial=1` the good files are stored and the response (201) still lists the
+rejected ones. Duplicates are never errors: they come back as `duplicate`
+with the id of the image that already holds those bytes.
+
+Listing is for project managers and QA leads; annotators get images one at a
+time from the assignment engine and never list a project's images.
+"""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from jointly.api_errors import error_response
+
+from ..models import Image
+from ..selectors import filtered_images
+from ..services.images import Candidate, register_images
+
+TRUE_VALUES = {"1", "true", "yes", "on"}
+
+
+def flag(value) -> bool:
+    return str(value or "").strip().lower() in TRUE_VALUES
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = [
+            "id", "file_name", "url", "width", "height", "sha256", "status", "is_gold", "priority", "coco_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, image) -> str | None:
+        return image.file.url if image.file else None
+
+
+class ImageActionsMixin:
+    """The images action of ProjectViewSet (needs `project_for`)."""
+
+    @extend_schema(
+        methods=["GET"], responses=ImageSerializer(many=True),
+        parameters=[
+            OpenApiParameter("status", str, description="One status or several, comma-separated."),
+            OpenApiParameter("is_gold", bool),
+            OpenApiParameter("file_name", str, description="Substring of the file name, case-insensitive."),
+        ],
+    )
+    @extend_schema(methods=["POST"], request={"multipart/form-data": dict}, responses={201: dict, 400: dict})
+    @action(detail=True, methods=["get", "post"], url_path="images")
+    def images(self, request, pk=None):
+        if request.method == "POST":
+            return self._upload_images(request)
+        project = self.project_for("review")
+        try:
+            queryset = filtered_images(project, request.query_params)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
+
+    def _upload_images(self, request):
+        project = self.project_for("manage")
+        uploads = request.FILES.getlist("files") + request.FILES.getlist("file")
+        if not uploads:
+            return error_response(
+                "Attach one or more image files (multipart field 'files').",
+                {"files": ["No file was uploaded."]},
+            )
+        partial = flag(request.query_params.get("partial") or request.data.get("partial"))
+        batch = register_images(
+            project, [Candidate(file_name=f.name, fileobj=f, size=f.size) for f in uploads], partial=partial,
+        )
+        body = batch.as_dict()
+        rejected = [r for r in batch.results if r.status == "rejected"]
+        errors = {"files": [f"{r.file_name}: {r.reason}" for r in rejected]} if rejected else {}
+        if not batch.stored:
+            body.update(
+                detail=f"{len(rejected)} of {len(uploads)} file(s) rejected; nothing was stored "
+                "(send partial=1 to store the good ones). " + errors["files"][0],
+                errors=errors,
+            )
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        created = batch.count("created")
+        body.update(
+            detail=f"{created} image(s) stored, {batch.count('duplicate')} duplicate(s), {len(rejected)} rejected.",
+            errors=errors,
+        )
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -1,0 +1,648 @@
+"""Import a COCO keypoints file into a project: strict, explained, all-or-nothing, fast.
+
+Three phases, so that a bad file never writes anything:
+
+1. read: the bytes must look like JSON (a 100 MB upload of garbage is refused
+   from its first bytes, never parsed), then orjson parses it. orjson rejects
+   NaN/Infinity, which Python's `json.dump` writes; such a file is re-read
+   with the standard library so the offending numbers are reported by
+   annotation and keypoint instead of as a syntax error.
+2. plan (`plan_coco_import`): every check, vectorized over all instances
+   (one (N, K, 3) array through `instances.array_errors`). Every problem is
+   collected — messages capped at MAX_MESSAGES, counts per kind uncapped —
+   and raised together as CocoImportFailed.
+3. apply (`apply_coco_import`): one transaction. Missing images are created
+   with bulk_create, existing annotations of the source are updated in one
+   UPDATE ... FROM unnest(...) (ids survive, `version` is bumped only when the
+   content changed), new ones are bulk-inserted. Importing the same file twice
+   leaves the same rows.
+
+Quirks of real tools that are accepted, and reported as warnings:
+
+- v=0 keypoints with non-zero x, y (CVAT writes the last position of a point
+  marked outside/absent). COCO ignores x, y when v=0, so they are set to 0, 0.
+- file names with folders or upload prefixes (Label Studio writes
+  ``images/abc.jpg`` or ``/data/upload/1/8f3a2b1c-abc.jpg``): an exact match
+  is tried first, then the base name, then the base name without Label
+  Studio's 8-hex upload prefix. A base name that fits several project images
+  is an error naming them.
+- keypoints listed in another order than the skeleton: mapped by name.
+- no bbox: derived from the extent of the labeled keypoints. No area: bbox w*h.
+- `segmentation`, `attributes` and other extra keys (CVAT): ignored.
+- crowd regions (`iscrowd: 1`, no keypoints): skipped, counted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import IO, Any, Callable
+
+import numpy as np
+import orjson
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+
+from ..models import Annotation, Image, Project
+from .images import sanitized_file_name
+from .instances import array_errors
+
+MAX_MESSAGES = 200
+IMPORT_SOURCES = (Annotation.Source.IMPORT, Annotation.Source.GOLD)
+WRITE_BATCH = 5000
+_SNIFF_BYTES = 4096
+_LABEL_STUDIO_PREFIX = re.compile(r"^[0-9a-f]{8}-(.+)$")
+
+Progress = Callable[..., None]
+
+
+def _no_progress(done, total=None, message=""):
+    pass
+
+
+class CocoImportFailed(Exception):
+    """A file that cannot be imported, with every problem found (nothing was written)."""
+
+    def __init__(self, errors: dict[str, list[str]], counts: dict[str, int], warnings: list[str] | None = None):
+        self.errors, self.counts, self.warnings = errors, counts, warnings or []
+        total = sum(counts.values()) or sum(len(v) for v in errors.values())
+        first = next((m for ms in errors.values() for m in ms), "")
+        super().__init__(f"The COCO file has {total} problem(s); nothing was imported. {first}".strip())
+
+    @property
+    def job_result(self) -> dict:
+        """What a failed job keeps as its result, so `/api/v1/jobs/{id}/` shows every error."""
+        return {
+            "ok": False, "detail": str(self), "errors": self.errors, "error_counts": self.counts,
+            "warnings": self.warnings,
+        }
+
+
+class ErrorLog:
+    """Messages grouped by section (file, categories, keypoints, images, annotations), capped; counts by kind."""
+
+    def __init__(self, cap: int = MAX_MESSAGES):
+        self.cap = cap
+        self.messages: dict[str, list[str]] = {}
+        self.counts: dict[str, int] = {}
+        self._shown = 0
+
+    def add(self, section: str, kind: str, message: str, count: int = 1) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + count
+        if self._shown < self.cap:
+            self.messages.setdefault(section, []).append(message)
+            self._shown += 1
+
+    def extend(self, section: str, messages: list[str], counts: dict[str, int]) -> None:
+        for kind, n in counts.items():
+            self.counts[kind] = self.counts.get(kind, 0) + n
+        room = max(0, self.cap - self._shown)
+        if messages and room:
+            self.messages.setdefault(section, []).extend(messages[:room])
+            self._shown += min(room, len(messages))
+
+    @property
+    def remaining(self) -> int:
+        return max(1, self.cap - self._shown)
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def fail(self, warnings: list[str]) -> CocoImportFailed:
+        shown = sum(len(v) for v in self.messages.values())
+        total = sum(self.counts.values())
+        if total > shown:
+            self.messages.setdefault("summary", []).append(
+                f"{total - shown} more problem(s) not listed; counts by kind: "
+                + ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
+            )
+        return CocoImportFailed(self.messages, self.counts, warnings)
+
+
+# --- 1. read ----------------------------------------------------------------
+
+def sniff_json(head: bytes) -> None:
+    """Refuse, from its first bytes, anything that is not a JSON object."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    if not text:
+        raise CocoImportFailed({"file": ["The file is empty."]}, {"not_json": 1})
+    if text[:1] != b"{":
+        preview = text[:16]
+        raise CocoImportFailed(
+            {"file": [f"Not a JSON file: a COCO file is a JSON object starting with '{{', this one starts with {preview!r}."]},
+            {"not_json": 1},
+        )
+
+
+def read_coco(source: bytes | IO[bytes]) -> dict:
+    """Parse a COCO file's bytes into a dict, or raise CocoImportFailed naming where it breaks."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw = bytes(source)
+    else:
+        head = source.read(_SNIFF_BYTES)
+        sniff_json(head)
+        raw = head + source.read()
+    sniff_json(raw[:_SNIFF_BYTES])
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = _read_with_stdlib(raw)
+    if not isinstance(data, dict):
+        raise CocoImportFailed({"file": ["A COCO file must be a JSON object with images, annotations and categories."]},
+                               {"bad_structure": 1})
+    return data
+
+
+def _read_with_stdlib(raw: bytes):
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CocoImportFailed(
+            {"file": [f"Not a UTF-8 JSON file: undecodable byte at offset {exc.start}."]}, {"not_json": 1}
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        truncated = exc.pos >= len(text.rstrip()) - 1
+        hint = " The file ends too early: it looks truncated." if truncated else ""
+        raise CocoImportFailed(
+            {"file": [f"Invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (byte {exc.pos}).{hint}"]},
+            {"truncated_json" if truncated else "invalid_json": 1},
+        ) from None
+    except RecursionError:
+        raise CocoImportFailed({"file": ["Invalid JSON: nested too deeply."]}, {"invalid_json": 1}) from None
+
+
+# --- 2. plan ----------------------------------------------------------------
+
+@dataclass
+class ImportOptions:
+    source: str = Annotation.Source.IMPORT
+    create_missing_images: bool = False
+    image_root: str = ""  # storage-relative folder that new image records point into
+    category_id: int | None = None
+
+
+@dataclass
+class ImportPlan:
+    """Everything the write phase needs, all of it already validated."""
+
+    project: Project
+    source: str
+    image_ids: list[int | None]  # per COCO image: the project image, or None when it is to be created
+    new_images: dict[int, Image]  # COCO image index -> unsaved Image
+    coco_ids: list[int]
+    instances_per_image: list[list[dict]]
+    warnings: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def _is_int(value) -> bool:
+    return type(value) is int
+
+
+def _is_number(value) -> bool:
+    return type(value) in (int, float)
+
+
+def _choose_category(categories: list, project: Project, options: ImportOptions, log: ErrorLog) -> dict | None:
+    with_keypoints = [
+        c for c in categories if isinstance(c, dict) and isinstance(c.get("keypoints"), list) and c["keypoints"]
+    ]
+    described = ", ".join(f"{c.get('id')} '{c.get('name')}'" for c in with_keypoints) or "none"
+    if options.category_id is not None:
+        chosen = next((c for c in categories if isinstance(c, dict) and c.get("id") == options.category_id), None)
+        if chosen is None:
+            log.add("categories", "category_unknown",
+                    f"category_id {options.category_id} is not in the file (categories with keypoints: {described}).")
+        elif chosen not in with_keypoints:
+            log.add("categories", "category_without_keypoints",
+                    f"Category {options.category_id} '{chosen.get('name')}' has no keypoints.")
+            chosen = None
+        return chosen
+    if not with_keypoints:
+        log.add("categories", "no_keypoint_category", "The file has no category with keypoints.")
+        return None
+    if len(with_keypoints) == 1:
+        return with_keypoints[0]
+    for wanted in (project.skeleton.name, "person"):
+        named = [c for c in with_keypoints if c.get("name") == wanted]
+        if len(named) == 1:
+            return named[0]
+    log.add("categories", "category_ambiguous",
+            f"The file has several categories with keypoints ({described}); choose one with category_id.")
+    return None
+
+
+def _keypoint_order(category: dict, names: tuple[str, ...], log: ErrorLog) -> list[int] | None:
+    """Column order that puts the category's keypoints in skeleton order, or None (errors logged)."""
+    theirs = category["keypoints"]
+    label = f"Category {category.get('id')} '{category.get('name')}'"
+    if not all(isinstance(n, str) for n in theirs):
+        log.add("keypoints", "keypoint_name_invalid", f"{label}: keypoint names must be strings.")
+        return None
+    doubled = sorted({n for n in theirs if theirs.count(n) > 1})
+    if doubled:
+        log.add("keypoints", "keypoint_name_duplicate", f"{label} lists keypoint(s) twice: {', '.join(doubled)}.")
+    unknown = [n for n in theirs if n not in names]
+    missing = [n for n in names if n not in theirs]
+    if unknown:
+        hints = []
+        for n in unknown:
+            close = difflib.get_close_matches(n, missing or names, n=1)
+            hints.append(f"'{n}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        log.add("keypoints", "keypoint_name_unknown", f"{label} has keypoint(s) the project skeleton does not: "
+                f"{', '.join(hints)}. Skeleton keypoints: {', '.join(names)}.", len(unknown))
+    if missing:
+        log.add("keypoints", "keypoint_name_missing",
+                f"Skeleton keypoint(s) missing from {label}: {', '.join(missing)}.", len(missing))
+    if doubled or unknown or missing:
+        return None
+    return [theirs.index(n) for n in names]
+
+
+class _ProjectImageIndex:
+    """The project's images by file name and by base name, for matching a COCO file's names."""
+
+    def __init__(self, project: Project):
+        self.by_name: dict[str, list[tuple]] = {}
+        self.by_base: dict[str, list[tuple]] = {}
+        for row in Image.objects.filter(project=project).values_list("id", "file_name", "width", "height"):
+            self.by_name.setdefault(row[1], []).append(row)
+            self.by_base.setdefault(row[1].rsplit("/", 1)[-1], []).append(row)
+
+    def match(self, file_name: str) -> tuple[list[tuple], str]:
+        """Candidate rows and how they were found ('exact', 'base name', 'upload prefix' or '')."""
+        normalized = file_name.replace("\\", "/")
+        for name in (file_name, normalized, normalized.removeprefix("./")):
+            if name in self.by_name:
+                return self.by_name[name], "exact"
+        base = normalized.rsplit("/", 1)[-1]
+        if base in self.by_base:
+            return self.by_base[base], "base name"
+        stripped = _LABEL_STUDIO_PREFIX.match(base)
+        if stripped and stripped.group(1) in self.by_base:
+            return self.by_base[stripped.group(1)], "upload prefix"
+        return [], ""
+
+
+def _storage_name_in(root: str, file_name: str) -> str:
+    return str(PurePosixPath(root) / sanitized_file_name(file_name, keep_folders=True))
+
+
+def _check_image_root(root: str, log: ErrorLog) -> str:
+    cleaned = root.replace("\\", "/").strip("/")
+    if root.startswith("/") or any(part == ".." for part in cleaned.split("/")):
+        log.add("images", "image_root_invalid",
+                "image_root must be a folder inside the media storage, relative (no leading '/', no '..').")
+        return ""
+    local = _local_path(cleaned)
+    if local is not None and not local.is_dir():
+        log.add("images", "image_root_missing", f"image_root '{cleaned}' is not a folder in the media storage.")
+    return cleaned
+
+
+def _local_path(name: str):
+    try:
+        from pathlib import Path
+
+        return Path(default_storage.path(name))
+    except NotImplementedError:  # remote storage (S3): existence is not checked file by file
+        return None
+
+
+def _check_images(coco_images: list, project: Project, options: ImportOptions, log: ErrorLog, warnings: list[str]):
+    index = _ProjectImageIndex(project)
+    image_root = _check_image_root(options.image_root, log) if options.image_root else ""
+    n = len(coco_images)
+    positions: dict[int, int] = {}
+    image_ids: list[int | None] = [None] * n
+    coco_ids = [0] * n
+    widths, heights = np.zeros(n), np.zeros(n)
+    new_images: dict[int, Image] = {}
+    claimed: dict[int, str] = {}
+    missing: list[str] = []
+    how_matched: dict[str, int] = {}
+    for i, entry in enumerate(coco_images):
+        if not isinstance(entry, dict):
+            log.add("images", "image_invalid", f"images[{i}] is not an object.")
+            continue
+        cid, name, w, h = entry.get("id"), entry.get("file_name"), entry.get("width"), entry.get("height")
+        where = f"image {cid!r}" if cid is not None else f"images[{i}]"
+        problems = []
+        if not _is_int(cid):
+            problems.append("id must be an integer")
+        if not isinstance(name, str) or not name.strip():
+            problems.append("file_name must be a non-empty string")
+        if not (_is_number(w) and _is_number(h) and w > 0 and h > 0 and float(w).is_integer() and float(h).is_integer()):
+            problems.append(f"width and height must be positive integers, got {w!r} x {h!r}")
+        if problems:
+            log.add("images", "image_invalid", f"{where}: {'; '.join(problems)}.")
+            continue
+        if cid in positions:
+            log.add("images", "image_id_duplicate", f"image id {cid} is used twice (images[{positions[cid]}] and images[{i}]).")
+            continue
+        positions[cid] = i
+        coco_ids[i], widths[i], heights[i] = cid, w, h
+        rows, how = index.match(name)
+        if len(rows) > 1:
+            log.add("images", "image_ambiguous",
+                    f"image {cid} '{name}' matches {len(rows)} project images by {how} "
+                    f"({', '.join(f'{r[0]} {r[1]!r}' for r in rows[:5])}); rename one or use unique file names.")
+            continue
+        if rows:
+            pk, project_name, pw, ph = rows[0]
+            if pk in claimed:
+                log.add("images", "image_matched_twice",
+                        f"image {cid} '{name}' and image {claimed[pk]} both match project image {pk} '{project_name}'.")
+                continue
+            claimed[pk] = f"{cid} '{name}'"
+            if (pw, ph) != (int(w), int(h)):
+                log.add("images", "image_size_mismatch",
+                        f"image {cid} '{name}': the file says {int(w)}x{int(h)}, "
+                        f"project image {pk} is {pw}x{ph}; keypoints would land in the wrong place.")
+                continue
+            image_ids[i] = pk
+            how_matched[how] = how_matched.get(how, 0) + 1
+            continue
+        if not options.create_missing_images:
+            missing.append(name)
+            continue
+        storage_name = _storage_name_in(image_root, name) if image_root else ""
+        if storage_name:
+            local = _local_path(storage_name)
+            if local is not None and not local.is_file():
+                log.add("images", "image_file_missing", f"image {cid} '{name}': no file at '{storage_name}' in the media storage.")
+                continue
+        image = Image(
+            project=project, file_name=sanitized_file_name(name, keep_folders=True), width=int(w), height=int(h),
+            coco_id=cid,
+        )
+        image.file.name = storage_name
+        new_images[i] = image
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        log.add("images", "image_missing",
+                f"{len(missing)} image(s) of the file are not in the project: {shown}. Upload them first, "
+                "or import with create_missing_images (and image_root to point at their files).", len(missing))
+    for how, count in how_matched.items():
+        if how != "exact":
+            warnings.append(f"{count} image(s) matched by {how} (the file's names carry folders or prefixes).")
+    if new_images and not image_root:
+        warnings.append(f"{len(new_images)} image record(s) created without a file (sizes taken from the COCO file); "
+                        "upload or register their files to annotate them.")
+    return positions, image_ids, coco_ids, widths, heights, new_images
+
+
+def _float_array(rows: list[list], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(len(rows), width) float array and a mask of rows whose entries were all numbers."""
+    try:
+        array = np.array(rows, dtype=np.float64).reshape(len(rows), width)
+        return array, np.ones(len(rows), dtype=bool)
+    except (TypeError, ValueError):
+        ok = np.array([all(type(x) in (int, float) for x in row) for row in rows], dtype=bool)
+        array = np.full((len(rows), width), np.nan)
+        good = np.flatnonzero(ok)
+        if len(good):
+            array[good] = np.array([rows[i] for i in good], dtype=np.float64)
+        return array, ok
+
+
+def plan_coco_import(project: Project, data: dict, options: ImportOptions, progress: Progress = _no_progress) -> ImportPlan:
+    """Check the whole file against the project; return what to write, or raise CocoImportFailed."""
+    log, warnings = ErrorLog(), []
+    if options.source not in IMPORT_SOURCES:
+        log.add("options", "source_invalid", f"source must be one of {', '.join(IMPORT_SOURCES)}, got {options.source!r}.")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            log.add("file", "bad_structure", f"'{key}' must be a list; the file has {type(data.get(key)).__name__}.")
+    if log:
+        raise log.fail(warnings)
+    spec = project.skeleton.spec()
+    k = spec.num_keypoints
+    category = _choose_category(data["categories"], project, options, log)
+    order = _keypoint_order(category, spec.names, log) if category else None
+    progress(0.1, 1, "checking images")
+    positions, image_ids, coco_ids, widths, heights, new_images = _check_images(
+        data["images"], project, options, log, warnings
+    )
+
+    progress(0.2, 1, "checking annotations")
+    cat_id = category.get("id") if category else None
+    kc = len(category["keypoints"]) if category else 0
+    ann_ids, img_pos, kp_rows, box_rows, areas, scores = [], [], [], [], [], []
+    box_given, area_given, score_given = [], [], []
+    other_categories = crowd = 0
+    for j, ann in enumerate(data["annotations"]):
+        if type(ann) is not dict:
+            log.add("annotations", "annotation_invalid", f"annotations[{j}] is not an object.")
+            continue
+        if ann.get("category_id") != cat_id:
+            other_categories += 1
+            continue
+        aid = ann.get("id")
+        label = f"annotation {aid}" if aid is not None else f"annotations[{j}]"
+        if not _is_int(aid):
+            log.add("annotations", "annotation_id_invalid", f"{label}: id must be an integer.")
+            continue
+        pos = positions.get(ann.get("image_id"))
+        if pos is None:
+            log.add("annotations", "annotation_image_unknown",
+                    f"{label}: image_id {ann.get('image_id')!r} is not in the file's valid images.")
+            continue
+        if ann.get("iscrowd"):
+            crowd += 1
+            continue
+        kps = ann.get("keypoints")
+        if type(kps) is not list or len(kps) != 3 * kc:
+            got = f"{len(kps) // 3} ({len(kps)} numbers)" if type(kps) is list else "none"
+            log.add("annotations", "keypoint_count",
+                    f"{label}: expected {kc} keypoints ({3 * kc} numbers) as the category lists, got {got}.")
+            continue
+        bbox = ann.get("bbox")
+        if bbox is not None and (type(bbox) is not list or len(bbox) != 4):
+            log.add("annotations", "bbox_invalid", f"{label}: bbox must be [x, y, width, height], got {bbox!r}.")
+            continue
+        area, score = ann.get("area"), ann.get("score")
+        if (area is not None and not _is_number(area)) or (score is not None and not _is_number(score)):
+            log.add("annotations", "number_invalid", f"{label}: area and score must be numbers.")
+            continue
+        ann_ids.append(aid)
+        img_pos.append(pos)
+        kp_rows.append(kps)
+        box_rows.append(bbox if bbox is not None else [np.nan] * 4)
+        areas.append(np.nan if area is None else area)
+        scores.append(np.nan if score is None else score)
+        box_given.append(bbox is not None)
+        area_given.append(area is not None)
+        score_given.append(score is not None)
+
+    n = len(ann_ids)
+    ids = np.asarray(ann_ids, dtype=np.int64)
+    if n:
+        unique, counts = np.unique(ids, return_counts=True)
+        for dup in unique[counts > 1][:20]:
+            log.add("annotations", "annotation_id_duplicate", f"annotation id {dup} is used more than once.")
+    if other_categories:
+        warnings.append(f"{other_categories} annotation(s) of other categories were ignored.")
+    if crowd:
+        warnings.append(f"{crowd} crowd region(s) (iscrowd=1) were skipped: they carry no keypoints.")
+
+    kp = box = np.zeros((0,))
+    area_arr = score_arr = np.zeros(0)
+    if n and order is not None:
+        kp_flat, kp_ok = _float_array(kp_rows, 3 * kc)
+        box, box_ok = _float_array(box_rows, 4)
+        for bad in np.flatnonzero(~(kp_ok & box_ok))[:MAX_MESSAGES]:
+            log.add("annotations", "not_a_number", f"annotation {ids[bad]}: keypoints and bbox must hold only numbers.")
+        kp = kp_flat.reshape(n, kc, 3)[:, order, :]
+        area_arr, score_arr = np.asarray(areas, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+        x, y, v = kp[..., 0], kp[..., 1], kp[..., 2]
+        # CVAT keeps the last position of a point marked absent: COCO ignores x, y when v=0.
+        stray = (v == 0) & np.isfinite(x) & np.isfinite(y) & ((x != 0) | (y != 0))
+        if stray.any():
+            x[stray] = 0.0
+            y[stray] = 0.0
+            warnings.append(f"{int(stray.sum())} keypoint(s) with v=0 had non-zero x, y "
+                            f"(in {int(stray.any(axis=1).sum())} annotation(s)); set to 0, 0 as COCO reads them.")
+        no_box = ~np.asarray(box_given)
+        if no_box.any():
+            labeled = (v > 0) & np.isfinite(x) & np.isfinite(y)
+            with np.errstate(invalid="ignore"):
+                x0 = np.where(labeled, x, np.inf).min(axis=1)
+                y0 = np.where(labeled, y, np.inf).min(axis=1)
+                x1 = np.where(labeled, x, -np.inf).max(axis=1)
+                y1 = np.where(labeled, y, -np.inf).max(axis=1)
+            empty = no_box & ~labeled.any(axis=1)
+            for bad in np.flatnonzero(empty)[:MAX_MESSAGES]:
+                log.add("annotations", "bbox_missing", f"annotation {ids[bad]}: no bbox and no labeled keypoint to derive one from.")
+            derive = no_box & ~empty
+            box[derive] = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)[derive]
+            if derive.any():
+                warnings.append(f"{int(derive.sum())} annotation(s) had no bbox; derived from their keypoints' extent.")
+        finite_area = np.isfinite(area_arr)
+        given_area = np.asarray(area_given)
+        bad_area = given_area & (~finite_area | (area_arr < 0))
+        for bad in np.flatnonzero(bad_area)[:MAX_MESSAGES]:
+            log.add("annotations", "area_invalid", f"annotation {ids[bad]}: area must be a finite non-negative number.")
+        area_arr = np.where(given_area, area_arr, box[:, 2] * box[:, 3])
+        given_score = np.asarray(score_given)
+        for bad in np.flatnonzero(given_score & ~np.isfinite(score_arr))[:MAX_MESSAGES]:
+            log.add("annotations", "score_invalid", f"annotation {ids[bad]}: score must be a finite number.")
+        pos_arr = np.asarray(img_pos)
+        checked = kp_ok & box_ok
+        kinds: dict[str, int] = {}
+        messages = array_errors(
+            kp[checked], box[checked], spec, widths[pos_arr[checked]], heights[pos_arr[checked]],
+            instance_ids=ids[checked], limit=log.remaining, label="annotation", counts=kinds,
+        )
+        log.extend("annotations", messages, kinds)
+    if log:
+        raise log.fail(warnings)
+
+    progress(0.35, 1, "preparing rows")
+    instances_per_image: list[list[dict]] = [[] for _ in range(len(data["images"]))]
+    if n:
+        keypoint_lists = kp.reshape(n, 3 * k).tolist()
+        visibilities = kp[..., 2].astype(np.int64).tolist()
+        boxes, area_list, score_list = box.tolist(), area_arr.tolist(), score_arr.tolist()
+        for i in range(n):
+            row = keypoint_lists[i]
+            row[2::3] = visibilities[i]
+            instance = {"bbox": boxes[i], "keypoints": row, "area": area_list[i]}
+            if score_given[i]:
+                instance["score"] = score_list[i]
+            instances_per_image[img_pos[i]].append(instance)
+    # No error was logged, so every COCO image is either matched or planned for creation.
+    return ImportPlan(
+        project=project, source=options.source, image_ids=image_ids, new_images=new_images, coco_ids=coco_ids,
+        instances_per_image=instances_per_image, warnings=warnings,
+        stats={"images": len(image_ids), "instances": n, "category_id": cat_id},
+    )
+
+
+# --- 3. apply ---------------------------------------------------------------
+
+def apply_coco_import(plan: ImportPlan, progress: Progress = _no_progress) -> dict[str, Any]:
+    """Write a checked plan in one transaction; returns counts of what changed."""
+    from django.utils import timezone
+
+    image_table, annotation_table = Image._meta.db_table, Annotation._meta.db_table
+    n_images = len(plan.image_ids)
+    with transaction.atomic():
+        # One import at a time per project: the existence checks below stay true until commit.
+        Project.objects.select_for_update().filter(pk=plan.project.pk).first()
+        new_positions = sorted(plan.new_images)
+        for start in range(0, len(new_positions), WRITE_BATCH):
+            Image.objects.bulk_create([plan.new_images[p] for p in new_positions[start:start + WRITE_BATCH]])
+            progress(0.4 + 0.2 * min(1.0, (start + WRITE_BATCH) / len(new_positions)), 1, "creating images")
+        image_ids = [
+            plan.new_images[i].pk if i in plan.new_images else plan.image_ids[i] for i in range(n_images)
+        ]
+        matched = [i for i in range(n_images) if i not in plan.new_images]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {image_table} AS i SET coco_id = v.coco_id "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, coco_id) "
+                "WHERE i.id = v.id AND i.coco_id IS DISTINCT FROM v.coco_id",
+                [[image_ids[i] for i in matched], [plan.coco_ids[i] for i in matched]],
+            )
+            if plan.source == Annotation.Source.GOLD:
+                cursor.execute(f"UPDATE {image_table} SET is_gold = true WHERE id = ANY(%s) AND NOT is_gold", [image_ids])
+            cursor.execute(
+                f"SELECT image_id FROM {annotation_table} WHERE source = %s AND image_id = ANY(%s)",
+                [plan.source, image_ids],
+            )
+            existing = {row[0] for row in cursor.fetchall()}
+            progress(0.65, 1, "writing annotations")
+            to_update = [i for i in range(n_images) if image_ids[i] in existing]
+            changed = 0
+            for start in range(0, len(to_update), WRITE_BATCH):
+                chunk = to_update[start:start + WRITE_BATCH]
+                cursor.execute(
+                    f"UPDATE {annotation_table} AS a SET instances = v.instances, version = a.version + 1, "
+                    "updated_at = %s FROM unnest(%s::bigint[], %s::jsonb[]) AS v(image_id, instances) "
+                    "WHERE a.source = %s AND a.image_id = v.image_id AND a.instances IS DISTINCT FROM v.instances",
+                    [timezone.now(), [image_ids[i] for i in chunk],
+                     [orjson.dumps(plan.instances_per_image[i]).decode() for i in chunk], plan.source],
+                )
+                changed += cursor.rowcount
+            to_insert = [i for i in range(n_images) if image_ids[i] not in existing]
+            now = timezone.now()
+            # COPY: the fastest way into PostgreSQL; instances are serialized once, by orjson.
+            with cursor.cursor.copy(
+                f"COPY {annotation_table} (image_id, source, instances, version, created_at, updated_at) FROM STDIN"
+            ) as copy:
+                for done, i in enumerate(to_insert, 1):
+                    copy.write_row((image_ids[i], plan.source, orjson.dumps(plan.instances_per_image[i]).decode(), 1, now, now))
+                    if done % WRITE_BATCH == 0:
+                        progress(0.65 + 0.35 * done / len(to_insert), 1, f"writing annotations ({done}/{len(to_insert)})")
+    progress(1, 1, "imported")
+    return {
+        "ok": True, "source": plan.source, "images": n_images, "images_created": len(plan.new_images),
+        "instances": plan.stats["instances"], "annotations_created": len(to_insert),
+        "annotations_updated": changed, "annotations_unchanged": len(to_update) - changed,
+        "category_id": plan.stats["category_id"], "warnings": plan.warnings,
+    }
+
+
+def import_coco(
+    project: Project, source: bytes | IO[bytes], options: ImportOptions, *, dry_run: bool = False,
+    progress: Progress = _no_progress,
+) -> dict[str, Any]:
+    """Read, check and (unless dry_run) write a COCO keypoints file. Raises CocoImportFailed."""
+    progress(0, 1, "reading the file")
+    data = read_coco(source)
+    plan = plan_coco_import(project, data, options, progress)
+    del data  # the parsed file is the biggest object here; the plan holds what is needed
+    if dry_run:
+        return {
+            "ok": True, "dry_run": True, "source": plan.source, "images": len(plan.image_ids),
+            "images_to_create": len(plan.new_images), "instances": plan.stats["instances"],
+            "category_id": plan.stats["category_id"], "warnings": plan.warnings,
+        }
+    return apply_coco_import(plan, progress)
