@@ -401,15 +401,18 @@ def _check_images(coco_images: list, project: Project, options: ImportOptions, l
 def _float_array(rows: list[list], width: int) -> tuple[np.ndarray, np.ndarray]:
     """(len(rows), width) float array and a mask of rows whose entries were all numbers."""
     try:
-        array = np.array(rows, dtype=np.float64).reshape(len(rows), width)
-        return array, np.ones(len(rows), dtype=bool)
+        # No dtype: numpy would turn the string "12" into 12.0; a string must stay an error.
+        array = np.array(rows)
+        if array.dtype.kind in "iuf" and array.shape == (len(rows), width):
+            return array.astype(np.float64, copy=False), np.ones(len(rows), dtype=bool)
     except (TypeError, ValueError):
-        ok = np.array([all(type(x) in (int, float) for x in row) for row in rows], dtype=bool)
-        array = np.full((len(rows), width), np.nan)
-        good = np.flatnonzero(ok)
-        if len(good):
-            array[good] = np.array([rows[i] for i in good], dtype=np.float64)
-        return array, ok
+        pass
+    ok = np.array([all(type(x) in (int, float) for x in row) for row in rows], dtype=bool)
+    array = np.full((len(rows), width), np.nan)
+    good = np.flatnonzero(ok)
+    if len(good):
+        array[good] = np.array([rows[i] for i in good], dtype=np.float64)
+    return array, ok
 
 
 def plan_coco_import(project: Project, data: dict, options: ImportOptions, progress: Progress = _no_progress) -> ImportPlan:
