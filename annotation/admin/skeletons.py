@@ -234,6 +234,7 @@ class EdgeInline(admin.TabularInline):
     fields = ["source", "target"]
     classes = ["skeleton-edges"]
     verbose_name = "edge"
+    verbose_name_plural = "edges"
 
     def get_extra(self, request, obj=None, **kwargs):
         return 1 if obj else 3

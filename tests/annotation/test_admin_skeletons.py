@@ -144,6 +144,9 @@ def test_change_page_draws_the_preview_and_offers_keypoint_names(admin_client):
     assert svg.count("<line") == 2
     # neck has a layout position (0.5, 0.2): 24 + 0.5 * 352, 24 + 0.2 * 352
     assert re.search(r'<circle cx="200.0" cy="94.4"[^>]*fill="#1f77b4" stroke="#1f77b4"', svg)
+    # the two shoulders have no position: they share a circle, first at the top
+    assert re.search(r'<circle cx="200.0" cy="52.16"[^>]*stroke="#d62728"><title>0: left_shoulder \(left\)', svg)
+    assert re.search(r'<circle cx="200.0" cy="347.84"[^>]*stroke="#2ca02c"><title>1: right_shoulder \(right\)', svg)
     assert 'stroke="#d62728"' in svg and 'stroke="#2ca02c"' in svg  # left and right rings
     assert 'data-source="left_shoulder" data-target="neck"' in svg
     datalist = re.search(r'<datalist id="skeleton-keypoint-names">(.*?)</datalist>', html, re.S).group(1)
@@ -168,7 +171,7 @@ def test_add_via_admin_creates_the_skeleton_through_the_service(admin_client):
     data = post_data(
         name="leg",
         keypoints=[keypoint_row(1, "knee", 0.087, layout_x=0.5, layout_y=0.5), keypoint_row(0, "hip", 0.107),
-                   keypoint_row("", "ankle", 0.089)],
+                   keypoint_row("", "ankle", 0.089), keypoint_row("", "", sigma="")],  # last: untouched extra row
         edges=[["hip", "knee"], ["knee", "ankle"]],
     )
     response = admin_client.post(ADD, data)

@@ -6,9 +6,9 @@
  * annotation/admin/skeletons.py: a keypoint with layout x/y sits there, the
  * others share a circle; fill is the keypoint's colour, the ring its side.
  *
- * Reordering only rewrites the rows' `order` inputs (0, 1, 2, ... in the
- * order shown): the server sorts by them, so the page works the same without
- * this script, by editing the numbers.
+ * Reordering only rewrites the named rows' `order` inputs (0, 1, 2, ... in
+ * the order shown): the server sorts by them (blank last), so the page works
+ * the same without this script, by editing the numbers.
  */
 (function () {
   "use strict";
@@ -150,11 +150,15 @@
 
   /* --- reordering ------------------------------------------------------ */
 
+  /* Only named rows are numbered: a blank extra row that got a number would
+     count as filled in and fail validation. Blank orders sort last. */
   function renumber(group) {
-    dataRows(group).forEach((row, index) => {
-      const input = field(row, "order");
-      if (input) input.value = String(index);
-    });
+    dataRows(group)
+      .filter((row) => value(row, "name") !== "")
+      .forEach((row, index) => {
+        const input = field(row, "order");
+        if (input) input.value = String(index);
+      });
   }
 
   function addHandle(row) {
@@ -239,12 +243,7 @@
     });
     document.addEventListener("formset:added", (event) => {
       const prefix = event.detail && event.detail.formsetName;
-      if (prefix === "keypoints") {
-        const row = event.target;
-        addHandle(row);
-        const order = field(row, "order");
-        if (order && order.value === "") order.value = String(dataRows(keypointGroup).length - 1);
-      }
+      if (prefix === "keypoints") addHandle(event.target);
       refresh();
     });
     document.addEventListener("formset:removed", refresh);
