@@ -1,0 +1,165 @@
+"""`/api/v1/assignments/`: the caller's own assignments; draft, heartbeat, submit, release.
+
+Only ever the caller's own rows (`access.own_assignments`): another
+annotator's assignment is a 404, whoever asks. Changing one also needs the
+caller to still be staffed on its project, so a removed annotator cannot
+keep submitting.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from ..access import annotatable_projects, own_assignments
+from ..models import Assignment
+from ..services import assignments as engine
+from .tasks import task_payload
+
+#: A week of active time is more than any one image takes: a larger figure is a client bug.
+MAX_ACTIVE_MS = 7 * 24 * 3600 * 1000
+
+
+class ActiveTimeField(serializers.IntegerField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(min_value=0, max_value=MAX_ACTIVE_MS, **kwargs)
+
+
+class AssignmentSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Assignment
+        fields = [
+            "id", "project", "image", "state", "leased_at", "lease_expires_at", "submitted_at", "released_at",
+            "active_ms", "instance_count", "instructions_version",
+        ]
+
+
+class DraftSerializer(serializers.Serializer):
+    draft = serializers.JSONField(allow_null=True)
+    active_ms = ActiveTimeField(help_text="Running total of active milliseconds on this task, as the client measured it.")
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    active_ms = ActiveTimeField()
+
+
+class SubmitSerializer(serializers.Serializer):
+    instances = serializers.JSONField(help_text="List of {bbox: [x, y, w, h], keypoints: [x1, y1, v1, ...]}.")
+    active_ms = ActiveTimeField()
+
+    def validate_instances(self, value):
+        if not isinstance(value, list):
+            raise serializers.ValidationError("Expected a list of instances.")
+        return value
+
+
+class ReleaseSerializer(serializers.Serializer):
+    active_ms = ActiveTimeField()
+
+
+class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AssignmentSummarySerializer
+
+    def get_queryset(self):
+        queryset = own_assignments(self.request.user).select_related(
+            "image", "project__skeleton", "project__instructions"
+        ).order_by("-leased_at", "-id")
+        if self.action != "list":
+            return queryset
+        params = self.request.query_params
+        if params.get("project"):
+            if not params["project"].isdigit():
+                raise serializers.ValidationError({"project": ["Expected a project id."]})
+            queryset = queryset.filter(project_id=int(params["project"]))
+        if params.get("state"):
+            states = [s for s in params["state"].split(",") if s]
+            unknown = sorted(set(states) - set(Assignment.State.values))
+            if unknown:
+                raise serializers.ValidationError(
+                    {"state": [f"Unknown state {', '.join(unknown)}; expected {', '.join(Assignment.State.values)}."]}
+                )
+            queryset = queryset.filter(state__in=states)
+        return queryset
+
+    def _workable(self) -> Assignment:
+        assignment = self.get_object()
+        if not annotatable_projects(self.request.user).filter(pk=assignment.project_id).exists():
+            raise PermissionDenied("You no longer work on this project; this assignment is read-only.")
+        return assignment
+
+    def _payload(self, assignment: Assignment) -> dict:
+        payload = task_payload(self.request, assignment, assignment.project)
+        if assignment.annotation_id:
+            payload["annotation"] = {"id": assignment.annotation_id, "instances": assignment.annotation.instances}
+        return payload
+
+    def retrieve(self, request, *args, **kwargs):
+        """The task as the workspace needs it, with the caller's own submitted labels if any."""
+        assignment = self.get_object()
+        if assignment.annotation_id:
+            assignment = self.get_queryset().select_related("annotation").get(pk=assignment.pk)
+        return Response(self._payload(assignment))
+
+    @extend_schema(request=DraftSerializer, responses={200: dict})
+    def update(self, request, *args, **kwargs):
+        """Save a draft: work in progress, stored as given. Counts as activity for active time."""
+        assignment = self._workable()
+        serializer = DraftSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assignment = engine.save_draft(
+            assignment, serializer.validated_data["draft"], client_active_ms=serializer.validated_data.get("active_ms")
+        )
+        return Response(self._payload(assignment))
+
+    @extend_schema(request=HeartbeatSerializer, responses={200: AssignmentSummarySerializer})
+    @action(detail=True, methods=["post"])
+    def heartbeat(self, request, pk=None):
+        """The annotator is working: send at least once per idle limit so active time keeps counting."""
+        assignment = self._workable()
+        serializer = HeartbeatSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assignment = engine.heartbeat(assignment, client_active_ms=serializer.validated_data.get("active_ms"))
+        return Response(AssignmentSummarySerializer(assignment).data)
+
+    @extend_schema(request=SubmitSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        """Validate and store the labels. Retrying with the same instances returns the same result."""
+        assignment = self._workable()
+        serializer = SubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assignment, created = engine.submit_assignment(
+            assignment, serializer.validated_data["instances"],
+            client_active_ms=serializer.validated_data.get("active_ms"),
+        )
+        response = Response(_submit_result(assignment))
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    @extend_schema(request=ReleaseSerializer, responses={200: AssignmentSummarySerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        """Give the image back to the pool; you will not be given it again."""
+        assignment = self.get_object()
+        serializer = ReleaseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assignment = engine.release_assignment(assignment, client_active_ms=serializer.validated_data.get("active_ms"))
+        return Response(AssignmentSummarySerializer(assignment).data)
+
+
+def _submit_result(assignment: Assignment) -> dict:
+    """The same body for the first submit and every replay of it."""
+    return {
+        "id": assignment.pk,
+        "state": assignment.state,
+        "annotation": assignment.annotation_id,
+        "submitted_at": assignment.submitted_at,
+        "instance_count": assignment.instance_count,
+        "active_ms": assignment.active_ms,
+    }

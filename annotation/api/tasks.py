@@ -1,0 +1,176 @@
+"""`/api/v1/projects/{id}/tasks/next/` and the project's instructions, as an annotator sees them.
+
+The task payload is everything the workspace needs to label one image, and
+nothing it must not see: no other annotator's labels, no consensus, no hint
+whether the image is a gold check (no file name, no gold flag).
+"""
+
+from __future__ import annotations
+
+import markdown
+import nh3
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jointly.api_errors import error_response
+
+from ..access import staffing_of, visible_projects
+from ..models import Annotation, Assignment, InstructionsAcknowledgement, Membership, Project
+from ..services import assignments as engine
+from ..services import skeletons as skeleton_services
+from ..services import workforce as workforce_services
+
+
+def staffed_project(user, project_id: int) -> tuple[Project, int]:
+    """The project the caller annotates on, and the vendor that staffed them; 404 or 403 otherwise."""
+    staffing = (
+        staffing_of(user).select_related("project__skeleton", "project__instructions")
+        .filter(project_id=project_id).first()
+    )
+    if staffing is None:
+        granted_to_own_vendor = Project.objects.filter(
+            pk=project_id, is_active=True, vendors__memberships__user=user,
+            vendors__memberships__role=Membership.Role.ANNOTATOR, vendors__memberships__is_active=True,
+        )
+        if granted_to_own_vendor.exists() or visible_projects(user).filter(pk=project_id).exists():
+            raise PermissionDenied(
+                "You are not staffed on this project as an annotator; ask your vendor manager to add you."
+            )
+        raise NotFound("No such project.")
+    return staffing.project, staffing.vendor_id
+
+
+def instructions_links(request, project: Project) -> dict:
+    return {
+        "url": request.build_absolute_uri(f"/api/v1/projects/{project.pk}/instructions/"),
+        "acknowledge_url": request.build_absolute_uri(f"/api/v1/projects/{project.pk}/instructions/acknowledge/"),
+    }
+
+
+def skeleton_payload(skeleton) -> dict:
+    definition = skeleton_services.definition_of(skeleton)
+    return {"id": skeleton.pk, "version": skeleton.version, **definition}
+
+
+def task_payload(request, assignment: Assignment, project: Project, skeleton: dict | None = None) -> dict:
+    """The annotator's view of one assignment: image, skeleton, pre-labels, instructions, own draft."""
+    image = assignment.image
+    prelabels = None
+    if project.prelabel_model_id and project.show_prelabels:
+        prelabels = (
+            Annotation.objects.filter(
+                image_id=image.pk, source=Annotation.Source.MODEL, pose_model_id=project.prelabel_model_id
+            ).values_list("instances", flat=True).first()
+        )
+    return {
+        "id": assignment.pk,
+        "project": project.pk,
+        "state": assignment.state,
+        "leased_at": assignment.leased_at,
+        "lease_expires_at": assignment.lease_expires_at,
+        "submitted_at": assignment.submitted_at,
+        "image": {
+            "id": image.pk,
+            "url": request.build_absolute_uri(image.file.url) if image.file else None,
+            "width": image.width,
+            "height": image.height,
+        },
+        "skeleton": skeleton or skeleton_payload(project.skeleton),
+        "prelabels": prelabels,
+        "instructions": (
+            {"id": project.instructions_id, "version": assignment.instructions_version,
+             **instructions_links(request, project)}
+            if project.instructions_id else None
+        ),
+        "draft": assignment.draft,
+        "active_ms": assignment.active_ms,
+    }
+
+
+class NextTaskView(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            201: OpenApiResponse(description="A new lease on one image."),
+            200: OpenApiResponse(description="The lease the caller already holds in this project."),
+            204: OpenApiResponse(description="Nothing left for the caller in this project."),
+            409: OpenApiResponse(description="The current instructions must be acknowledged first."),
+        },
+    )
+    def post(self, request, project_id: int):
+        """Lease the next image to label (or return the lease the caller holds)."""
+        project, vendor_id = staffed_project(request.user, project_id)
+        if workforce_services.needs_acknowledgement(request.user, project):
+            return error_response(
+                f"Read and acknowledge the instructions of this project (version {project.instructions.version}) "
+                "before your first task.",
+                {"instructions": {
+                    "code": "instructions_not_acknowledged", "version": project.instructions.version,
+                    **instructions_links(request, project),
+                }},
+                status_code=status.HTTP_409_CONFLICT,
+            )
+        assignment, created = engine.next_task(request.user, project, vendor_id=vendor_id)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(
+            task_payload(request, assignment, project),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class ProjectInstructionsView(APIView):
+    def get(self, request, project_id: int):
+        """The project's current instructions (markdown and sanitized HTML) and whether the caller acknowledged them."""
+        project = _visible_project(request.user, project_id)
+        instructions = project.instructions
+        if instructions is None:
+            return Response({"detail": "This project has no instructions.", "errors": {}}, status=404)
+        acknowledgement = InstructionsAcknowledgement.objects.filter(
+            user=request.user, instructions=instructions, version=instructions.version
+        ).values_list("acknowledged_at", flat=True).first()
+        return Response({
+            "id": instructions.pk,
+            "title": instructions.title,
+            "version": instructions.version,
+            "body": instructions.body,
+            "body_html": nh3.clean(markdown.markdown(instructions.body, extensions=["tables"])),
+            "examples": [
+                {"kind": ex.kind, "caption": ex.caption, "url": request.build_absolute_uri(ex.image.url)}
+                for ex in instructions.examples.all()
+            ],
+            "acknowledged": acknowledgement is not None,
+            "acknowledged_at": acknowledgement,
+            **instructions_links(request, project),
+        })
+
+
+class AcknowledgeInstructionsView(APIView):
+    @extend_schema(request=AcknowledgeSerializer, responses={200: dict})
+    def post(self, request, project_id: int):
+        """Acknowledge the current instructions version (send the version you read)."""
+        project = _visible_project(request.user, project_id)
+        serializer = AcknowledgeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        acknowledgement = workforce_services.acknowledge_instructions(
+            request.user, project, version=serializer.validated_data["version"]
+        )
+        return Response({
+            "instructions": acknowledgement.instructions_id,
+            "version": acknowledgement.version,
+            "acknowledged_at": acknowledgement.acknowledged_at,
+        })
+
+
+def _visible_project(user, project_id: int) -> Project:
+    project = visible_projects(user).select_related("instructions").filter(pk=project_id).first()
+    if project is None:
+        raise NotFound("No such project.")
+    return project

@@ -1,0 +1,378 @@
+"""The assignment engine: next task, draft, heartbeat, submit, release, lease expiry.
+
+Hundreds of annotators ask for work at once, so every step is one short
+transaction and candidate selection is one indexed query:
+
+- Each Image carries counters (`slots_taken` = open leases + submissions,
+  `submitted_count`, `next_lease_expiry`) that are recomputed from its
+  Assignment rows, under the image's row lock, on every change. They cannot
+  drift: the truth is always the assignment rows.
+- `next_task` picks the image closest to completion (most slots taken), then
+  the highest `Image.priority`, then import order, with
+  ``SELECT ... FOR UPDATE SKIP LOCKED``: concurrent callers never wait on the
+  same row, they take the next one. The replica limit is checked on the row
+  they hold locked, so it can never be exceeded.
+- Expired leases are reclaimed lazily: an image whose earliest open lease is
+  past its expiry still matches the selection; whoever locks it first marks
+  its overdue leases expired and recounts before deciding. A periodic
+  `expire_overdue_leases` does the same in bulk so statistics stay current.
+- The database itself refuses the same annotator twice on an image and two
+  open leases of one annotator in one project (constraints on Assignment).
+- On SQLite (the embedded default) there are no row locks, but every
+  transaction starts IMMEDIATE (see settings), so writers run one at a time
+  and the same code is correct there.
+
+Lock order is always image, then assignment, so no two transactions deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from jointly.api_errors import Conflict
+from jointly.jobs.services import enqueue
+
+from ..models import Annotation, Assignment, Image, Project, SkeletonSpec
+from .active_time import ACTIVE_TIME_FIELDS, credit_active_time
+from .instances import validate_instances
+
+State = Assignment.State
+IN_ANNOTATION = (Image.Status.NEW, Image.Status.ANNOTATING)
+OPEN_OR_DONE = (State.LEASED, State.SUBMITTED)
+#: How many candidates one `next_task` may inspect and find full after
+#: reclaiming their overdue leases before it gives up for this call.
+SELECTION_ATTEMPTS = 8
+#: A draft is work in progress, not a label: it is stored as given, within reason.
+MAX_DRAFT_BYTES = 1_000_000
+
+
+class LeaseConflict(Conflict):
+    """409 with a sentence saying why this assignment cannot take the request."""
+
+
+# --- counters -----------------------------------------------------------------
+
+
+def recount_images(images: QuerySet[Image]) -> int:
+    """Recompute the engine's counters of these (locked) images from their assignments, in one UPDATE."""
+    open_or_done = Assignment.objects.filter(image_id=OuterRef("pk"), state__in=OPEN_OR_DONE)
+
+    def count(queryset) -> Coalesce:
+        counted = queryset.order_by().values("image_id").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+    earliest_expiry = (
+        Assignment.objects.filter(image_id=OuterRef("pk"), state=State.LEASED)
+        .order_by().values("image_id").annotate(first=Min("lease_expires_at")).values("first")
+    )
+    return images.update(
+        slots_taken=count(open_or_done),
+        submitted_count=count(open_or_done.filter(state=State.SUBMITTED)),
+        next_lease_expiry=Subquery(earliest_expiry),
+    )
+
+
+def _expire_overdue_of(image_ids, now: datetime) -> int:
+    """Mark the overdue open leases of these (locked) images expired and recount them."""
+    expired = Assignment.objects.filter(
+        image_id__in=image_ids, state=State.LEASED, lease_expires_at__lte=now
+    ).update(state=State.EXPIRED)
+    recount_images(Image.objects.filter(pk__in=image_ids))
+    return expired
+
+
+def expire_overdue_leases(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Reclaim every overdue lease (periodic housekeeping; selection also reclaims lazily).
+
+    Images another transaction holds are skipped: that transaction reclaims
+    them itself or the next run does. Returns the number of leases expired.
+    """
+    now = now or timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            image_ids = list(
+                _lock(Image.objects.filter(next_lease_expiry__lte=now).order_by("pk"), skip_locked=True)
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not image_ids:
+                return total
+            total += _expire_overdue_of(image_ids, now)
+        if len(image_ids) < batch_size:
+            return total
+
+
+def _lock(queryset: QuerySet, *, skip_locked: bool = False) -> QuerySet:
+    """select_for_update where the backend has it; SKIP LOCKED where supported.
+
+    SQLite has neither; there, IMMEDIATE transactions serialize the writers.
+    """
+    if not connection.features.has_select_for_update:
+        return queryset
+    skip = skip_locked and connection.features.has_select_for_update_skip_locked
+    return queryset.select_for_update(skip_locked=skip)
+
+
+# --- next task ----------------------------------------------------------------
+
+
+def open_lease(user, project: Project) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("image")
+        .filter(project=project, annotator=user, state=State.LEASED)
+        .first()
+    )
+
+
+def next_task(
+    user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
+    rng: Callable[[], float] = random.random,
+) -> tuple[Assignment | None, bool]:
+    """Lease the caller one image that still needs replicas and that they never had.
+
+    Returns (assignment, created). Asking again while holding a lease returns
+    that lease (renewed if it ran out and nobody reclaimed its slot), so a
+    reload never burns a task. (None, False) when nothing is left for them.
+    Gold images are mixed in at the project's gold rate, through the same
+    code path and the same response, and only while real work remains.
+    """
+    now = now or timezone.now()
+    held = open_lease(user, project)
+    if held is not None:
+        if held.lease_expires_at > now:
+            return held, False
+        renewed = _renew_lease(held, project, now)
+        if renewed is not None:
+            return renewed, False
+
+    pools = [False]
+    if project.gold_rate > 0 and rng() < project.gold_rate and _has_candidate(user, project, now, gold=False):
+        pools = [True, False]
+    for gold in pools:
+        for _ in range(3):
+            try:
+                assignment = _lease_from_pool(user, project, vendor_id, gold=gold, now=now)
+            except IntegrityError:
+                # A concurrent `next` of the same annotator won the one-open-lease
+                # constraint: answer with that lease instead of a second one.
+                held = open_lease(user, project)
+                if held is not None:
+                    return held, False
+                continue
+            if assignment is not None:
+                return assignment, True
+            break
+    return None, False
+
+
+def _candidates(user, project: Project, now: datetime, *, gold: bool) -> QuerySet[Image]:
+    images = Image.objects.filter(project=project, is_gold=gold, status__in=IN_ANNOTATION).exclude(
+        Exists(Assignment.objects.filter(image_id=OuterRef("pk"), annotator=user))
+    )
+    if gold:
+        # Gold images check every annotator, so they are not capped by replicas;
+        # the least-used ones go first to spread the checks.
+        return images.order_by("slots_taken", "id")
+    return images.filter(Q(slots_taken__lt=project.replicas) | Q(next_lease_expiry__lte=now)).order_by(
+        "-slots_taken", "-priority", "id"
+    )
+
+
+def _has_candidate(user, project: Project, now: datetime, *, gold: bool) -> bool:
+    return _candidates(user, project, now, gold=gold).exists()
+
+
+def _lease_from_pool(user, project: Project, vendor_id, *, gold: bool, now: datetime) -> Assignment | None:
+    with transaction.atomic():
+        for _ in range(SELECTION_ATTEMPTS):
+            image = _lock(_candidates(user, project, now, gold=gold), skip_locked=True).first()
+            if image is None:
+                return None
+            if image.next_lease_expiry is not None and image.next_lease_expiry <= now:
+                _expire_overdue_of([image.pk], now)
+                image.refresh_from_db(fields=["slots_taken", "submitted_count", "next_lease_expiry"])
+                if not gold and image.slots_taken >= project.replicas:
+                    continue  # every slot is really taken; it no longer matches the selection
+            assignment = Assignment.objects.create(
+                project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
+                leased_at=now, lease_expires_at=now + timedelta(seconds=project.lease_seconds),
+                last_activity_at=now,
+                instructions_version=project.instructions.version if project.instructions_id else None,
+            )
+            recount_images(Image.objects.filter(pk=image.pk))
+            if image.status == Image.Status.NEW:
+                Image.objects.filter(pk=image.pk, status=Image.Status.NEW).update(status=Image.Status.ANNOTATING)
+            assignment.image = image
+            return assignment
+        return None
+
+
+def _renew_lease(held: Assignment, project: Project, now: datetime) -> Assignment | None:
+    """Give an annotator back their own ran-out lease if nobody reclaimed its slot meanwhile."""
+    with transaction.atomic():
+        _lock(Image.objects.filter(pk=held.image_id)).get()
+        assignment = _lock(Assignment.objects.select_related("image").filter(pk=held.pk)).get()
+        if assignment.state != State.LEASED:
+            return None
+        assignment.lease_expires_at = now + timedelta(seconds=project.lease_seconds)
+        assignment.save(update_fields=["lease_expires_at"])
+        recount_images(Image.objects.filter(pk=assignment.image_id))
+        return assignment
+
+
+# --- draft, heartbeat, release --------------------------------------------------
+
+
+def _locked_assignment(assignment: Assignment) -> Assignment:
+    _lock(Image.objects.filter(pk=assignment.image_id)).get()
+    return _lock(Assignment.objects.select_related("image", "project").filter(pk=assignment.pk)).get()
+
+
+def _refuse_unless_open(assignment: Assignment, action: str) -> None:
+    if assignment.state == State.LEASED:
+        return
+    reasons = {
+        State.SUBMITTED: "it was already submitted",
+        State.RELEASED: "you released it",
+        State.EXPIRED: f"its lease expired at {assignment.lease_expires_at.isoformat()}",
+        State.REJECTED: "it was rejected in review",
+    }
+    raise LeaseConflict(f"Cannot {action} assignment {assignment.pk}: {reasons[assignment.state]}.")
+
+
+def save_draft(
+    assignment: Assignment, draft: Any, *, client_active_ms: int | None = None, now: datetime | None = None
+) -> Assignment:
+    """Store work in progress (any JSON, unvalidated) and count the save as activity."""
+    now = now or timezone.now()
+    if len(json.dumps(draft, separators=(",", ":"))) > MAX_DRAFT_BYTES:
+        raise ValidationError({"draft": [f"A draft may be at most {MAX_DRAFT_BYTES} bytes of JSON."]})
+    with transaction.atomic():
+        locked = _locked_assignment(assignment)
+        _refuse_unless_open(locked, "save a draft of")
+        locked.draft = draft
+        locked.draft_saved_at = now
+        credit_active_time(locked, client_active_ms, now, locked.project.idle_limit_seconds)
+        locked.save(update_fields=["draft", "draft_saved_at", *ACTIVE_TIME_FIELDS])
+        return locked
+
+
+def heartbeat(assignment: Assignment, *, client_active_ms: int | None = None, now: datetime | None = None) -> Assignment:
+    """The annotator is still working: keeps active time creditable past the idle limit."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked_assignment(assignment)
+        _refuse_unless_open(locked, "record activity on")
+        credit_active_time(locked, client_active_ms, now, locked.project.idle_limit_seconds)
+        locked.save(update_fields=ACTIVE_TIME_FIELDS)
+        return locked
+
+
+def release_assignment(
+    assignment: Assignment, *, client_active_ms: int | None = None, now: datetime | None = None
+) -> Assignment:
+    """Give the image back: its slot goes to someone else, never again to this annotator.
+
+    Releasing twice, or releasing a lease that already expired, is answered
+    with the released assignment: the caller's intent is met either way.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked_assignment(assignment)
+        if locked.state == State.RELEASED:
+            return locked
+        if locked.state not in (State.LEASED, State.EXPIRED):
+            _refuse_unless_open(locked, "release")
+        if locked.state == State.LEASED:
+            credit_active_time(locked, client_active_ms, now, locked.project.idle_limit_seconds)
+        locked.state = State.RELEASED
+        locked.released_at = now
+        locked.save(update_fields=["state", "released_at", *ACTIVE_TIME_FIELDS])
+        recount_images(Image.objects.filter(pk=locked.image_id))
+        return locked
+
+
+# --- submit -------------------------------------------------------------------
+
+
+def submission_digest(instances: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(instances, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def submit_assignment(
+    assignment: Assignment, instances: Any, *, client_active_ms: int | None = None,
+    spec: SkeletonSpec | None = None, now: datetime | None = None,
+) -> tuple[Assignment, bool]:
+    """Validate and store the annotator's labels; returns (assignment, created).
+
+    Idempotent: a retried submit with the same instances returns the stored
+    result (created=False) and never a second annotation; different instances
+    after a submit are refused (409). A lease that expired is still accepted
+    while its slot is free; once its slot went to someone else it is refused.
+    When this is the image's last replica, the image moves to scoring and
+    `review.jobs.score_image` is enqueued, in this same transaction, so it
+    happens exactly once per image.
+    """
+    now = now or timezone.now()
+    project = assignment.project
+    image = assignment.image
+    spec = spec or project.skeleton.spec()
+    validated = validate_instances(instances, spec, image.width, image.height)
+    digest = submission_digest(validated)
+
+    with transaction.atomic():
+        image = _lock(Image.objects.filter(pk=assignment.image_id)).get()
+        locked = _lock(Assignment.objects.filter(pk=assignment.pk)).get()
+        if locked.state in (State.SUBMITTED, State.REJECTED) and locked.submission_digest:
+            if locked.submission_digest == digest:
+                return locked, False
+            raise LeaseConflict(
+                f"Assignment {locked.pk} was already submitted with different instances; "
+                "a submitted annotation cannot be replaced."
+            )
+        if locked.state == State.RELEASED:
+            raise LeaseConflict(f"Assignment {locked.pk} was released; it can no longer be submitted.")
+        if locked.state == State.EXPIRED:
+            slot_free = image.status in IN_ANNOTATION and (image.is_gold or image.slots_taken < project.replicas)
+            if not slot_free:
+                raise LeaseConflict(
+                    f"Your lease on this image expired at {locked.lease_expires_at.isoformat()} and the image "
+                    "was given to another annotator; these labels were not stored. Ask for the next task."
+                )
+        elif locked.state != State.LEASED:
+            _refuse_unless_open(locked, "submit")
+
+        annotation = Annotation.objects.create(
+            image=image, source=Annotation.Source.ANNOTATOR, annotator_id=locked.annotator_id, instances=validated
+        )
+        credit_active_time(locked, client_active_ms, now, project.idle_limit_seconds)
+        locked.state = State.SUBMITTED
+        locked.submitted_at = now
+        locked.annotation = annotation
+        locked.instance_count = len(validated)
+        locked.submission_digest = digest
+        locked.save(update_fields=[
+            "state", "submitted_at", "annotation", "instance_count", "submission_digest", *ACTIVE_TIME_FIELDS,
+        ])
+        recount_images(Image.objects.filter(pk=image.pk))
+        if not image.is_gold and image.status in IN_ANNOTATION:
+            submitted = Assignment.objects.filter(image_id=image.pk, state=State.SUBMITTED).count()
+            if submitted >= project.replicas:
+                _start_scoring(image)
+        return locked, True
+
+
+def _start_scoring(image: Image) -> None:
+    """The last replica is in: the image leaves annotation and its scoring job is queued, once."""
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.SCORING)
+    enqueue("scoring", "review.jobs.score_image", description=f"Score image {image.pk}", image_id=image.pk)

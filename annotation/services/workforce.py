@@ -1,0 +1,153 @@
+"""Workforce state changes: vendor members, project staffing, instructions acknowledgements.
+
+Each function is one transaction and checks the business rules itself, so
+the API and the admin cannot disagree about them. Who may call them is the
+caller's business (annotation/access.py); what may happen is decided here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from jointly.api_errors import Conflict
+
+from ..models import (
+    Assignment, InstructionsAcknowledgement, Membership, Project, ProjectAnnotator, Vendor,
+)
+
+Role = Membership.Role
+#: Roles a vendor manager may hand out. Vendor managers themselves are made by an admin.
+VENDOR_GRANTABLE_ROLES = (Role.ANNOTATOR, Role.QA_LEAD)
+
+
+# --- vendor members ---------------------------------------------------------------
+
+
+@transaction.atomic
+def add_vendor_member(
+    vendor: Vendor, *, username: str, role: str = Role.ANNOTATOR, email: str = "", first_name: str = "",
+    last_name: str = "", password: str | None = None,
+) -> Membership:
+    """Create an account for a new member of the vendor (or re-activate a former one).
+
+    A vendor manager may only create people, not enrol someone else's: an
+    existing account that is not already this vendor's is refused, so no
+    vendor can pull another vendor's annotator (and their numbers) into its
+    own scope. Admins link existing accounts in Django admin.
+    """
+    if role not in VENDOR_GRANTABLE_ROLES:
+        raise ValidationError({"role": [f"A vendor manager can grant {' or '.join(VENDOR_GRANTABLE_ROLES)}, not {role!r}."]})
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        former = Membership.objects.filter(user=user, vendor=vendor).exists()
+        if not former:
+            raise Conflict(f"The username {username!r} is taken. Choose another one.")
+        membership, _ = Membership.objects.get_or_create(user=user, vendor=vendor, role=role)
+        if not membership.is_active:
+            membership.is_active = True
+            membership.save(update_fields=["is_active"])
+        return membership
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages})
+        user.set_password(password)
+    else:
+        user.set_unusable_password()  # the person sets one through password reset
+    user.full_clean(exclude=["password"])
+    user.save()
+    return Membership.objects.create(user=user, vendor=vendor, role=role)
+
+
+@transaction.atomic
+def deactivate_membership(membership: Membership, *, now: datetime | None = None) -> Membership:
+    """Take a role away. A departing annotator's staffing through this vendor ends and
+    their open leases on those projects are released, so their slots go to others now."""
+    from .assignments import release_assignment
+
+    membership.is_active = False
+    membership.save(update_fields=["is_active"])
+    if membership.role == Role.ANNOTATOR and membership.vendor_id:
+        ProjectAnnotator.objects.filter(user_id=membership.user_id, vendor_id=membership.vendor_id).delete()
+        open_leases = Assignment.objects.filter(
+            annotator_id=membership.user_id, vendor_id=membership.vendor_id, state=Assignment.State.LEASED
+        ).select_related("image", "project")
+        for assignment in open_leases:  # at most one per project
+            release_assignment(assignment, now=now)
+    return membership
+
+
+# --- staffing -------------------------------------------------------------------
+
+
+@transaction.atomic
+def staff_annotator(vendor: Vendor, *, user_id: int, project_id: int, added_by=None) -> ProjectAnnotator:
+    """Put one of the vendor's annotators on a project granted to the vendor."""
+    errors = {}
+    if not Membership.objects.filter(vendor=vendor, user_id=user_id, role=Role.ANNOTATOR, is_active=True).exists():
+        errors["user"] = [f"User {user_id} is not an active annotator of {vendor.name}."]
+    if not Project.objects.filter(pk=project_id, vendors=vendor).exists():
+        errors["project"] = [f"Project {project_id} is not granted to {vendor.name}."]
+    if errors:
+        raise ValidationError(errors)
+    existing = ProjectAnnotator.objects.filter(project_id=project_id, user_id=user_id).first()
+    if existing is not None:
+        if existing.vendor_id != vendor.pk:
+            raise Conflict("This annotator already works on the project for another vendor.")
+        return existing
+    return ProjectAnnotator.objects.create(
+        project_id=project_id, user_id=user_id, vendor=vendor,
+        added_by=added_by if getattr(added_by, "is_authenticated", False) else None,
+    )
+
+
+@transaction.atomic
+def unstaff_annotator(staffing: ProjectAnnotator, *, now: datetime | None = None) -> None:
+    """Take an annotator off a project; their open lease there goes back to the pool."""
+    from .assignments import release_assignment
+
+    lease = Assignment.objects.filter(
+        project_id=staffing.project_id, annotator_id=staffing.user_id, state=Assignment.State.LEASED
+    ).select_related("image", "project").first()
+    if lease is not None:
+        release_assignment(lease, now=now)
+    staffing.delete()
+
+
+# --- instructions -----------------------------------------------------------------
+
+
+def needs_acknowledgement(user, project: Project) -> bool:
+    """True while the caller has not acknowledged the project's current instructions version."""
+    if not project.instructions_id:
+        return False
+    return not InstructionsAcknowledgement.objects.filter(
+        user=user, instructions_id=project.instructions_id, version=project.instructions.version
+    ).exists()
+
+
+@transaction.atomic
+def acknowledge_instructions(user, project: Project, *, version: int, now: datetime | None = None):
+    """Record that the caller read the current instructions. Acknowledging twice is a no-op."""
+    if not project.instructions_id:
+        raise ValidationError({"version": ["This project has no instructions to acknowledge."]})
+    current = project.instructions.version
+    if version != current:
+        raise Conflict(
+            f"The instructions changed: the current version is {current}, you acknowledged {version}. "
+            "Read the current version and acknowledge it."
+        )
+    acknowledgement, _ = InstructionsAcknowledgement.objects.get_or_create(
+        user=user, instructions_id=project.instructions_id, version=current,
+        defaults={"project": project, "acknowledged_at": now or timezone.now()},
+    )
+    return acknowledgement

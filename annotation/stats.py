@@ -1,0 +1,187 @@
+"""Per-annotator numbers: what a vendor manager watches and what a vendor bills from.
+
+One SQL query over the caller's assignments (annotation/access.py
+`statistics_scope`), grouped by annotator and by day and/or project:
+tasks submitted, credited active time, median seconds per image and per
+instance, lease expiries and rejections.
+
+Which day a row counts on: the day (in the caller's time zone) it ended:
+submitted, else released, else the day the lease started. A lease counts as
+an expiry if it ran past its expiry time, whatever happened after: reclaimed,
+submitted late, or still open.
+
+Medians use PostgreSQL's ``percentile_cont`` inside the same query; on the
+embedded SQLite, which lacks it, they come from a second query of the
+per-task values.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import (
+    Aggregate, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum,
+)
+from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.utils import timezone
+
+from .models import Assignment
+
+State = Assignment.State
+GROUPINGS = ("day", "project")
+MAX_RANGE_DAYS = 366
+
+
+class Median(Aggregate):
+    """PostgreSQL's continuous median, an ordered-set aggregate."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+@dataclass(frozen=True)
+class Period:
+    date_from: date
+    date_to: date
+    tz: ZoneInfo
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.date_from, time.min, tzinfo=self.tz)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=self.tz)
+
+
+def parse_period(params, *, default_days: int = 30, required: bool = False) -> Period:
+    """Read date_from, date_to (ISO dates, inclusive) and tz from query parameters, with clear errors."""
+    errors: dict[str, list[str]] = {}
+    tz_name = params.get("tz") or "UTC"
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["tz"] = [f"Unknown time zone {tz_name!r}; use an IANA name such as Europe/Berlin."]
+        tz = ZoneInfo("UTC")
+    today = timezone.now().astimezone(tz).date()
+    parsed: dict[str, date] = {}
+    for field in ("date_from", "date_to"):
+        raw = params.get(field)
+        if not raw:
+            if required:
+                errors[field] = ["This parameter is required (YYYY-MM-DD)."]
+            continue
+        try:
+            parsed[field] = date.fromisoformat(raw)
+        except ValueError:
+            errors[field] = [f"Expected a date as YYYY-MM-DD, got {raw!r}."]
+    date_to = parsed.get("date_to", today)
+    date_from = parsed.get("date_from", date_to - timedelta(days=default_days - 1))
+    if not errors and date_from > date_to:
+        errors["date_from"] = ["date_from must not be after date_to."]
+    if not errors and (date_to - date_from).days + 1 > MAX_RANGE_DAYS:
+        errors["date_to"] = [f"A range may cover at most {MAX_RANGE_DAYS} days."]
+    if errors:
+        raise ValidationError(errors)
+    return Period(date_from, date_to, tz)
+
+
+def parse_grouping(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return GROUPINGS
+    parts = tuple(part.strip() for part in raw.split(",") if part.strip())
+    unknown = [part for part in parts if part not in GROUPINGS]
+    if unknown:
+        raise ValidationError({"group_by": [f"Unknown grouping {', '.join(unknown)}; use day, project or both."]})
+    return tuple(g for g in GROUPINGS if g in parts)
+
+
+def annotator_numbers(
+    scope: QuerySet[Assignment], period: Period, *, group_by=GROUPINGS, now: datetime | None = None,
+) -> list[dict]:
+    """Rows of per-annotator numbers, sorted by day, annotator and project."""
+    now = now or timezone.now()
+    ended_at = Coalesce("submitted_at", "released_at", "leased_at")
+    submitted = Q(submitted_at__isnull=False)
+    per_instance = ExpressionWrapper(
+        Cast("active_ms", FloatField()) / Cast("instance_count", FloatField()), output_field=FloatField()
+    )
+    keys = ["annotator_id", "annotator__username", "annotator__first_name", "annotator__last_name", "vendor__name"]
+    if "project" in group_by:
+        keys += ["project_id", "project__name"]
+    if "day" in group_by:
+        keys.append("day")
+    aggregates = {
+        "tasks_submitted": Count("pk", filter=submitted),
+        "active_ms": Coalesce(Sum("active_ms"), 0),
+        "lease_expiries": Count(
+            "pk",
+            filter=Q(state=State.EXPIRED)
+            | Q(submitted_at__gt=F("lease_expires_at"))
+            | Q(state=State.LEASED, lease_expires_at__lt=now),
+        ),
+        "rejections": Count("pk", filter=Q(state=State.REJECTED)),
+    }
+    use_sql_median = connection.vendor == "postgresql"
+    if use_sql_median:
+        aggregates["median_ms_per_image"] = Median("active_ms", filter=submitted)
+        aggregates["median_ms_per_instance"] = Median(per_instance, filter=submitted & Q(instance_count__gt=0))
+    rows = list(
+        scope.annotate(ended_at=ended_at, day=TruncDate(ended_at, tzinfo=period.tz))
+        .filter(ended_at__gte=period.start, ended_at__lt=period.end)
+        .values(*keys)
+        .annotate(**aggregates)
+        .order_by(*[k for k in ("day", "annotator__username", "project_id") if k in keys])
+    )
+    if not use_sql_median:
+        _fill_medians_in_python(scope, period, rows, keys, ended_at, per_instance)
+    return [_present(row) for row in rows]
+
+
+def _fill_medians_in_python(scope, period, rows, keys, ended_at, per_instance) -> None:
+    values: dict[tuple, tuple[list, list]] = {}
+    submitted = (
+        scope.annotate(ended_at=ended_at, day=TruncDate(ended_at, tzinfo=period.tz))
+        .filter(ended_at__gte=period.start, ended_at__lt=period.end, submitted_at__isnull=False)
+        .values_list(*keys, "active_ms", "instance_count")
+    )
+    for *key, active_ms, instance_count in submitted:
+        per_image, per_inst = values.setdefault(tuple(key), ([], []))
+        per_image.append(active_ms)
+        if instance_count:
+            per_inst.append(active_ms / instance_count)
+    for row in rows:
+        per_image, per_inst = values.get(tuple(row[k] for k in keys), ([], []))
+        row["median_ms_per_image"] = statistics.median(per_image) if per_image else None
+        row["median_ms_per_instance"] = statistics.median(per_inst) if per_inst else None
+
+
+def _seconds(ms) -> float | None:
+    return None if ms is None else round(ms / 1000.0, 3)
+
+
+def _present(row: dict) -> dict:
+    name = f"{row.pop('annotator__first_name')} {row.pop('annotator__last_name')}".strip()
+    out = {
+        "annotator": {"id": row.pop("annotator_id"), "username": row.pop("annotator__username"), "name": name},
+        "vendor": row.pop("vendor__name"),
+    }
+    if "project_id" in row:
+        out["project"] = {"id": row.pop("project_id"), "name": row.pop("project__name")}
+    if "day" in row:
+        out["day"] = row.pop("day").isoformat()
+    out.update(
+        tasks_submitted=row["tasks_submitted"],
+        active_seconds=_seconds(row["active_ms"]),
+        median_seconds_per_image=_seconds(row["median_ms_per_image"]),
+        median_seconds_per_instance=_seconds(row["median_ms_per_instance"]),
+        lease_expiries=row["lease_expiries"],
+        rejections=row["rejections"],
+    )
+    return out

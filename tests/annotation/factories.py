@@ -1,0 +1,137 @@
+"""Test data for the workforce and assignment tests, written straight through the ORM.
+
+Projects and images are made here rather than through the projects API, so
+these tests depend only on the models. `World` builds the cast every
+permission test needs: two vendors, an organization and one user per role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from annotation.models import (
+    Image, Instructions, Keypoint, Membership, Organization, Project, ProjectAnnotator, Skeleton, Vendor,
+)
+
+Role = Membership.Role
+_counter = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_counter)}"
+
+
+def make_skeleton(num_keypoints: int = 17) -> Skeleton:
+    skeleton = Skeleton.objects.create(name=unique("person"))
+    Keypoint.objects.bulk_create(
+        Keypoint(skeleton=skeleton, order=i, name=f"kp{i}", sigma=0.05) for i in range(num_keypoints)
+    )
+    return skeleton
+
+
+def make_project(organization=None, *, vendors=(), skeleton=None, **fields) -> Project:
+    project = Project.objects.create(
+        organization=organization or Organization.objects.create(name=unique("org")),
+        name=unique("project"), skeleton=skeleton or make_skeleton(), **fields,
+    )
+    if vendors:
+        project.vendors.add(*vendors)
+    return project
+
+
+def make_images(project: Project, count: int, *, width: int = 640, height: int = 480, **fields) -> list[Image]:
+    images = []
+    for _ in range(count):
+        n = next(_counter)
+        images.append(Image(
+            project=project, file=f"projects/{project.pk}/img{n}.jpg", file_name=f"img{n}.jpg",
+            width=width, height=height, sha256=hashlib.sha256(str(n).encode()).hexdigest(), **fields,
+        ))
+    Image.objects.bulk_create(images)
+    return list(Image.objects.filter(project=project, pk__in=[i.pk for i in images]).order_by("id"))
+
+
+def make_user(username: str | None = None, **fields):
+    # No password: hashing one costs ~0.5 s of CPU, and API tests authenticate directly.
+    return get_user_model().objects.create_user(username or unique("user"), password=None, **fields)
+
+
+def grant(user, role: str, *, vendor=None, organization=None) -> Membership:
+    return Membership.objects.create(user=user, role=role, vendor=vendor, organization=organization)
+
+
+def make_annotator(project: Project, vendor: Vendor, username: str | None = None):
+    """A user who is an active annotator of `vendor` and staffed on `project` through it."""
+    user = make_user(username)
+    grant(user, Role.ANNOTATOR, vendor=vendor)
+    ProjectAnnotator.objects.create(project=project, user=user, vendor=vendor)
+    return user
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def instance(num_keypoints: int = 17, *, x: float = 100.0, y: float = 100.0) -> dict:
+    """One valid instance: a box and every keypoint visible inside it."""
+    keypoints = []
+    for i in range(num_keypoints):
+        keypoints += [x + 2.0 * i, y + 3.0 * i, 2]
+    return {"bbox": [x - 5, y - 5, 2.0 * num_keypoints + 10, 3.0 * num_keypoints + 10], "keypoints": keypoints}
+
+
+@dataclass
+class World:
+    """Organization O owns project P, granted to vendors A and B; one user per role."""
+
+    organization: Organization
+    vendor_a: Vendor
+    vendor_b: Vendor
+    project: Project
+    images: list[Image]
+    users: dict[str, object] = field(default_factory=dict)
+
+    def __getitem__(self, role: str):
+        return self.users[role]
+
+
+def make_world(*, images: int = 6, replicas: int = 2, **project_fields) -> World:
+    organization = Organization.objects.create(name=unique("org"))
+    vendor_a = Vendor.objects.create(name=unique("vendorA"))
+    vendor_b = Vendor.objects.create(name=unique("vendorB"))
+    project = make_project(organization, vendors=[vendor_a, vendor_b], replicas=replicas, **project_fields)
+    world = World(organization, vendor_a, vendor_b, project, make_images(project, images))
+    users = world.users
+    users["staff"] = make_user(is_staff=True, is_superuser=True)
+    users["org_admin"] = make_user()
+    grant(users["org_admin"], Role.ADMIN, organization=organization)
+    users["project_manager"] = make_user()
+    grant(users["project_manager"], Role.PROJECT_MANAGER, organization=organization)
+    users["org_qa_lead"] = make_user()
+    grant(users["org_qa_lead"], Role.QA_LEAD, organization=organization)
+    users["vendor_manager_a"] = make_user()
+    grant(users["vendor_manager_a"], Role.VENDOR_MANAGER, vendor=vendor_a)
+    users["vendor_qa_lead_a"] = make_user()
+    grant(users["vendor_qa_lead_a"], Role.QA_LEAD, vendor=vendor_a)
+    users["annotator_a"] = make_annotator(project, vendor_a)
+    users["annotator_a2"] = make_annotator(project, vendor_a)
+    users["vendor_manager_b"] = make_user()
+    grant(users["vendor_manager_b"], Role.VENDOR_MANAGER, vendor=vendor_b)
+    users["annotator_b"] = make_annotator(project, vendor_b)
+    users["outsider"] = make_user()  # signed in, no membership at all
+    return world
+
+
+def with_instructions(project: Project, version: int = 1) -> Instructions:
+    instructions = Instructions.objects.create(title="How to label people", body="# Rules\nClick joints.", version=version)
+    project.instructions = instructions
+    project.save(update_fields=["instructions"])
+    return instructions
