@@ -162,7 +162,7 @@ class SkeletonPartFormSet(BaseInlineFormSet):
         """cleaned_data of the rows that will exist: filled in and not marked for deletion."""
         return [
             form.cleaned_data for form in self.forms
-            if getattr(form, "cleaned_data", None) and not self._should_delete_form(form)
+            if getattr(form, "cleaned_data", None) and not form.cleaned_data.get("DELETE")
         ]
 
     def validate_unique(self):

@@ -108,6 +108,17 @@ def test_changing_the_body_bumps_the_version_and_archives_the_old_text(admin_cli
     assert "Saved as version 2; version 1 is archived" in response.content.decode()
 
 
+def test_a_second_edit_archives_again_and_leaves_earlier_revisions_alone(admin_client):
+    instructions = create_instructions(title="Guide", body="one")
+    update_instructions(instructions, body="two")
+    first = InstructionsRevision.objects.get()
+    data = post_data("Guide", "three", revision_ids=[first.pk])
+    assert admin_client.post(change_url(instructions), data).status_code == 302
+    instructions.refresh_from_db()
+    assert instructions.version == 3
+    assert list(InstructionsRevision.objects.values_list("version", "body")) == [(2, "two"), (1, "one")]
+
+
 def test_adding_and_text_change_in_one_save_make_one_version(admin_client):
     instructions = create_instructions(title="Guide", body="Old text")
     data = post_data("Guide v2", "New text", examples=[
