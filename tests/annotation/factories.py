@@ -10,8 +10,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
+import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone as django_timezone
 from rest_framework.test import APIClient
 
 from annotation.models import (
@@ -135,3 +139,44 @@ def with_instructions(project: Project, version: int = 1) -> Instructions:
     project.instructions = instructions
     project.save(update_fields=["instructions"])
     return instructions
+
+
+class Clock:
+    """A controllable `django.utils.timezone.now`: tests move time instead of sleeping."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fake = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc))
+    monkeypatch.setattr(django_timezone, "now", lambda: fake.now)
+    return fake
+
+
+def prefill(images, users, *, state: str = "submitted", leased_at=None, lease_seconds: int = 600) -> None:
+    """Give each image one assignment per user in `state` (with an annotation when submitted), in bulk."""
+    from annotation.models import Annotation, Assignment
+    from annotation.services.assignments import recount_images
+
+    leased_at = leased_at or django_timezone.now()
+    assignments = []
+    annotations = []
+    for image in images:
+        for user in users:
+            assignments.append(Assignment(
+                project_id=image.project_id, image=image, annotator=user, state=state, leased_at=leased_at,
+                lease_expires_at=leased_at + timedelta(seconds=lease_seconds),
+                submitted_at=leased_at if state == "submitted" else None,
+            ))
+            if state == "submitted":
+                annotations.append(Annotation(image=image, source="annotator", annotator=user, instances=[]))
+    Assignment.objects.bulk_create(assignments)
+    Annotation.objects.bulk_create(annotations)
+    Image.objects.filter(pk__in=[i.pk for i in images]).update(status="annotating")
+    recount_images(Image.objects.filter(pk__in=[i.pk for i in images]))
