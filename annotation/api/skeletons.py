@@ -15,6 +15,10 @@ class KeypointSerializer(serializers.Serializer):
     sigma = serializers.FloatField()
     color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, allow_blank=True)
     flip_partner = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    layout = serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=1), min_length=2, max_length=2,
+        required=False, allow_null=True, help_text="Preview position [x, y] in 0..1.",
+    )
 
 
 class SkeletonSerializer(serializers.ModelSerializer):

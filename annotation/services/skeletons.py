@@ -168,10 +168,16 @@ def create_skeleton(definition: dict[str, Any], *, previous: Skeleton | None = N
 
 @transaction.atomic
 def update_skeleton(skeleton: Skeleton, definition: dict[str, Any]) -> Skeleton:
-    """Apply an edit; returns the skeleton that now holds it (a new version when frozen)."""
+    """Apply an edit; returns the skeleton that now holds it.
+
+    A frozen skeleton whose *meaning* changes (keypoints, their order, sigmas,
+    edges, flip pairs) gets a new version. Presentation (colours, preview
+    layout, description) changes nothing about existing annotations, so it
+    is edited in place even when frozen.
+    """
     validate_definition(definition)
     locked = Skeleton.objects.select_for_update().get(pk=skeleton.pk)
-    if locked.is_frozen:
+    if locked.is_frozen and _meaning(definition) != _meaning(definition_of(locked)):
         return create_skeleton({**definition, "name": locked.name}, previous=locked)
     locked.description = definition.get("description", locked.description)
     locked.supercategory = definition.get("supercategory", locked.supercategory) or ""
@@ -180,6 +186,17 @@ def update_skeleton(skeleton: Skeleton, definition: dict[str, Any]) -> Skeleton:
     locked.edges.all().delete()
     _write_parts(locked, definition)
     return locked
+
+
+def _meaning(definition: dict[str, Any]) -> tuple:
+    """What annotations and their scores depend on: names in order, sigmas, edges, flip pairs."""
+    keypoints = definition["keypoints"]
+    return (
+        tuple(str(kp["name"]).strip() for kp in keypoints),
+        tuple(float(kp["sigma"]) for kp in keypoints),
+        frozenset(frozenset(str(x).strip() for x in edge) for edge in definition.get("edges") or []),
+        frozenset((str(kp["name"]).strip(), str(kp.get("flip_partner") or "").strip()) for kp in keypoints),
+    )
 
 
 # --- COCO category form -----------------------------------------------------

@@ -118,3 +118,26 @@ def test_bad_coco_category_is_rejected(staff_client, category, field):
     assert response.status_code == 400
     assert field in response.json()["errors"]
     assert not Skeleton.objects.exists()
+
+
+def test_presentation_edits_of_a_used_skeleton_stay_in_place(staff_client):
+    skeleton = create_skeleton(ARM)
+    freeze(skeleton)
+    recolored = {
+        **ARM, "description": "arms only",
+        "keypoints": [{**kp, "color": "#00ff00", "layout": [0.5, 0.25]} for kp in ARM["keypoints"]],
+    }
+    response = staff_client.put(f"/api/v1/skeletons/{skeleton.pk}/", recolored, format="json")
+    assert response.status_code == 200
+    assert Skeleton.objects.count() == 1
+    assert response.json()["keypoints"][0]["layout"] == [0.5, 0.25]
+    assert set(skeleton.keypoints.values_list("color", flat=True)) == {"#00ff00"}
+
+
+def test_reordering_keypoints_of_a_used_skeleton_is_a_new_version(staff_client):
+    skeleton = create_skeleton(ARM)
+    freeze(skeleton)
+    reordered = {**ARM, "keypoints": list(reversed(ARM["keypoints"]))}
+    response = staff_client.put(f"/api/v1/skeletons/{skeleton.pk}/", reordered, format="json")
+    assert response.status_code == 201
+    assert list(skeleton.keypoints.values_list("name", flat=True)) == ["left_shoulder", "right_shoulder", "neck"]
