@@ -39,7 +39,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, NamedTuple
 
 import numpy as np
 import orjson
@@ -187,6 +187,16 @@ class ImportOptions:
     category_id: int | None = None
 
 
+class NewImage(NamedTuple):
+    """An image record to create; plain data, since 60,000 model instances cost seconds."""
+
+    file_name: str
+    width: int
+    height: int
+    coco_id: int
+    file: str  # storage name, or "" when the file is not known yet
+
+
 @dataclass
 class ImportPlan:
     """Everything the write phase needs, all of it already validated."""
@@ -194,7 +204,7 @@ class ImportPlan:
     project: Project
     source: str
     image_ids: list[int | None]  # per COCO image: the project image, or None when it is to be created
-    new_images: dict[int, Image]  # COCO image index -> unsaved Image
+    new_images: dict[int, NewImage]  # COCO image index -> the record to create
     coco_ids: list[int]
     instances_per_image: list[list[dict]]
     warnings: list[str] = field(default_factory=list)
@@ -323,7 +333,7 @@ def _check_images(coco_images: list, project: Project, options: ImportOptions, l
     image_ids: list[int | None] = [None] * n
     coco_ids = [0] * n
     widths, heights = np.zeros(n), np.zeros(n)
-    new_images: dict[int, Image] = {}
+    new_images: dict[int, NewImage] = {}
     claimed: dict[int, str] = {}
     missing: list[str] = []
     how_matched: dict[str, int] = {}
@@ -378,12 +388,7 @@ def _check_images(coco_images: list, project: Project, options: ImportOptions, l
             if local is not None and not local.is_file():
                 log.add("images", "image_file_missing", f"image {cid} '{name}': no file at '{storage_name}' in the media storage.")
                 continue
-        image = Image(
-            project=project, file_name=sanitized_file_name(name, keep_folders=True), width=int(w), height=int(h),
-            coco_id=cid,
-        )
-        image.file.name = storage_name
-        new_images[i] = image
+        new_images[i] = NewImage(sanitized_file_name(name, keep_folders=True), int(w), int(h), cid, storage_name)
     if missing:
         shown = ", ".join(repr(m) for m in missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
         log.add("images", "image_missing",
@@ -580,12 +585,12 @@ def apply_coco_import(plan: ImportPlan, progress: Progress = _no_progress) -> di
         # One import at a time per project: the existence checks below stay true until commit.
         Project.objects.select_for_update().filter(pk=plan.project.pk).first()
         new_positions = sorted(plan.new_images)
+        created_ids: dict[int, int] = {}
         for start in range(0, len(new_positions), WRITE_BATCH):
-            Image.objects.bulk_create([plan.new_images[p] for p in new_positions[start:start + WRITE_BATCH]])
+            chunk = new_positions[start:start + WRITE_BATCH]
+            created_ids.update(zip(chunk, insert_images(plan.project, [plan.new_images[p] for p in chunk])))
             progress(0.4 + 0.2 * min(1.0, (start + WRITE_BATCH) / len(new_positions)), 1, "creating images")
-        image_ids = [
-            plan.new_images[i].pk if i in plan.new_images else plan.image_ids[i] for i in range(n_images)
-        ]
+        image_ids = [created_ids[i] if i in plan.new_images else plan.image_ids[i] for i in range(n_images)]
         matched = [i for i in range(n_images) if i not in plan.new_images]
         with connection.cursor() as cursor:
             cursor.execute(
@@ -631,6 +636,48 @@ def apply_coco_import(plan: ImportPlan, progress: Progress = _no_progress) -> di
         "annotations_updated": changed, "annotations_unchanged": len(to_update) - changed,
         "category_id": plan.stats["category_id"], "warnings": plan.warnings,
     }
+
+
+def insert_images(project: Project, records: list[NewImage]) -> list[int]:
+    """Insert image rows in one INSERT ... SELECT FROM unnest(...) RETURNING id; ids in `records` order.
+
+    bulk_create spends ~10 s preparing 60,000 rows field by field; this sends
+    one array per column. Columns this import does not set get their model
+    default, so a field added to Image later still gets a value.
+    """
+    from django.utils import timezone
+
+    if not records:
+        return []
+    given = {
+        "project_id": [project.pk] * len(records), "file": [r.file for r in records],
+        "file_name": [r.file_name for r in records], "width": [r.width for r in records],
+        "height": [r.height for r in records], "coco_id": [r.coco_id for r in records],
+        "sha256": [""] * len(records),
+    }
+    columns, arrays, casts = [], [], []
+    for model_field in Image._meta.local_concrete_fields:
+        if model_field.primary_key:
+            continue
+        if model_field.attname in given:
+            values = given[model_field.attname]
+        elif getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
+            values = [timezone.now()] * len(records)
+        else:
+            values = [model_field.get_db_prep_save(model_field.get_default(), connection)] * len(records)
+        columns.append(connection.ops.quote_name(model_field.column))
+        arrays.append(values)
+        casts.append(f"%s::{model_field.rel_db_type(connection) if model_field.is_relation else model_field.db_type(connection)}[]")
+    sql = (
+        f"INSERT INTO {Image._meta.db_table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(columns)} FROM unnest({', '.join(casts)}) WITH ORDINALITY AS v({', '.join(columns)}, n) "
+        "ORDER BY n RETURNING id, coco_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        # coco_ids are unique within a plan: map by them rather than trust RETURNING's row order.
+        id_of = {coco_id: pk for pk, coco_id in cursor.fetchall()}
+    return [id_of[r.coco_id] for r in records]
 
 
 def import_coco(
