@@ -119,7 +119,7 @@ def annotator_numbers(
         keys.append("day")
     aggregates = {
         "tasks_submitted": Count("pk", filter=submitted),
-        "active_ms": Coalesce(Sum("active_ms"), 0),
+        "total_active_ms": Coalesce(Sum("active_ms"), 0),
         "lease_expiries": Count(
             "pk",
             filter=Q(state=State.EXPIRED)
@@ -178,7 +178,7 @@ def _present(row: dict) -> dict:
         out["day"] = row.pop("day").isoformat()
     out.update(
         tasks_submitted=row["tasks_submitted"],
-        active_seconds=_seconds(row["active_ms"]),
+        active_seconds=_seconds(row["total_active_ms"]),
         median_seconds_per_image=_seconds(row["median_ms_per_image"]),
         median_seconds_per_instance=_seconds(row["median_ms_per_instance"]),
         lease_expiries=row["lease_expiries"],
