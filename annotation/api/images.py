@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from jointly.api_errors import error_response
@@ -27,6 +28,14 @@ TRUE_VALUES = {"1", "true", "yes", "on"}
 
 def flag(value) -> bool:
     return str(value or "").strip().lower() in TRUE_VALUES
+
+
+class ImagePagination(PageNumberPagination):
+    """100 per page by default; `page_size` up to 1000 for scripts walking a large project."""
+
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -65,8 +74,9 @@ class ImageActionsMixin:
             queryset = filtered_images(project, request.query_params)
         except ValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
+        paginator = ImagePagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
 
     def _upload_images(self, request):
         project = self.project_for("manage")

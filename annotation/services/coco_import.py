@@ -38,12 +38,11 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import IO, Any, Callable, NamedTuple
 
 import numpy as np
 import orjson
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
@@ -318,8 +317,6 @@ def _check_image_root(root: str, log: ErrorLog) -> str:
 
 def _local_path(name: str):
     try:
-        from pathlib import Path
-
         return Path(default_storage.path(name))
     except NotImplementedError:  # remote storage (S3): existence is not checked file by file
         return None

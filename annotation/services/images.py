@@ -14,6 +14,10 @@ is stored, and the caller gets every file's verdict. `partial=True` stores the
 good files and reports the bad ones. A duplicate (the same sha256 already in
 the project, or twice in the batch) is not an error: it is reported with the
 existing image's id and stored once.
+
+Width and height are the stored pixel grid, as COCO records them; an EXIF
+orientation tag is not applied (COCO tools and our kernels work in the
+stored grid, and a client must draw the image unrotated to match).
 """
 
 from __future__ import annotations
@@ -123,6 +127,8 @@ def inspect_image(fileobj: IO[bytes], file_name: str, size: int | None = None) -
         with warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its limit; a bomb is a bomb.
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            # Pillow reads its limit from a module global; setting it to our setting each time
+            # keeps every thread and process on the same value.
             PILImage.MAX_IMAGE_PIXELS = limit
             fileobj.seek(0)
             with PILImage.open(fileobj) as img:

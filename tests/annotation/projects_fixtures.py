@@ -94,8 +94,15 @@ def png_bomb(width=100_000, height=100_000) -> bytes:
 
 
 def annotation_table_counts() -> dict[str, int]:
-    """Row count of every table of the annotation app (and jobs are not included: a failed job is a record)."""
-    return {model.__name__: model.objects.count() for model in apps.get_app_config("annotation").get_models()}
+    """Row count of every table that holds annotation data (annotation, review and model apps).
+
+    Job records are left out on purpose: a refused import leaves its failed job as the record of why.
+    """
+    return {
+        f"{model._meta.app_label}.{model.__name__}": model.objects.count()
+        for label in ("annotation", "review", "models_registry")
+        for model in apps.get_app_config(label).get_models()
+    }
 
 
 def make_images(project, names, width=640, height=480, **fields):

@@ -395,4 +395,4 @@ def test_with_a_worker_the_api_answers_202_and_the_job_ends_failed_with_every_er
     assert finished["state"] == "finished"
     assert finished["progress"] == 1.0
     assert finished["result"]["instances"] == 3
-    assert annotation_table_counts()["Annotation"] == before["Annotation"] + 2
+    assert annotation_table_counts()["annotation.Annotation"] == before["annotation.Annotation"] + 2

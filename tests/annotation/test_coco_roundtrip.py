@@ -8,7 +8,7 @@ import pytest
 from pycocotools.coco import COCO
 
 from .projects_fixtures import (  # noqa: F401  (fixtures)
-    ARM_NAMES, arm_skeleton, make_images, manager_client, org, project, random_coco,
+    ARM_NAMES, arm_skeleton, manager_client, org, project, random_coco,
 )
 
 pytestmark = pytest.mark.django_db

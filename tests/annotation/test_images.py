@@ -124,6 +124,8 @@ def test_listing_filters_and_paginates_in_constant_queries(manager_client, proje
     assert [r["file_name"] for r in manager_client.get(url, {"status": "review,accepted"}).data["results"]] == [
         "gold_1.jpg", "gold_2.jpg", "review.jpg"]
     assert manager_client.get(url, {"file_name": "CAM1/00"}).data["count"] == 10
+    second = manager_client.get(url, {"page_size": 10, "page": 2}).data
+    assert [r["file_name"] for r in second["results"]] == [f"cam1/{i:03d}.jpg" for i in range(10, 20)]
     bad = manager_client.get(url, {"status": "finished"})
     assert bad.status_code == 400 and "status" in bad.data["errors"]
     assert manager_client.get(url, {"is_gold": "maybe"}).status_code == 400
