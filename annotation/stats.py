@@ -102,6 +102,10 @@ def parse_grouping(raw: str | None) -> tuple[str, ...]:
     return tuple(g for g in GROUPINGS if g in parts)
 
 
+def sql_median_available() -> bool:
+    return connection.vendor == "postgresql"
+
+
 def annotator_numbers(
     scope: QuerySet[Assignment], period: Period, *, group_by=GROUPINGS, now: datetime | None = None,
 ) -> list[dict]:
@@ -128,7 +132,7 @@ def annotator_numbers(
         ),
         "rejections": Count("pk", filter=Q(state=State.REJECTED)),
     }
-    use_sql_median = connection.vendor == "postgresql"
+    use_sql_median = sql_median_available()
     if use_sql_median:
         aggregates["median_ms_per_image"] = Median("active_ms", filter=submitted)
         aggregates["median_ms_per_instance"] = Median(per_instance, filter=submitted & Q(instance_count__gt=0))
