@@ -459,7 +459,7 @@ def plan_coco_import(project: Project, data: dict, options: ImportOptions, progr
             log.add("annotations", "annotation_image_unknown",
                     f"{label}: image_id {ann.get('image_id')!r} is not in the file's valid images.")
             continue
-        if ann.get("iscrowd"):
+        if ann.get("iscrowd") in (1, True):
             crowd += 1
             continue
         kps = ann.get("keypoints")

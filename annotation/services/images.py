@@ -15,6 +15,11 @@ good files and reports the bad ones. A duplicate (the same sha256 already in
 the project, or twice in the batch) is not an error: it is reported with the
 existing image's id and stored once.
 
+A COCO import can create image records before their files exist (sizes
+taken from the COCO file). A later upload or folder registration of a file
+with that name attaches the file to the record ("attached") instead of
+making a second image, provided the pixel size agrees.
+
 Width and height are the stored pixel grid, as COCO records them; an EXIF
 orientation tag is not applied (COCO tools and our kernels work in the
 stored grid, and a client must draw the image unrotated to match).
@@ -64,7 +69,7 @@ class FileResult:
     """The verdict on one file of a batch, as the API and the command report it."""
 
     file_name: str
-    status: str  # "created" | "duplicate" | "rejected" | "not_stored"
+    status: str  # "created" | "attached" | "duplicate" | "rejected" | "not_stored"
     image_id: int | None = None
     reason: str = ""
     width: int | None = None
@@ -91,7 +96,7 @@ class BatchResult:
 
     def as_dict(self) -> dict:
         return {
-            "created": self.count("created"), "duplicates": self.count("duplicate"),
+            "created": self.count("created"), "attached": self.count("attached"), "duplicates": self.count("duplicate"),
             "rejected": self.count("rejected"), "stored": self.stored,
             "results": [r.as_dict() for r in self.results],
         }
@@ -188,6 +193,7 @@ class Candidate:
     size: int | None = None
     storage_name: str | None = None  # in-place: reference this existing storage path, copy nothing
     keep_folders: bool = False  # record a clean relative path (folder registration), not just the base name
+    placeholder: tuple | None = None  # (id, width, height) of a file-less record this file completes
     inspected: InspectedImage | None = None
     rejection: str = ""
 
@@ -206,6 +212,7 @@ def register_images(project: Project, candidates: Iterable[Candidate], *, partia
             c.inspected = inspect_image(c.fileobj, c.file_name, c.size)
         except ImageRejected as exc:
             c.rejection = str(exc)
+    _match_file_less_records(project, [c for c in candidates if c.inspected])
     batch = BatchResult()
     rejected = [c for c in candidates if c.rejection]
     if rejected and not partial:
@@ -222,7 +229,7 @@ def register_images(project: Project, candidates: Iterable[Candidate], *, partia
         with transaction.atomic():
             # Serialize registrations per project: the duplicate check below stays true until commit.
             Project.objects.select_for_update().filter(pk=project.pk).first()
-            good = [c for c in candidates if c.inspected]
+            good = [c for c in candidates if c.inspected and not c.rejection]
             existing = dict(
                 Image.objects.filter(project=project, sha256__in={c.inspected.sha256 for c in good})
                 .values_list("sha256", "id")
@@ -238,6 +245,8 @@ def register_images(project: Project, candidates: Iterable[Candidate], *, partia
                     project=project, file_name=c.inspected.file_name, width=c.inspected.width,
                     height=c.inspected.height, sha256=sha,
                 )
+                if c.placeholder:
+                    image.pk = c.placeholder[0]
                 if c.storage_name:
                     image.file.name = c.storage_name
                 else:
@@ -248,7 +257,10 @@ def register_images(project: Project, candidates: Iterable[Candidate], *, partia
                         written.append(name)
                     image.file.name = name
                 new_images.append((c, image))
-            Image.objects.bulk_create([image for _, image in new_images], batch_size=1000)
+            Image.objects.bulk_create([image for c, image in new_images if not c.placeholder], batch_size=1000)
+            Image.objects.bulk_update(
+                [image for c, image in new_images if c.placeholder], ["file", "sha256"], batch_size=1000
+            )
     except BaseException:
         for name in written:
             default_storage.delete(name)
@@ -262,7 +274,8 @@ def register_images(project: Project, candidates: Iterable[Candidate], *, partia
         info = c.inspected
         if c is first_in_batch.get(info.sha256):
             image = created[info.sha256]
-            batch.results.append(FileResult(info.file_name, "created", image.id, width=info.width, height=info.height))
+            status = "attached" if c.placeholder else "created"
+            batch.results.append(FileResult(info.file_name, status, image.id, width=info.width, height=info.height))
         else:
             existing_id = existing.get(info.sha256) or created[info.sha256].id
             batch.results.append(FileResult(
@@ -270,6 +283,41 @@ def register_images(project: Project, candidates: Iterable[Candidate], *, partia
                 reason=f"same content (sha256 {info.sha256[:12]}...) as image {existing_id}",
             ))
     return batch
+
+
+def _match_file_less_records(project: Project, candidates: list[Candidate]) -> None:
+    """Point candidates at the file-less records (from a COCO import) they complete, by name.
+
+    An exact name wins; else a record whose base name is the candidate's and
+    is the only one so named. A size that disagrees rejects the file: its
+    imported keypoints would not fit it.
+    """
+    if not candidates:
+        return
+    records = list(Image.objects.filter(project=project, file="").values_list("id", "file_name", "width", "height"))
+    if not records:
+        return
+    by_name = {r[1]: r for r in records}
+    by_base: dict[str, list[tuple]] = {}
+    for r in records:
+        by_base.setdefault(r[1].rsplit("/", 1)[-1], []).append(r)
+    claimed: set[int] = set()
+    for c in candidates:
+        match = by_name.get(c.file_name)
+        if match is None:
+            same_base = by_base.get(c.file_name.rsplit("/", 1)[-1], [])
+            match = same_base[0] if len(same_base) == 1 else None
+        if match is None or match[0] in claimed:
+            continue
+        claimed.add(match[0])
+        pk, _, width, height = match
+        if (width, height) != (c.inspected.width, c.inspected.height):
+            c.rejection = (
+                f"image {pk} '{match[1]}' was imported as {width}x{height}, this file is "
+                f"{c.inspected.width}x{c.inspected.height}; its keypoints would not fit."
+            )
+        else:
+            c.placeholder = (pk, width, height)
 
 
 def in_place_storage_name(path: Path) -> str:

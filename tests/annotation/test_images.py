@@ -185,3 +185,21 @@ def test_register_images_in_place_refuses_files_outside_media_root(project, tmp_
     with pytest.raises(CommandError, match="MEDIA_ROOT"):
         call_command("register_images", project.pk, str(folder), "--in-place", stdout=io.StringIO(), verbosity=0)
     assert not Image.objects.exists()
+
+
+def test_upload_attaches_files_to_records_a_coco_import_created(manager_client, project):
+    from annotation.models import Annotation
+
+    records = make_images(project, ["images/a.png", "b.png"], width=8, height=6, file="")
+    Annotation.objects.create(image=records[0], source="import", instances=[])
+    response = upload(manager_client, project, [("a.png", png_bytes(8, 6)), ("b.png", png_bytes(9, 6, (0, 0, 0)))],
+                      partial=True)
+    assert response.status_code == 200  # nothing created; one attached, one refused
+    by_name = {r["file_name"]: r for r in response.data["results"]}
+    assert (by_name["a.png"]["status"], by_name["a.png"]["image_id"]) == ("attached", records[0].pk)
+    assert by_name["b.png"]["status"] == "rejected"
+    assert "was imported as 8x6, this file is 9x6" in by_name["b.png"]["reason"]
+    records[0].refresh_from_db()
+    assert records[0].file.name.endswith(".png") and records[0].sha256
+    assert records[0].file_name == "images/a.png"  # the name the COCO file uses is kept
+    assert Image.objects.filter(project=project).count() == 2
