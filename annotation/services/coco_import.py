@@ -53,6 +53,8 @@ from .instances import array_errors
 MAX_MESSAGES = 200
 IMPORT_SOURCES = (Annotation.Source.IMPORT, Annotation.Source.GOLD)
 WRITE_BATCH = 5000
+#: Storage folders Jointly writes itself (uploads, COCO files, model weights, instruction images).
+RESERVED_STORAGE_FOLDERS = ("projects", "coco_imports", "models", "instructions")
 _SNIFF_BYTES = 4096
 _LABEL_STUDIO_PREFIX = re.compile(r"^[0-9a-f]{8}-(.+)$")
 
@@ -309,6 +311,11 @@ def _check_image_root(root: str, log: ErrorLog) -> str:
         log.add("images", "image_root_invalid",
                 "image_root must be a folder inside the media storage, relative (no leading '/', no '..').")
         return ""
+    if cleaned.split("/", 1)[0] in RESERVED_STORAGE_FOLDERS:
+        # Other projects' uploads live there: a record must not be pointed at them.
+        log.add("images", "image_root_invalid",
+                f"image_root cannot be inside Jointly's own upload folders ({', '.join(RESERVED_STORAGE_FOLDERS)}).")
+        return ""
     local = _local_path(cleaned)
     if local is not None and not local.is_dir():
         log.add("images", "image_root_missing", f"image_root '{cleaned}' is not a folder in the media storage.")
@@ -334,6 +341,7 @@ def _check_images(coco_images: list, project: Project, options: ImportOptions, l
     claimed: dict[int, str] = {}
     missing: list[str] = []
     how_matched: dict[str, int] = {}
+    sizes_taken = 0
     for i, entry in enumerate(coco_images):
         if not isinstance(entry, dict):
             log.add("images", "image_invalid", f"images[{i}] is not an object.")
@@ -345,7 +353,10 @@ def _check_images(coco_images: list, project: Project, options: ImportOptions, l
             problems.append("id must be an integer")
         if not isinstance(name, str) or not name.strip():
             problems.append("file_name must be a non-empty string")
-        if not (_is_number(w) and _is_number(h) and w > 0 and h > 0 and float(w).is_integer() and float(h).is_integer()):
+        sizeless = w is None and h is None  # some exporters leave sizes out; the project image has them
+        if not sizeless and not (
+            _is_number(w) and _is_number(h) and w > 0 and h > 0 and float(w).is_integer() and float(h).is_integer()
+        ):
             problems.append(f"width and height must be positive integers, got {w!r} x {h!r}")
         if problems:
             log.add("images", "image_invalid", f"{where}: {'; '.join(problems)}.")
@@ -354,8 +365,14 @@ def _check_images(coco_images: list, project: Project, options: ImportOptions, l
             log.add("images", "image_id_duplicate", f"image id {cid} is used twice (images[{positions[cid]}] and images[{i}]).")
             continue
         positions[cid] = i
-        coco_ids[i], widths[i], heights[i] = cid, w, h
         rows, how = index.match(name)
+        if sizeless:
+            if len(rows) != 1:
+                log.add("images", "image_invalid", f"image {cid} '{name}': width and height are missing.")
+                continue
+            w, h = rows[0][2], rows[0][3]
+            sizes_taken += 1
+        coco_ids[i], widths[i], heights[i] = cid, w, h
         if len(rows) > 1:
             log.add("images", "image_ambiguous",
                     f"image {cid} '{name}' matches {len(rows)} project images by {how} "
@@ -391,6 +408,8 @@ def _check_images(coco_images: list, project: Project, options: ImportOptions, l
         log.add("images", "image_missing",
                 f"{len(missing)} image(s) of the file are not in the project: {shown}. Upload them first, "
                 "or import with create_missing_images (and image_root to point at their files).", len(missing))
+    if sizes_taken:
+        warnings.append(f"{sizes_taken} image(s) had no width/height; the project image's size was used.")
     for how, count in how_matched.items():
         if how != "exact":
             warnings.append(f"{count} image(s) matched by {how} (the file's names carry folders or prefixes).")

@@ -347,6 +347,8 @@ def test_create_missing_images_reports_files_that_are_not_there(manager_client, 
     assert "no file at 'datasets/a.jpg'" in str(response.data["errors"])
     traversal = post_coco(manager_client, project, small_file(), create_missing_images="1", image_root="../etc")
     assert traversal.status_code == 400 and "image_root" in str(traversal.data["errors"])
+    uploads = post_coco(manager_client, project, small_file(), create_missing_images="1", image_root="projects/9")
+    assert uploads.status_code == 400 and "own upload folders" in str(uploads.data["errors"])
     assert not Image.objects.exists()
 
 
@@ -396,3 +398,18 @@ def test_with_a_worker_the_api_answers_202_and_the_job_ends_failed_with_every_er
     assert finished["progress"] == 1.0
     assert finished["result"]["instances"] == 3
     assert annotation_table_counts()["annotation.Annotation"] == before["annotation.Annotation"] + 2
+
+
+def test_missing_sizes_are_taken_from_matched_project_images(manager_client, project, images):
+    data = small_file()
+    for entry in data["images"]:
+        del entry["width"], entry["height"]
+    response = post_coco(manager_client, project, data)
+    assert response.status_code == 201, response.data
+    assert "2 image(s) had no width/height" in " ".join(response.data["result"]["warnings"])
+    response = post_coco(manager_client, project, data, create_missing_images="1", category_id=1)
+    assert response.status_code == 201  # still matched: no size needed
+    data["images"].append({"id": 9, "file_name": "new.jpg"})
+    response = post_coco(manager_client, project, data, create_missing_images="1")
+    assert response.status_code == 400
+    assert "image 9 'new.jpg': width and height are missing" in str(response.data["errors"])

@@ -134,3 +134,18 @@ def test_skeleton_cannot_change_once_annotated(manager_client, project):
     assert "skeleton" in response.data["errors"]
     project.refresh_from_db()
     assert project.skeleton.name == "arm"
+
+
+def test_prelabel_model_must_predict_the_project_skeleton(manager_client, project):
+    from models_registry.models import PoseModel
+
+    other = create_skeleton({"name": "paw", "keypoints": [{"name": "toe", "sigma": 0.1}]})
+    wrong = PoseModel.objects.create(name="paws", skeleton=other)
+    right = PoseModel.objects.create(name="arms", skeleton=project.skeleton)
+    response = manager_client.patch(f"/api/v1/projects/{project.pk}/", {"prelabel_model": wrong.pk}, format="json")
+    assert response.status_code == 400
+    assert "prelabel_model" in response.data["errors"]
+    assert manager_client.patch(
+        f"/api/v1/projects/{project.pk}/", {"prelabel_model": right.pk}, format="json").status_code == 200
+    project.refresh_from_db()
+    assert project.prelabel_model == right
