@@ -436,37 +436,32 @@ def _float_array(rows: list[list], width: int) -> tuple[np.ndarray, np.ndarray]:
     return array, ok
 
 
-def plan_coco_import(project: Project, data: dict, options: ImportOptions, progress: Progress = _no_progress) -> ImportPlan:
-    """Check the whole file against the project; return what to write, or raise CocoImportFailed."""
-    log, warnings = ErrorLog(), []
-    if options.source not in IMPORT_SOURCES:
-        log.add("options", "source_invalid", f"source must be one of {', '.join(IMPORT_SOURCES)}, got {options.source!r}.")
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
-            log.add("file", "bad_structure", f"'{key}' must be a list; the file has {type(data.get(key)).__name__}.")
-    if log:
-        raise log.fail(warnings)
-    spec = project.skeleton.spec()
-    k = spec.num_keypoints
-    category = _choose_category(data["categories"], project, options, log)
-    order = _keypoint_order(category, spec.names, log) if category else None
-    progress(0.1, 1, "checking images")
-    positions, image_ids, coco_ids, widths, heights, new_images = _check_images(
-        data["images"], project, options, log, warnings
-    )
+@dataclass
+class _Collected:
+    """The chosen category's annotations, as parallel lists (one entry per instance kept)."""
 
-    progress(0.2, 1, "checking annotations")
-    cat_id = category.get("id") if category else None
-    kc = len(category["keypoints"]) if category else 0
-    ann_ids, img_pos, kp_rows, box_rows, areas, scores = [], [], [], [], [], []
-    box_given, area_given, score_given = [], [], []
-    other_categories = crowd = 0
-    for j, ann in enumerate(data["annotations"]):
+    ids: list[int] = field(default_factory=list)
+    image_positions: list[int] = field(default_factory=list)
+    keypoints: list[list] = field(default_factory=list)
+    boxes: list[list] = field(default_factory=list)
+    areas: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    box_given: list[bool] = field(default_factory=list)
+    area_given: list[bool] = field(default_factory=list)
+    score_given: list[bool] = field(default_factory=list)
+    other_categories: int = 0
+    crowd: int = 0
+
+
+def _collect_annotations(annotations: list, category_id, kc: int, positions: dict, log: ErrorLog) -> _Collected:
+    """One pass over the file's annotations: structural checks per annotation, values gathered for numpy."""
+    out = _Collected()
+    for j, ann in enumerate(annotations):
         if type(ann) is not dict:
             log.add("annotations", "annotation_invalid", f"annotations[{j}] is not an object.")
             continue
-        if ann.get("category_id") != cat_id:
-            other_categories += 1
+        if ann.get("category_id") != category_id:
+            out.other_categories += 1
             continue
         aid = ann.get("id")
         label = f"annotation {aid}" if aid is not None else f"annotations[{j}]"
@@ -479,7 +474,7 @@ def plan_coco_import(project: Project, data: dict, options: ImportOptions, progr
                     f"{label}: image_id {ann.get('image_id')!r} is not in the file's valid images.")
             continue
         if ann.get("iscrowd") in (1, True):
-            crowd += 1
+            out.crowd += 1
             continue
         kps = ann.get("keypoints")
         if type(kps) is not list or len(kps) != 3 * kc:
@@ -495,97 +490,134 @@ def plan_coco_import(project: Project, data: dict, options: ImportOptions, progr
         if (area is not None and not _is_number(area)) or (score is not None and not _is_number(score)):
             log.add("annotations", "number_invalid", f"{label}: area and score must be numbers.")
             continue
-        ann_ids.append(aid)
-        img_pos.append(pos)
-        kp_rows.append(kps)
-        box_rows.append(bbox if bbox is not None else [np.nan] * 4)
-        areas.append(np.nan if area is None else area)
-        scores.append(np.nan if score is None else score)
-        box_given.append(bbox is not None)
-        area_given.append(area is not None)
-        score_given.append(score is not None)
+        out.ids.append(aid)
+        out.image_positions.append(pos)
+        out.keypoints.append(kps)
+        out.boxes.append(bbox if bbox is not None else [np.nan] * 4)
+        out.areas.append(np.nan if area is None else area)
+        out.scores.append(np.nan if score is None else score)
+        out.box_given.append(bbox is not None)
+        out.area_given.append(area is not None)
+        out.score_given.append(score is not None)
+    return out
 
-    n = len(ann_ids)
-    ids = np.asarray(ann_ids, dtype=np.int64)
-    if n:
-        unique, counts = np.unique(ids, return_counts=True)
-        for dup in unique[counts > 1][:20]:
-            log.add("annotations", "annotation_id_duplicate", f"annotation id {dup} is used more than once.")
-    if other_categories:
-        warnings.append(f"{other_categories} annotation(s) of other categories were ignored.")
-    if crowd:
-        warnings.append(f"{crowd} crowd region(s) (iscrowd=1) were skipped: they carry no keypoints.")
 
-    kp = box = np.zeros((0,))
-    area_arr = score_arr = np.zeros(0)
-    if n and order is not None:
-        kp_flat, kp_ok = _float_array(kp_rows, 3 * kc)
-        box, box_ok = _float_array(box_rows, 4)
-        for bad in np.flatnonzero(~(kp_ok & box_ok))[:MAX_MESSAGES]:
-            log.add("annotations", "not_a_number", f"annotation {ids[bad]}: keypoints and bbox must hold only numbers.")
-        kp = kp_flat.reshape(n, kc, 3)[:, order, :]
-        area_arr, score_arr = np.asarray(areas, dtype=np.float64), np.asarray(scores, dtype=np.float64)
-        x, y, v = kp[..., 0], kp[..., 1], kp[..., 2]
-        # CVAT keeps the last position of a point marked absent: COCO ignores x, y when v=0.
-        stray = (v == 0) & np.isfinite(x) & np.isfinite(y) & ((x != 0) | (y != 0))
-        if stray.any():
-            x[stray] = 0.0
-            y[stray] = 0.0
-            warnings.append(f"{int(stray.sum())} keypoint(s) with v=0 had non-zero x, y "
-                            f"(in {int(stray.any(axis=1).sum())} annotation(s)); set to 0, 0 as COCO reads them.")
-        no_box = ~np.asarray(box_given)
-        if no_box.any():
-            labeled = (v > 0) & np.isfinite(x) & np.isfinite(y)
-            with np.errstate(invalid="ignore"):
-                x0 = np.where(labeled, x, np.inf).min(axis=1)
-                y0 = np.where(labeled, y, np.inf).min(axis=1)
-                x1 = np.where(labeled, x, -np.inf).max(axis=1)
-                y1 = np.where(labeled, y, -np.inf).max(axis=1)
-            empty = no_box & ~labeled.any(axis=1)
-            for bad in np.flatnonzero(empty)[:MAX_MESSAGES]:
-                log.add("annotations", "bbox_missing", f"annotation {ids[bad]}: no bbox and no labeled keypoint to derive one from.")
-            derive = no_box & ~empty
-            box[derive] = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)[derive]
-            if derive.any():
-                warnings.append(f"{int(derive.sum())} annotation(s) had no bbox; derived from their keypoints' extent.")
-        finite_area = np.isfinite(area_arr)
-        given_area = np.asarray(area_given)
-        bad_area = given_area & (~finite_area | (area_arr < 0))
-        for bad in np.flatnonzero(bad_area)[:MAX_MESSAGES]:
-            log.add("annotations", "area_invalid", f"annotation {ids[bad]}: area must be a finite non-negative number.")
-        area_arr = np.where(given_area, area_arr, box[:, 2] * box[:, 3])
-        given_score = np.asarray(score_given)
-        for bad in np.flatnonzero(given_score & ~np.isfinite(score_arr))[:MAX_MESSAGES]:
-            log.add("annotations", "score_invalid", f"annotation {ids[bad]}: score must be a finite number.")
-        pos_arr = np.asarray(img_pos)
-        checked = kp_ok & box_ok
-        kinds: dict[str, int] = {}
-        messages = array_errors(
-            kp[checked], box[checked], spec, widths[pos_arr[checked]], heights[pos_arr[checked]],
-            instance_ids=ids[checked], limit=log.remaining, label="annotation", counts=kinds,
-        )
-        log.extend("annotations", messages, kinds)
+def _check_instances(
+    found: _Collected, order: list[int], kc: int, widths: np.ndarray, heights: np.ndarray, spec,
+    log: ErrorLog, warnings: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorized checks and normalizations; returns keypoints (N, K, 3) in skeleton order, boxes, areas, scores."""
+    n = len(found.ids)
+    ids = np.asarray(found.ids, dtype=np.int64)
+    kp_flat, kp_ok = _float_array(found.keypoints, 3 * kc)
+    box, box_ok = _float_array(found.boxes, 4)
+    for bad in np.flatnonzero(~(kp_ok & box_ok))[:MAX_MESSAGES]:
+        log.add("annotations", "not_a_number", f"annotation {ids[bad]}: keypoints and bbox must hold only numbers.")
+    kp = kp_flat.reshape(n, kc, 3)[:, order, :]
+    x, y, v = kp[..., 0], kp[..., 1], kp[..., 2]  # views: writing them writes kp
+    # CVAT keeps the last position of a point marked absent: COCO ignores x, y when v=0.
+    stray = (v == 0) & np.isfinite(x) & np.isfinite(y) & ((x != 0) | (y != 0))
+    if stray.any():
+        x[stray] = 0.0
+        y[stray] = 0.0
+        warnings.append(f"{int(stray.sum())} keypoint(s) with v=0 had non-zero x, y "
+                        f"(in {int(stray.any(axis=1).sum())} annotation(s)); set to 0, 0 as COCO reads them.")
+    no_box = ~np.asarray(found.box_given)
+    if no_box.any():
+        labeled = (v > 0) & np.isfinite(x) & np.isfinite(y)
+        x0 = np.where(labeled, x, np.inf).min(axis=1)
+        y0 = np.where(labeled, y, np.inf).min(axis=1)
+        x1 = np.where(labeled, x, -np.inf).max(axis=1)
+        y1 = np.where(labeled, y, -np.inf).max(axis=1)
+        empty = no_box & ~labeled.any(axis=1)
+        for bad in np.flatnonzero(empty)[:MAX_MESSAGES]:
+            log.add("annotations", "bbox_missing",
+                    f"annotation {ids[bad]}: no bbox and no labeled keypoint to derive one from.")
+        derive = no_box & ~empty
+        box[derive] = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)[derive]
+        if derive.any():
+            warnings.append(f"{int(derive.sum())} annotation(s) had no bbox; derived from their keypoints' extent.")
+    areas = np.asarray(found.areas, dtype=np.float64)
+    area_given = np.asarray(found.area_given)
+    for bad in np.flatnonzero(area_given & (~np.isfinite(areas) | (areas < 0)))[:MAX_MESSAGES]:
+        log.add("annotations", "area_invalid", f"annotation {ids[bad]}: area must be a finite non-negative number.")
+    areas = np.where(area_given, areas, box[:, 2] * box[:, 3])  # COCO's own fallback: the box area
+    scores = np.asarray(found.scores, dtype=np.float64)
+    for bad in np.flatnonzero(np.asarray(found.score_given) & ~np.isfinite(scores))[:MAX_MESSAGES]:
+        log.add("annotations", "score_invalid", f"annotation {ids[bad]}: score must be a finite number.")
+    positions = np.asarray(found.image_positions)
+    checked = kp_ok & box_ok
+    kinds: dict[str, int] = {}
+    messages = array_errors(
+        kp[checked], box[checked], spec, widths[positions[checked]], heights[positions[checked]],
+        instance_ids=ids[checked], limit=log.remaining, label="annotation", counts=kinds,
+    )
+    log.extend("annotations", messages, kinds)
+    return kp, box, areas, scores
+
+
+def _group_instances(found: _Collected, n_images: int, kp, box, areas, scores) -> list[list[dict]]:
+    """Instance dicts (canonical form: float coordinates, int visibility) per COCO image, in file order."""
+    per_image: list[list[dict]] = [[] for _ in range(n_images)]
+    n = len(found.ids)
+    if not n:
+        return per_image
+    # tolist() converts in C; the Python loop only assembles the dicts.
+    keypoint_lists = kp.reshape(n, -1).tolist()
+    visibilities = kp[..., 2].astype(np.int64).tolist()
+    boxes, area_list, score_list = box.tolist(), areas.tolist(), scores.tolist()
+    for i in range(n):
+        row = keypoint_lists[i]
+        row[2::3] = visibilities[i]
+        instance = {"bbox": boxes[i], "keypoints": row, "area": area_list[i]}
+        if found.score_given[i]:
+            instance["score"] = score_list[i]
+        per_image[found.image_positions[i]].append(instance)
+    return per_image
+
+
+def plan_coco_import(project: Project, data: dict, options: ImportOptions, progress: Progress = _no_progress) -> ImportPlan:
+    """Check the whole file against the project; return what to write, or raise CocoImportFailed."""
+    log, warnings = ErrorLog(), []
+    if options.source not in IMPORT_SOURCES:
+        log.add("options", "source_invalid", f"source must be one of {', '.join(IMPORT_SOURCES)}, got {options.source!r}.")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            log.add("file", "bad_structure", f"'{key}' must be a list; the file has {type(data.get(key)).__name__}.")
+    if log:
+        raise log.fail(warnings)
+    spec = project.skeleton.spec()
+    category = _choose_category(data["categories"], project, options, log)
+    order = _keypoint_order(category, spec.names, log) if category else None
+    progress(0.1, 1, "checking images")
+    positions, image_ids, coco_ids, widths, heights, new_images = _check_images(
+        data["images"], project, options, log, warnings
+    )
+
+    progress(0.2, 1, "checking annotations")
+    category_id = category.get("id") if category else None
+    kc = len(category["keypoints"]) if category else 0
+    found = _collect_annotations(data["annotations"], category_id, kc, positions, log)
+    unique, counts = np.unique(np.asarray(found.ids, dtype=np.int64), return_counts=True)
+    for dup in unique[counts > 1][:20]:
+        log.add("annotations", "annotation_id_duplicate", f"annotation id {dup} is used more than once.")
+    if found.other_categories:
+        warnings.append(f"{found.other_categories} annotation(s) of other categories were ignored.")
+    if found.crowd:
+        warnings.append(f"{found.crowd} crowd region(s) (iscrowd=1) were skipped: they carry no keypoints.")
+    arrays = None
+    if found.ids and order is not None:
+        arrays = _check_instances(found, order, kc, widths, heights, spec, log, warnings)
     if log:
         raise log.fail(warnings)
 
     progress(0.35, 1, "preparing rows")
-    instances_per_image: list[list[dict]] = [[] for _ in range(len(data["images"]))]
-    if n:
-        keypoint_lists = kp.reshape(n, 3 * k).tolist()
-        visibilities = kp[..., 2].astype(np.int64).tolist()
-        boxes, area_list, score_list = box.tolist(), area_arr.tolist(), score_arr.tolist()
-        for i in range(n):
-            row = keypoint_lists[i]
-            row[2::3] = visibilities[i]
-            instance = {"bbox": boxes[i], "keypoints": row, "area": area_list[i]}
-            if score_given[i]:
-                instance["score"] = score_list[i]
-            instances_per_image[img_pos[i]].append(instance)
+    per_image = _group_instances(found, len(data["images"]), *arrays) if arrays else [[] for _ in data["images"]]
     # No error was logged, so every COCO image is either matched or planned for creation.
     return ImportPlan(
         project=project, source=options.source, image_ids=image_ids, new_images=new_images, coco_ids=coco_ids,
-        instances_per_image=instances_per_image, warnings=warnings,
-        stats={"images": len(image_ids), "instances": n, "category_id": cat_id},
+        instances_per_image=per_image, warnings=warnings,
+        stats={"images": len(image_ids), "instances": len(found.ids), "category_id": category_id},
     )
 
 
