@@ -55,11 +55,17 @@ def _too_large_response(size: int | None = None) -> Response:
 
 
 def _spool_body(request) -> tempfile.SpooledTemporaryFile:
-    """Copy a raw request body to a temporary file, refusing it past the size limit."""
+    """Copy a raw request body to a temporary file, refusing it past the size limit.
+
+    The first chunk is sniffed before the rest is read: a body that is not
+    JSON is refused without reading it to the end.
+    """
     limit = settings.MAX_COCO_UPLOAD_BYTES
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     total = 0
     while chunk := request._request.read(_COPY_CHUNK):
+        if not total:
+            sniff_json(chunk[:4096])
         total += len(chunk)
         if total > limit:
             spool.close()
@@ -130,6 +136,8 @@ class CocoActionsMixin:
                 handle = _spool_body(request)
             except UploadTooLarge:
                 return _too_large_response()
+            except CocoImportFailed as exc:
+                return error_response(str(exc), exc.errors)
             params = request.query_params.dict()
         options = _import_options(params)
         try:

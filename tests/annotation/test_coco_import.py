@@ -215,6 +215,16 @@ def test_a_100_mb_garbage_upload_is_refused_from_its_first_bytes(manager_client,
     assert not JobRun.objects.exists()
 
 
+def test_a_garbage_json_body_is_refused_too(manager_client, project, images):
+    before = annotation_table_counts()
+    response = manager_client.post(
+        f"/api/v1/projects/{project.pk}/import-coco/", b"\x00\x01garbage" * 100_000, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "Not a JSON file" in response.data["detail"]
+    assert annotation_table_counts() == before
+
+
 def test_json_body_is_accepted_too(manager_client, project, images):
     response = manager_client.post(
         f"/api/v1/projects/{project.pk}/import-coco/?source=gold", json.dumps(small_file()),
