@@ -17,12 +17,9 @@ Export: streams the COCO file (see services.coco_export).
 """
 
 import tempfile
-import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -32,10 +29,9 @@ from rest_framework.response import Response
 from jointly.api_errors import error_response
 from jointly.jobs.api import JobRunSerializer
 from jointly.jobs.models import JobRun
-from jointly.jobs.services import enqueue
 
 from ..services.coco_export import coco_chunks, selection_from_params
-from ..services.coco_import import IMPORT_SOURCES, CocoImportFailed, sniff_json
+from ..services.coco_import import IMPORT_SOURCES, CocoImportFailed, sniff_json, start_coco_import
 from .images import flag
 
 _COPY_CHUNK = 1024 * 1024
@@ -139,18 +135,13 @@ class CocoActionsMixin:
             except CocoImportFailed as exc:
                 return error_response(str(exc), exc.errors)
             params = request.query_params.dict()
-        options = _import_options(params)
         try:
-            sniff_json(handle.read(4096))
+            options = _import_options(params)
+            run = start_coco_import(project, handle, created_by=request.user, **options)
         except CocoImportFailed as exc:
             return error_response(str(exc), exc.errors)
-        handle.seek(0)
-        storage_name = default_storage.save(f"coco_imports/{project.pk}/{uuid.uuid4().hex}.json", File(handle))
-        run = enqueue(
-            "default", "annotation.jobs.import_coco_file",
-            description=f"Import COCO into project {project.pk} ({options['source']})", created_by=request.user,
-            project_id=project.pk, storage_name=storage_name, **options,
-        )
+        finally:
+            handle.close()
         job = JobRunSerializer(run).data
         if run.state == JobRun.State.FINISHED:
             code = status.HTTP_200_OK if options["dry_run"] else status.HTTP_201_CREATED

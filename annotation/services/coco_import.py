@@ -40,11 +40,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Callable, NamedTuple
+from uuid import uuid4
 
 import numpy as np
 import orjson
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.utils import timezone
+
+from jointly.jobs.services import enqueue
 
 from ..models import Annotation, Image, Project
 from .images import sanitized_file_name
@@ -625,8 +630,6 @@ def plan_coco_import(project: Project, data: dict, options: ImportOptions, progr
 
 def apply_coco_import(plan: ImportPlan, progress: Progress = _no_progress) -> dict[str, Any]:
     """Write a checked plan in one transaction; returns counts of what changed."""
-    from django.utils import timezone
-
     image_table, annotation_table = Image._meta.db_table, Annotation._meta.db_table
     n_images = len(plan.image_ids)
     with transaction.atomic():
@@ -693,8 +696,6 @@ def insert_images(project: Project, records: list[NewImage]) -> list[int]:
     one array per column. Columns this import does not set get their model
     default, so a field added to Image later still gets a value.
     """
-    from django.utils import timezone
-
     if not records:
         return []
     given = {
@@ -744,3 +745,25 @@ def import_coco(
             "category_id": plan.stats["category_id"], "warnings": plan.warnings,
         }
     return apply_coco_import(plan, progress)
+
+
+def start_coco_import(
+    project: Project, handle: IO[bytes], *, created_by=None, source: str = Annotation.Source.IMPORT,
+    create_missing_images: bool = False, image_root: str = "", category_id: int | None = None, dry_run: bool = False,
+):
+    """Keep an uploaded COCO file in storage and run the import job on the `default` queue.
+
+    The file is sniffed first (CocoImportFailed for anything that is not
+    JSON), so garbage is neither stored nor queued. Returns the JobRun: still
+    queued with a worker, already finished or failed in-process.
+    """
+    handle.seek(0)
+    sniff_json(handle.read(_SNIFF_BYTES))
+    handle.seek(0)
+    storage_name = default_storage.save(f"coco_imports/{project.pk}/{uuid4().hex}.json", File(handle))
+    return enqueue(
+        "default", "annotation.jobs.import_coco_file",
+        description=f"Import COCO into project {project.pk} ({source})", created_by=created_by,
+        project_id=project.pk, storage_name=storage_name, source=source,
+        create_missing_images=create_missing_images, image_root=image_root, category_id=category_id, dry_run=dry_run,
+    )
