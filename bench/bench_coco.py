@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -126,6 +127,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=60_000)
     parser.add_argument("--instances", type=int, default=150_000)
     parser.add_argument("--seed", type=int, default=2017)
+    parser.add_argument("--keep", action="store_true", help="Keep the generated and exported files.")
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -201,7 +203,18 @@ def main() -> int:
           f"round trip: {args.instances:,} instances equal (max abs diff {worst:.1e})")
     if result["warnings"]:
         print("import warnings:", "; ".join(result["warnings"]))
+    print(f"peak memory of this process: {peak_rss_mb():.0f} MB (generation and checks included)")
+    if args.keep:
+        print(f"files kept in {workdir}")
+    else:
+        shutil.rmtree(workdir)
     return 0
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
