@@ -516,6 +516,7 @@ def _check_instances(
     ids = np.asarray(found.ids, dtype=np.int64)
     kp_flat, kp_ok = _float_array(found.keypoints, 3 * kc)
     box, box_ok = _float_array(found.boxes, 4)
+    found.keypoints = found.boxes = []  # the arrays hold them now: let the parsed lists go
     for bad in np.flatnonzero(~(kp_ok & box_ok))[:MAX_MESSAGES]:
         log.add("annotations", "not_a_number", f"annotation {ids[bad]}: keypoints and bbox must hold only numbers.")
     kp = kp_flat.reshape(n, kc, 3)[:, order, :]
@@ -582,7 +583,11 @@ def _group_instances(found: _Collected, n_images: int, kp, box, areas, scores) -
 
 
 def plan_coco_import(project: Project, data: dict, options: ImportOptions, progress: Progress = _no_progress) -> ImportPlan:
-    """Check the whole file against the project; return what to write, or raise CocoImportFailed."""
+    """Check the whole file against the project; return what to write, or raise CocoImportFailed.
+
+    `data["annotations"]` is emptied once read, to keep the peak memory of a
+    large import near one copy of its instances.
+    """
     log, warnings = ErrorLog(), []
     if options.source not in IMPORT_SOURCES:
         log.add("options", "source_invalid", f"source must be one of {', '.join(IMPORT_SOURCES)}, got {options.source!r}.")
@@ -603,6 +608,8 @@ def plan_coco_import(project: Project, data: dict, options: ImportOptions, progr
     category_id = category.get("id") if category else None
     kc = len(category["keypoints"]) if category else 0
     found = _collect_annotations(data["annotations"], category_id, kc, positions, log)
+    # The parsed annotations are most of the memory; what is still needed now lives in `found`.
+    data["annotations"] = []
     unique, counts = np.unique(np.asarray(found.ids, dtype=np.int64), return_counts=True)
     for dup in unique[counts > 1][:20]:
         log.add("annotations", "annotation_id_duplicate", f"annotation id {dup} is used more than once.")
@@ -735,9 +742,8 @@ def import_coco(
 ) -> dict[str, Any]:
     """Read, check and (unless dry_run) write a COCO keypoints file. Raises CocoImportFailed."""
     progress(0, 1, "reading the file")
-    data = read_coco(source)
-    plan = plan_coco_import(project, data, options, progress)
-    del data  # the parsed file is the biggest object here; the plan holds what is needed
+    # No local reference to the parsed file: the plan frees its bulk as soon as it has read it.
+    plan = plan_coco_import(project, read_coco(source), options, progress)
     if dry_run:
         return {
             "ok": True, "dry_run": True, "source": plan.source, "images": len(plan.image_ids),
