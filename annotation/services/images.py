@@ -326,6 +326,12 @@ def in_place_storage_name(path: Path) -> str:
     Raises ValidationError when the file lies outside MEDIA_ROOT (after
     resolving links): in-place registration never reaches beyond storage.
     """
+    try:
+        default_storage.path("")
+    except NotImplementedError:  # S3 and other remote storages: there is no local place to reference
+        raise ValidationError(
+            {"folder": "--in-place needs local file storage (MEDIA_ROOT); this storage is remote."}
+        ) from None
     root = Path(settings.MEDIA_ROOT).resolve()
     resolved = path.resolve()
     if not resolved.is_relative_to(root):
