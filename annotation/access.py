@@ -75,6 +75,77 @@ def staffing_of(user) -> QuerySet[ProjectAnnotator]:
     )
 
 
+#: `staffing_of` written out for the two hottest requests of the API (tasks/next and
+#: submit): a constant statement costs no ORM compilation and can be prepared once
+#: per connection. It must say exactly what `staffing_of` says; the permission
+#: matrix tests both paths against the same roles.
+STAFFED_SQL = """
+    EXISTS (
+        SELECT 1 FROM annotation_projectannotator s
+        JOIN annotation_project sp ON sp.id = s.project_id AND sp.is_active
+        JOIN annotation_project_vendors pv ON pv.project_id = s.project_id AND pv.vendor_id = s.vendor_id
+        JOIN annotation_membership m ON m.vendor_id = s.vendor_id AND m.user_id = s.user_id
+                                     AND m.role = 'annotator' AND m.is_active
+        WHERE s.user_id = %(user)s AND s.project_id = {project}
+    )
+"""
+
+_TASK_CONTEXT_SQL = """
+    SELECT p.*, s.vendor_id AS staffed_vendor_id, ins.version AS current_instructions_version,
+           sk.updated_at AS skeleton_updated_at,
+           EXISTS (SELECT 1 FROM annotation_instructionsacknowledgement k
+                   WHERE k.user_id = %(user)s AND k.instructions_id = p.instructions_id
+                     AND k.version = ins.version) AS acknowledged,
+           (SELECT a.id FROM annotation_assignment a
+            WHERE a.project_id = p.id AND a.annotator_id = %(user)s AND a.state = 'leased' LIMIT 1) AS held_lease_id
+    FROM annotation_projectannotator s
+    JOIN annotation_project p ON p.id = s.project_id AND p.is_active
+    JOIN annotation_project_vendors pv ON pv.project_id = s.project_id AND pv.vendor_id = s.vendor_id
+    JOIN annotation_membership m ON m.vendor_id = s.vendor_id AND m.user_id = s.user_id
+                                 AND m.role = 'annotator' AND m.is_active
+    JOIN annotation_skeleton sk ON sk.id = p.skeleton_id
+    LEFT JOIN annotation_instructions ins ON ins.id = p.instructions_id
+    WHERE s.user_id = %(user)s AND s.project_id = %(project)s
+    LIMIT 1
+"""
+
+
+def task_context(user, project_id: int) -> Project | None:
+    """The project the user annotates on, or None, in one prepared statement.
+
+    The Project carries: staffed_vendor_id, current_instructions_version,
+    skeleton_updated_at, acknowledged (the current instructions version) and
+    held_lease_id (the user's open lease in it, if any).
+    """
+    if not user.is_authenticated:
+        return None
+    rows = list(Project.objects.raw(_TASK_CONTEXT_SQL, {"user": user.pk, "project": project_id}))
+    return rows[0] if rows else None
+
+
+_OWN_ASSIGNMENT_SQL = (
+    "SELECT a.*, i.width AS image_width, i.height AS image_height, p.skeleton_id AS skeleton_id, "
+    "sk.updated_at AS skeleton_updated_at, " + STAFFED_SQL.format(project="a.project_id") + " AS workable "
+    "FROM annotation_assignment a JOIN annotation_image i ON i.id = a.image_id "
+    "JOIN annotation_project p ON p.id = a.project_id JOIN annotation_skeleton sk ON sk.id = p.skeleton_id "
+    "WHERE a.id = %(assignment)s AND a.annotator_id = %(user)s"
+)
+
+
+def own_assignment_to_work_on(user, assignment_id) -> Assignment | None:
+    """The caller's own assignment, with `workable` (still staffed on its project?), the image size
+    and the project's skeleton id and row version (for the cached skeleton spec)."""
+    if not user.is_authenticated or not str(assignment_id).isdigit():
+        return None
+    rows = list(Assignment.objects.raw(_OWN_ASSIGNMENT_SQL, {"user": user.pk, "assignment": int(assignment_id)}))
+    if not rows:
+        return None
+    assignment = rows[0]
+    assignment.project = list(Project.objects.raw("SELECT * FROM annotation_project WHERE id = %s",
+                                                  [assignment.project_id]))[0]
+    return assignment
+
+
 def annotatable_projects(user) -> QuerySet[Project]:
     """Active projects the user is staffed on, through a vendor that still has the grant."""
     if not user.is_authenticated:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from ..access import annotatable_projects, own_assignments
+from ..access import own_assignment_to_work_on, own_assignments
 from ..models import Assignment
 from ..services import assignments as engine
+from .authentication import ENGINE_AUTHENTICATION
 from .tasks import task_payload
 
 #: A week of active time is more than any one image takes: a larger figure is a client bug.
@@ -64,6 +65,7 @@ class ReleaseSerializer(serializers.Serializer):
 
 class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AssignmentSummarySerializer
+    authentication_classes = ENGINE_AUTHENTICATION
 
     def get_queryset(self):
         queryset = own_assignments(self.request.user).select_related(
@@ -87,8 +89,11 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return queryset
 
     def _workable(self) -> Assignment:
-        assignment = self.get_object()
-        if not annotatable_projects(self.request.user).filter(pk=assignment.project_id).exists():
+        """The caller's assignment for a change, in one prepared query (the submit path is hot)."""
+        assignment = own_assignment_to_work_on(self.request.user, self.kwargs["pk"])
+        if assignment is None:
+            raise NotFound("No such assignment.")
+        if not assignment.workable:
             raise PermissionDenied("You no longer work on this project; this assignment is read-only.")
         return assignment
 
@@ -136,6 +141,8 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         assignment, created = engine.submit_assignment(
             assignment, serializer.validated_data["instances"],
             client_active_ms=serializer.validated_data.get("active_ms"),
+            spec=engine.skeleton_spec(assignment.skeleton_id, assignment.skeleton_updated_at),
+            image_size=(assignment.image_width, assignment.image_height),
         )
         response = Response(_submit_result(assignment))
         if not created:

@@ -17,20 +17,18 @@ from rest_framework.views import APIView
 
 from jointly.api_errors import error_response
 
-from ..access import staffing_of, visible_projects
-from ..models import Annotation, Assignment, InstructionsAcknowledgement, Membership, Project
+from ..access import task_context, visible_projects
+from ..models import Annotation, Assignment, InstructionsAcknowledgement, Membership, Project, Skeleton
 from ..services import assignments as engine
 from ..services import skeletons as skeleton_services
 from ..services import workforce as workforce_services
+from .authentication import ENGINE_AUTHENTICATION
 
 
-def staffed_project(user, project_id: int) -> tuple[Project, int]:
-    """The project the caller annotates on, and the vendor that staffed them; 404 or 403 otherwise."""
-    staffing = (
-        staffing_of(user).select_related("project__skeleton", "project__instructions")
-        .filter(project_id=project_id).first()
-    )
-    if staffing is None:
+def staffed_project(user, project_id: int) -> Project:
+    """The project the caller annotates on (see access.task_context for what it carries); 404 or 403 otherwise."""
+    project = task_context(user, project_id)
+    if project is None:
         granted_to_own_vendor = Project.objects.filter(
             pk=project_id, is_active=True, vendors__memberships__user=user,
             vendors__memberships__role=Membership.Role.ANNOTATOR, vendors__memberships__is_active=True,
@@ -40,7 +38,7 @@ def staffed_project(user, project_id: int) -> tuple[Project, int]:
                 "You are not staffed on this project as an annotator; ask your vendor manager to add you."
             )
         raise NotFound("No such project.")
-    return staffing.project, staffing.vendor_id
+    return project
 
 
 def instructions_links(request, project: Project) -> dict:
@@ -50,9 +48,15 @@ def instructions_links(request, project: Project) -> dict:
     }
 
 
-def skeleton_payload(skeleton) -> dict:
-    definition = skeleton_services.definition_of(skeleton)
-    return {"id": skeleton.pk, "version": skeleton.version, **definition}
+def skeleton_payload(project: Project) -> dict:
+    """The skeleton as the workspace draws it, cached per process (see engine.cached_for_skeleton)."""
+    updated_at = getattr(project, "skeleton_updated_at", None) or project.skeleton.updated_at
+
+    def build():
+        skeleton = Skeleton.objects.prefetch_related("keypoints", "edges").get(pk=project.skeleton_id)
+        return {"id": skeleton.pk, "version": skeleton.version, **skeleton_services.definition_of(skeleton)}
+
+    return engine.cached_for_skeleton(project.skeleton_id, updated_at, "payload", build)
 
 
 def task_payload(request, assignment: Assignment, project: Project, skeleton: dict | None = None) -> dict:
@@ -78,7 +82,7 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
             "width": image.width,
             "height": image.height,
         },
-        "skeleton": skeleton or skeleton_payload(project.skeleton),
+        "skeleton": skeleton or skeleton_payload(project),
         "prelabels": prelabels,
         "instructions": (
             {"id": project.instructions_id, "version": assignment.instructions_version,
@@ -91,6 +95,8 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
 
 
 class NextTaskView(APIView):
+    authentication_classes = ENGINE_AUTHENTICATION
+
     @extend_schema(
         request=None,
         responses={
@@ -102,18 +108,21 @@ class NextTaskView(APIView):
     )
     def post(self, request, project_id: int):
         """Lease the next image to label (or return the lease the caller holds)."""
-        project, vendor_id = staffed_project(request.user, project_id)
-        if workforce_services.needs_acknowledgement(request.user, project):
+        project = staffed_project(request.user, project_id)
+        if project.instructions_id and not project.acknowledged:
             return error_response(
-                f"Read and acknowledge the instructions of this project (version {project.instructions.version}) "
-                "before your first task.",
+                f"Read and acknowledge the instructions of this project (version "
+                f"{project.current_instructions_version}) before your first task.",
                 {"instructions": {
-                    "code": "instructions_not_acknowledged", "version": project.instructions.version,
+                    "code": "instructions_not_acknowledged", "version": project.current_instructions_version,
                     **instructions_links(request, project),
                 }},
                 status_code=status.HTTP_409_CONFLICT,
             )
-        assignment, created = engine.next_task(request.user, project, vendor_id=vendor_id)
+        assignment, created = engine.next_task(
+            request.user, project, vendor_id=project.staffed_vendor_id,
+            may_hold_lease=project.held_lease_id is not None,
+        )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(

@@ -30,7 +30,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any, Callable
 
 from django.core.exceptions import ValidationError
@@ -42,7 +44,7 @@ from django.utils import timezone
 from jointly.api_errors import Conflict
 from jointly.jobs.services import enqueue
 
-from ..models import Annotation, Assignment, Image, Project, SkeletonSpec
+from ..models import Annotation, Assignment, Image, Project, Skeleton, SkeletonSpec
 from .active_time import ACTIVE_TIME_FIELDS, credit_active_time
 from .instances import validate_instances
 
@@ -82,6 +84,34 @@ def recount_images(images: QuerySet[Image]) -> int:
     )
 
 
+#: The same recount for one image, as one statement that also returns the result: the
+#: hot path (every lease, submit and release) pays one round trip and no ORM compilation.
+_RECOUNT_ONE_SQL = """
+    UPDATE annotation_image SET
+        slots_taken = (SELECT COUNT(*) FROM annotation_assignment
+                       WHERE image_id = %(image)s AND state IN ('leased', 'submitted')),
+        submitted_count = (SELECT COUNT(*) FROM annotation_assignment
+                           WHERE image_id = %(image)s AND state = 'submitted'),
+        next_lease_expiry = (SELECT MIN(lease_expires_at) FROM annotation_assignment
+                             WHERE image_id = %(image)s AND state = 'leased'),
+        status = CASE WHEN status = 'new' THEN %(started)s ELSE status END
+    WHERE id = %(image)s
+    RETURNING slots_taken, submitted_count, status
+"""
+
+
+def recount_image(image_id: int, *, mark_started: bool = False) -> tuple[int, int, str]:
+    """Recount one (locked) image; returns (slots_taken, submitted_count, status).
+
+    mark_started moves a NEW image to ANNOTATING in the same statement.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_RECOUNT_ONE_SQL, {
+            "image": image_id, "started": Image.Status.ANNOTATING if mark_started else Image.Status.NEW,
+        })
+        return cursor.fetchone()
+
+
 def _expire_overdue_of(image_ids, now: datetime) -> int:
     """Mark the overdue open leases of these (locked) images expired and recount them."""
     expired = Assignment.objects.filter(
@@ -112,6 +142,29 @@ def expire_overdue_leases(*, now: datetime | None = None, batch_size: int = 1000
             return total
 
 
+def _for_update(sql: str) -> str:
+    return sql + " FOR UPDATE" if connection.features.has_select_for_update else sql
+
+
+def _lock_image(image_id: int) -> Image:
+    """Lock one image row (the engine's mutex for its assignments); only the fields decisions need."""
+    with connection.cursor() as cursor:
+        cursor.execute(_for_update("SELECT id, is_gold, status, slots_taken FROM annotation_image WHERE id = %s"),
+                       [image_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Image.DoesNotExist(f"image {image_id} no longer exists")
+    return Image(pk=row[0], is_gold=bool(row[1]), status=row[2], slots_taken=row[3])
+
+
+def _lock_assignment(assignment_id: int) -> Assignment:
+    rows = list(Assignment.objects.raw(_for_update("SELECT * FROM annotation_assignment WHERE id = %s"),
+                                       [assignment_id]))
+    if not rows:
+        raise Assignment.DoesNotExist(f"assignment {assignment_id} no longer exists")
+    return rows[0]
+
+
 def _lock(queryset: QuerySet, *, skip_locked: bool = False) -> QuerySet:
     """select_for_update where the backend has it; SKIP LOCKED where supported.
 
@@ -121,6 +174,33 @@ def _lock(queryset: QuerySet, *, skip_locked: bool = False) -> QuerySet:
         return queryset
     skip = skip_locked and connection.features.has_select_for_update_skip_locked
     return queryset.select_for_update(skip_locked=skip)
+
+
+# --- skeletons, cached per process ---------------------------------------------------
+
+#: Seconds a skeleton's spec stays cached in a process. The key includes the
+#: skeleton's updated_at (every service and admin edit saves the skeleton), and
+#: a used skeleton is frozen anyway; the TTL bounds any edit that bypasses both.
+SKELETON_CACHE_SECONDS = 60
+_skeleton_cache: dict[tuple, tuple[float, Any]] = {}
+
+
+def cached_for_skeleton(skeleton_id: int, updated_at, kind: str, build: Callable[[], Any]):
+    """build(), memoized per (skeleton, version of its row) for a short while."""
+    key = (kind, skeleton_id, updated_at)
+    hit = _skeleton_cache.get(key)
+    clock = time.monotonic()
+    if hit is not None and clock - hit[0] < SKELETON_CACHE_SECONDS:
+        return hit[1]
+    value = build()
+    if len(_skeleton_cache) > 256:
+        _skeleton_cache.clear()
+    _skeleton_cache[key] = (clock, value)
+    return value
+
+
+def skeleton_spec(skeleton_id: int, updated_at) -> SkeletonSpec:
+    return cached_for_skeleton(skeleton_id, updated_at, "spec", lambda: Skeleton.objects.get(pk=skeleton_id).spec())
 
 
 # --- next task ----------------------------------------------------------------
@@ -136,7 +216,7 @@ def open_lease(user, project: Project) -> Assignment | None:
 
 def next_task(
     user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
-    rng: Callable[[], float] = random.random,
+    rng: Callable[[], float] = random.random, may_hold_lease: bool = True,
 ) -> tuple[Assignment | None, bool]:
     """Lease the caller one image that still needs replicas and that they never had.
 
@@ -145,9 +225,11 @@ def next_task(
     reload never burns a task. (None, False) when nothing is left for them.
     Gold images are mixed in at the project's gold rate, through the same
     code path and the same response, and only while real work remains.
+    may_hold_lease=False lets a caller that already knows there is no open
+    lease (it asked in its access query) skip looking for one.
     """
     now = now or timezone.now()
-    held = open_lease(user, project)
+    held = open_lease(user, project) if may_hold_lease else None
     if held is not None:
         if held.lease_expires_at > now:
             return held, False
@@ -175,6 +257,48 @@ def next_task(
     return None, False
 
 
+#: Candidate selection for real work, the engine's hottest statement, written out so it
+#: costs one round trip and no ORM compilation. Served by the partial index
+#: image_task_queue (project, is_gold, slots_taken DESC, priority DESC, id).
+_SELECT_CANDIDATE_SQL = """
+    SELECT i.id, i.file, i.width, i.height, i.status, i.next_lease_expiry FROM annotation_image i
+    WHERE i.project_id = %(project)s AND i.is_gold = %(gold)s AND i.status IN ('new', 'annotating')
+      AND (i.slots_taken < %(replicas)s OR i.next_lease_expiry <= %(now)s)
+      AND NOT EXISTS (SELECT 1 FROM annotation_assignment a WHERE a.image_id = i.id AND a.annotator_id = %(user)s)
+    ORDER BY i.slots_taken DESC, i.priority DESC, i.id
+    LIMIT 1
+"""
+
+
+_CANDIDATE_FIELDS = ("id", "file", "width", "height", "status", "next_lease_expiry")
+
+
+def _select_candidate(user, project: Project, now: datetime, *, gold: bool) -> Image | None:
+    """Lock and return the best image for this annotator (only the fields the task needs)."""
+    if gold:
+        row = _lock(_candidates(user, project, now, gold=True), skip_locked=True).values_list(*_CANDIDATE_FIELDS).first()
+    else:
+        sql = _SELECT_CANDIDATE_SQL
+        if connection.features.has_select_for_update:
+            sql += " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else " FOR UPDATE"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {
+                "project": project.pk, "gold": False, "replicas": project.replicas, "user": user.pk,
+                "now": connection.ops.adapt_datetimefield_value(now),
+            })
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    image = Image(project_id=project.pk, is_gold=gold, **dict(zip(_CANDIDATE_FIELDS, row)))
+    expiry = image.next_lease_expiry
+    if isinstance(expiry, str):  # SQLite hands raw-SQL timestamps back as text, in UTC
+        expiry = Image._meta.get_field("next_lease_expiry").to_python(expiry)
+    if expiry is not None and timezone.is_naive(expiry):
+        expiry = timezone.make_aware(expiry, dt_timezone.utc)
+    image.next_lease_expiry = expiry
+    return image
+
+
 def _candidates(user, project: Project, now: datetime, *, gold: bool) -> QuerySet[Image]:
     images = Image.objects.filter(project=project, is_gold=gold, status__in=IN_ANNOTATION).exclude(
         Exists(Assignment.objects.filter(image_id=OuterRef("pk"), annotator=user))
@@ -195,26 +319,31 @@ def _has_candidate(user, project: Project, now: datetime, *, gold: bool) -> bool
 def _lease_from_pool(user, project: Project, vendor_id, *, gold: bool, now: datetime) -> Assignment | None:
     with transaction.atomic():
         for _ in range(SELECTION_ATTEMPTS):
-            image = _lock(_candidates(user, project, now, gold=gold), skip_locked=True).first()
+            image = _select_candidate(user, project, now, gold=gold)
             if image is None:
                 return None
             if image.next_lease_expiry is not None and image.next_lease_expiry <= now:
-                _expire_overdue_of([image.pk], now)
-                image.refresh_from_db(fields=["slots_taken", "submitted_count", "next_lease_expiry"])
-                if not gold and image.slots_taken >= project.replicas:
+                Assignment.objects.filter(
+                    image_id=image.pk, state=State.LEASED, lease_expires_at__lte=now
+                ).update(state=State.EXPIRED)
+                taken, _, _ = recount_image(image.pk)
+                if not gold and taken >= project.replicas:
                     continue  # every slot is really taken; it no longer matches the selection
             assignment = Assignment.objects.create(
                 project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
                 leased_at=now, lease_expires_at=now + timedelta(seconds=project.lease_seconds),
-                last_activity_at=now,
-                instructions_version=project.instructions.version if project.instructions_id else None,
+                last_activity_at=now, instructions_version=_instructions_version(project),
             )
-            recount_images(Image.objects.filter(pk=image.pk))
-            if image.status == Image.Status.NEW:
-                Image.objects.filter(pk=image.pk, status=Image.Status.NEW).update(status=Image.Status.ANNOTATING)
-            assignment.image = image
+            recount_image(image.pk, mark_started=True)
             return assignment
         return None
+
+
+def _instructions_version(project: Project) -> int | None:
+    if not project.instructions_id:
+        return None
+    # task_context() brings the version along; otherwise read it from the instructions.
+    return getattr(project, "current_instructions_version", None) or project.instructions.version
 
 
 def _renew_lease(held: Assignment, project: Project, now: datetime) -> Assignment | None:
@@ -226,7 +355,7 @@ def _renew_lease(held: Assignment, project: Project, now: datetime) -> Assignmen
             return None
         assignment.lease_expires_at = now + timedelta(seconds=project.lease_seconds)
         assignment.save(update_fields=["lease_expires_at"])
-        recount_images(Image.objects.filter(pk=assignment.image_id))
+        recount_image(assignment.image_id)
         return assignment
 
 
@@ -298,7 +427,7 @@ def release_assignment(
         locked.state = State.RELEASED
         locked.released_at = now
         locked.save(update_fields=["state", "released_at", *ACTIVE_TIME_FIELDS])
-        recount_images(Image.objects.filter(pk=locked.image_id))
+        recount_image(locked.image_id)
         return locked
 
 
@@ -311,7 +440,7 @@ def submission_digest(instances: list[dict]) -> str:
 
 def submit_assignment(
     assignment: Assignment, instances: Any, *, client_active_ms: int | None = None,
-    spec: SkeletonSpec | None = None, now: datetime | None = None,
+    spec: SkeletonSpec | None = None, image_size: tuple[int, int] | None = None, now: datetime | None = None,
 ) -> tuple[Assignment, bool]:
     """Validate and store the annotator's labels; returns (assignment, created).
 
@@ -325,14 +454,15 @@ def submit_assignment(
     """
     now = now or timezone.now()
     project = assignment.project
-    image = assignment.image
-    spec = spec or project.skeleton.spec()
-    validated = validate_instances(instances, spec, image.width, image.height)
+    if spec is None:
+        spec = skeleton_spec(project.skeleton_id, project.skeleton.updated_at)
+    width, height = image_size or (assignment.image.width, assignment.image.height)
+    validated = validate_instances(instances, spec, width, height)
     digest = submission_digest(validated)
 
     with transaction.atomic():
-        image = _lock(Image.objects.filter(pk=assignment.image_id)).get()
-        locked = _lock(Assignment.objects.filter(pk=assignment.pk)).get()
+        image = _lock_image(assignment.image_id)
+        locked = _lock_assignment(assignment.pk)
         if locked.state in (State.SUBMITTED, State.REJECTED) and locked.submission_digest:
             if locked.submission_digest == digest:
                 return locked, False
@@ -364,11 +494,9 @@ def submit_assignment(
         locked.save(update_fields=[
             "state", "submitted_at", "annotation", "instance_count", "submission_digest", *ACTIVE_TIME_FIELDS,
         ])
-        recount_images(Image.objects.filter(pk=image.pk))
-        if not image.is_gold and image.status in IN_ANNOTATION:
-            submitted = Assignment.objects.filter(image_id=image.pk, state=State.SUBMITTED).count()
-            if submitted >= project.replicas:
-                _start_scoring(image)
+        _, submitted, status = recount_image(image.pk)
+        if not image.is_gold and status in IN_ANNOTATION and submitted >= project.replicas:
+            _start_scoring(image)
         return locked, True
 
 
