@@ -136,6 +136,7 @@ class AcknowledgeSerializer(serializers.Serializer):
 
 
 class ProjectInstructionsView(APIView):
+    @extend_schema(responses={200: dict, 404: OpenApiResponse(description="No such project, or no instructions.")})
     def get(self, request, project_id: int):
         """The project's current instructions (markdown and sanitized HTML) and whether the caller acknowledged them."""
         project = _visible_project(request.user, project_id)

@@ -150,6 +150,7 @@ class VendorMemberDetailView(APIView):
             membership = workforce_services.deactivate_membership(membership)
         return Response(MembershipSerializer(membership, context={"staffed": _staffed_projects(vendor)}).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, vendor_id: int, membership_id: int):
         """Remove a member from the vendor (kept as inactive: their past work stays attributed)."""
         _, membership = self._membership(request, vendor_id, membership_id)
@@ -218,6 +219,7 @@ class VendorStaffingView(APIView):
 
 
 class VendorStaffingDetailView(APIView):
+    @extend_schema(responses={204: None})
     def delete(self, request, vendor_id: int, staffing_id: int):
         """Take an annotator off a project; their open lease there goes back to the pool."""
         vendor = _vendor(request.user, vendor_id, manage=True)
