@@ -54,7 +54,6 @@ def redis_queues(settings):
 
     Use with `transactional_db` so the worker process sees committed rows.
     """
-    import django_rq
     from redis import Redis
 
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -62,17 +61,19 @@ def redis_queues(settings):
     settings.RQ_QUEUES = {name: {"URL": url, "DEFAULT_TIMEOUT": 600} for name in settings.JOB_QUEUES}
     redis = Redis.from_url(url)
     redis.flushdb()
-    django_rq.queues.get_redis_connection.cache_clear() if hasattr(django_rq.queues.get_redis_connection, "cache_clear") else None
     yield url
     redis.flushdb()
 
 
 @pytest.fixture
-def run_worker(redis_queues):
+def run_worker(redis_queues, settings):
     """Run a real `manage.py rqworker --burst` over the given queues; returns the CompletedProcess."""
 
     def run(*queues: str, timeout: int = 120) -> subprocess.CompletedProcess:
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": redis_queues}
+        env = {
+            **os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": redis_queues,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        }
         return subprocess.run(
             [sys.executable, "manage.py", "rqworker", "--burst", *(queues or ("default", "scoring", "gpu"))],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
