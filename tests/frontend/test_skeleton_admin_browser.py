@@ -7,6 +7,7 @@ Needs Debian's chromium (/usr/bin/chromium) and Playwright for Python;
 import os
 
 import pytest
+from django.db import connections
 
 from annotation.services.skeletons import create_skeleton
 
@@ -45,6 +46,9 @@ def admin_page(live_server, django_user_model, monkeypatch):
         page.click("input[type=submit]")
         yield page
         browser.close()
+        # Inside Playwright's loop the ORM has its own connections (asgiref
+        # locals are per context); close them or the test database can't be dropped.
+        connections.close_all()
 
 
 def keypoint_names_in_preview(page):
