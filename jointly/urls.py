@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("annotation.urls")),
+    path("api/v1/", include("review.urls")),
     path("api/v1/", include("jointly.jobs.urls")),
     path("django-rq/", include("django_rq.urls")),
     path("", include("frontend.urls")),

@@ -1,0 +1,89 @@
+"""Review API: an image's consensus and a project's agreement report.
+
+Both are for the people who judge quality (project managers, QA leads).
+Annotators never get here: an annotator must not see the consensus or the
+others' labels of an image (blind annotation), so these views 404 for them.
+"""
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.access import managed_projects, reviewable_projects
+from annotation.models import Annotation, Image, Project
+from jointly.jobs.api import JobRunSerializer
+from jointly.jobs.services import enqueue
+
+from .models import ConsensusResult, ProjectAgreement
+
+
+def quality_projects(user) -> QuerySet[Project]:
+    """Projects whose quality figures the user may read."""
+    return Project.objects.filter(
+        Q(pk__in=managed_projects(user).values("pk")) | Q(pk__in=reviewable_projects(user).values("pk"))
+    )
+
+
+class ImageConsensus(APIView):
+    """GET: the consensus of an image, its agreement, per-annotator and pairwise OKS, and flags."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, pk: int):
+        image = get_object_or_404(Image.objects.filter(project__in=quality_projects(request.user)), pk=pk)
+        result = ConsensusResult.objects.filter(image=image).first()
+        if result is None:
+            return Response(
+                {"detail": f"Image {pk} has not been scored yet (status '{image.status}').", "errors": {}},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        consensus = Annotation.objects.filter(image=image, source=Annotation.Source.CONSENSUS).first()
+        return Response({
+            "image": image.pk,
+            "status": image.status,
+            "decision": result.decision,
+            "reasons": result.reasons,
+            "agreement": result.agreement,
+            "keypoint_agreement": dict(zip(image.project.skeleton.spec().names, result.keypoint_agreement)),
+            "visibility_agreement": result.visibility_agreement,
+            "n_annotators": result.n_annotators,
+            "consensus": {
+                "annotation": consensus.pk if consensus else None,
+                "version": consensus.version if consensus else None,
+                "instances": consensus.instances if consensus else [],
+                "objects": result.clusters,
+            },
+            "annotators": result.annotator_scores.get("per_annotator", {}),
+            "pairwise_oks": result.annotator_scores.get("pairwise", {}),
+            "flags": result.flags,
+            "computed_at": result.computed_at,
+        })
+
+
+class ProjectAgreementReport(APIView):
+    """GET: the latest agreement report of a project. POST: re-score the project (a job on `scoring`)."""
+
+    def _project(self, request, pk: int) -> Project:
+        return get_object_or_404(quality_projects(request.user), pk=pk)
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, pk: int):
+        project = self._project(request, pk)
+        report = ProjectAgreement.objects.filter(project=project).first()
+        if report is None:
+            return Response(
+                {"detail": "No agreement report yet: POST to this URL to score the project.", "errors": {}},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        return Response({"project": project.pk, "images": report.n_images, "computed_at": report.computed_at,
+                         **report.report})
+
+    @extend_schema(request=None, responses={202: JobRunSerializer})
+    def post(self, request, pk: int):
+        project = self._project(request, pk)
+        run = enqueue("scoring", "review.jobs.score_project", description=f"Agreement report of {project}",
+                      created_by=request.user, project_id=project.pk)
+        code = status.HTTP_200_OK if run.is_done else status.HTTP_202_ACCEPTED
+        return Response(JobRunSerializer(run).data, status=code)

@@ -1,0 +1,1 @@
+"""State changes of the review app, one module per concern."""
