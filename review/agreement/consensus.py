@@ -1,0 +1,420 @@
+"""Consensus instances from n annotators, and leave-one-out references.
+
+Per cluster of matched instances (`cluster_instances`) and per keypoint:
+
+* **labeled or not** by (optionally reliability-weighted) majority vote of
+  the cluster's members, ties counting as labeled (a position exists);
+* **visible or occluded** by majority among those who labeled it, ties
+  counting as visible;
+* **position** by a robust center of the labelers' positions: the geometric
+  median by default, a reliability-weighted mean as an option;
+* **spread**: RMS distance of the labelers to the consensus in units of the
+  keypoint's sigma times object scale — ~1 when annotators scatter as much as
+  COCO's did, NaN with fewer than two labelers. It is the keypoint's
+  confidence.
+
+A cluster becomes a consensus object only with enough support (quorum,
+default a strict majority of the annotators assigned to the image).
+
+The leave-one-out (LOO) reference of a member is the same consensus computed
+from the *other* members only: what an annotator is graded against, so that
+nobody grades themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._segments import segment_median
+from .batch import InstanceBatch
+from .center import mean_soa, median_soa
+from .clustering import Clusters, cluster_instances
+from .oks import _sigmas, pair_agreement
+
+__all__ = ["Consensus", "LeaveOneOut", "build_consensus", "consensus_from_clusters",
+           "leave_one_out", "majority_quorum", "image_replicas"]
+
+_CHUNK = 1024  # clusters per kernel chunk: (M, 1024 * K) arrays stay in cache
+METHODS = ("median", "mean")
+
+
+def majority_quorum(replicas) -> np.ndarray:
+    """Strict majority of ``replicas`` annotators: ``replicas // 2 + 1``."""
+    return np.asarray(replicas, dtype=np.int64) // 2 + 1
+
+
+def image_replicas(batch: InstanceBatch) -> np.ndarray:
+    """(n_images,) int64: distinct annotators with at least one instance in each image.
+
+    The default number of replicas. An annotator who was assigned an image
+    and drew nothing on it is invisible here; pass the real assignment
+    counts to the pipeline when they are known.
+    """
+    key = np.unique(batch.image * max(batch.n_sources, 1) + batch.source)
+    return np.bincount(key // max(batch.n_sources, 1), minlength=batch.n_images).astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class _Centers:
+    """Kernel output for R member sets (consensus) — preallocated, filled by chunks."""
+
+    x: np.ndarray  # (R, K)
+    y: np.ndarray  # (R, K)
+    v: np.ndarray  # (R, K) int8
+    bbox: np.ndarray  # (R, 4)
+    area: np.ndarray  # (R,)
+    spread: np.ndarray  # (R, K)
+    n_labeled: np.ndarray  # (R, K) members who labeled the keypoint
+    n_members: np.ndarray  # (R,)
+
+    @classmethod
+    def empty(cls, r: int, k: int) -> "_Centers":
+        return cls(x=np.zeros((r, k)), y=np.zeros((r, k)), v=np.zeros((r, k), np.int8),
+                   bbox=np.full((r, 4), np.nan), area=np.full(r, np.nan),
+                   spread=np.full((r, k), np.nan), n_labeled=np.zeros((r, k), np.int16),
+                   n_members=np.zeros(r, np.int16))
+
+
+def _masked_median0(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median over axis 0 of the entries where ``mask`` (NaN if none).
+
+    Closed forms for up to three entries (mean of one or two; max-min
+    formula for three), the general masked sort otherwise.
+
+    Parameters
+    ----------
+    values : ndarray, shape (M, ...)
+    mask : ndarray of bool, broadcastable to ``values``
+    """
+    m = values.shape[0]
+    mask = np.broadcast_to(mask, values.shape)
+    if m > 3:
+        return segment_median(values, mask, axis=0)
+    cnt = mask.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(mask, values, 0.0).sum(0) / cnt
+    if m == 3:
+        a, b, c = values
+        med3 = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+        out = np.where(cnt == 3, med3, out)
+    return out
+
+
+def _kernel(batch: InstanceBatch, members: np.ndarray, support: np.ndarray, sigmas: np.ndarray,
+            method: str, weights, out: _Centers | None, loo: _Centers | None) -> None:
+    """Consensus and/or leave-one-out references of all clusters, chunk by chunk.
+
+    Parameters
+    ----------
+    members : ndarray, shape (C, M), int64, -1 padded
+    support : ndarray, shape (C,)
+    out : _Centers with C rows, or None
+    loo : _Centers with one row per (cluster, member) of clusters with
+        support >= 2, cluster-major; or None
+    """
+    c_total, m = members.shape
+    keep = support >= 2
+    loo_counts = np.where(keep, support, 0)
+    loo_start = np.cumsum(loo_counts) - loo_counts
+    for lo in range(0, c_total, _CHUNK):
+        hi = min(lo + _CHUNK, c_total)
+        _kernel_chunk(batch, members[lo:hi], keep[lo:hi], sigmas, method, weights,
+                      out, lo, loo, int(loo_start[lo]) if lo < c_total else 0)
+
+
+def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, loo_lo) -> None:
+    r, m = members.shape
+    k = batch.num_keypoints
+    present = (members >= 0).T  # (M, R): member slot first (structure of arrays)
+    idx = np.where(present, members.T, 0)
+    x = np.empty((m, r, k))
+    y = np.empty((m, r, k))
+    v = np.empty((m, r, k), np.int8)
+    bb = np.empty((m, r, 4))
+    ar = np.empty((m, r))
+    for j in range(m):  # loop over member slots (<= annotators per image)
+        np.take(batch.x, idx[j], axis=0, out=x[j])
+        np.take(batch.y, idx[j], axis=0, out=y[j])
+        np.take(batch.v, idx[j], axis=0, out=v[j])
+        np.take(batch.bbox, idx[j], axis=0, out=bb[j])
+        np.take(batch.area, idx[j], out=ar[j])
+    x, y, v = x.reshape(m, r * k), y.reshape(m, r * k), v.reshape(m, r * k)
+    pres_k = np.repeat(present, k, axis=1)  # (M, R*K)
+    lab = (v > 0) & pres_k
+    vis = lab & (v == 2)
+    if weights is None:
+        w_k = pres_k.astype(np.float64)
+    else:
+        w_k = np.repeat(present * np.asarray(weights, dtype=np.float64)[batch.source[idx]], k, axis=1)
+    wlab = np.where(lab, w_k, 0.0)  # labelers' weights
+    px = np.where(lab, x, 0.0)
+    py = np.where(lab, y, 0.0)
+    w_l, w_a, w_v = wlab.sum(0), w_k.sum(0), np.where(vis, w_k, 0.0).sum(0)
+    n_lab = np.count_nonzero(lab, axis=0)
+    center = median_soa if method == "median" else mean_soa
+    rows = slice(lo, lo + r)
+
+    if out is not None:
+        # Votes: labeled by weighted majority (ties -> labeled), then visible vs occluded.
+        labeled = (2 * w_l >= w_a) & (w_l > 0)
+        v_out = np.where(labeled, np.where(2 * w_v >= w_l, 2, 1), 0).astype(np.int8)
+        cx, cy = center(px, py, wlab)
+        cx = np.where(labeled, cx, 0.0)
+        cy = np.where(labeled, cy, 0.0)
+        area = _masked_median0(ar, present)
+        # Spread of the labelers around the consensus, in sigma units.
+        d2 = np.where(lab, (px - cx) ** 2 + (py - cy) ** 2, 0.0).sum(0)
+        scale = (np.sqrt(area)[:, None] * sigmas[None, :]).reshape(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = np.where(labeled & (n_lab >= 2), np.sqrt(d2 / n_lab) / scale, np.nan)
+        out.x[rows] = cx.reshape(r, k)
+        out.y[rows] = cy.reshape(r, k)
+        out.v[rows] = v_out.reshape(r, k)
+        out.bbox[rows] = _masked_median0(bb, present[..., None])
+        out.area[rows] = area
+        out.spread[rows] = spread.reshape(r, k)
+        out.n_labeled[rows] = n_lab.reshape(r, k)
+        out.n_members[rows] = present.sum(0)
+
+    if loo is not None:
+        # Every member left out at once: (M, R*K) arrays, row j = "without slot j".
+        l_l = w_l - wlab
+        l_a = w_a - w_k
+        l_v = w_v - np.where(vis, w_k, 0.0)
+        labeled = (2 * l_l >= l_a) & (l_l > 0)
+        v_out = np.where(labeled, np.where(2 * l_v >= l_l, 2, 1), 0).astype(np.int8)
+        if method == "mean" or (m <= 3 and (weights is None or np.all(w_k == pres_k))):
+            # the others' weighted mean; for <= 2 equal-weight points also their geometric median
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lx = ((wlab * px).sum(0) - wlab * px) / l_l
+                ly = ((wlab * py).sum(0) - wlab * py) / l_l
+        else:
+            lx, ly = np.empty((m, r * k)), np.empty((m, r * k))
+            for j in range(m):  # loop over member slots
+                wj = wlab.copy()
+                wj[j] = 0.0
+                lx[j], ly[j] = center(px, py, wj)
+        lx = np.where(labeled, lx, 0.0)
+        ly = np.where(labeled, ly, 0.0)
+        n_oth = present.sum(0)[None, :] - present  # (M, R)
+        if m <= 3:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                l_area = (ar.sum(0, where=present) - np.where(present, ar, 0.0)) / n_oth
+                l_bb = ((np.where(present[..., None], bb, 0.0).sum(0) - np.where(present[..., None], bb, 0.0))
+                        / n_oth[..., None])
+        else:
+            l_area = np.stack([_masked_median0(ar, present & (np.arange(m) != j)[:, None]) for j in range(m)])
+            l_bb = np.stack([_masked_median0(bb, (present & (np.arange(m) != j)[:, None])[..., None])
+                             for j in range(m)])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = (n_lab - lab.astype(np.int64)).reshape(m, r, k) / n_oth[..., None]
+        # Rows (cluster, slot) with the slot filled and someone else in the cluster, cluster-major.
+        sel = (present & keep[None, :]).T  # (R, M)
+        q = np.count_nonzero(sel)
+        dst = slice(loo_lo, loo_lo + q)
+
+        def pick(a, tail):  # (M, R, *tail) -> (Q, *tail) in cluster-major order
+            return np.swapaxes(a.reshape((m, r) + tail), 0, 1)[sel]
+
+        loo.x[dst] = pick(lx, (k,))
+        loo.y[dst] = pick(ly, (k,))
+        loo.v[dst] = pick(v_out, (k,))
+        loo.bbox[dst] = pick(l_bb, (4,))
+        loo.area[dst] = pick(l_area, ())
+        loo.n_labeled[dst] = pick((n_lab - lab).reshape(m, r, k), (k,))
+        loo.n_members[dst] = pick(n_oth, ())
+        loo.spread[dst] = pick(frac, (k,))  # others' labeled fraction rides in `spread`
+
+
+@dataclass(frozen=True, eq=False)
+class Consensus:
+    """Consensus instances, one per cluster.
+
+    Attributes
+    ----------
+    instances : InstanceBatch
+        C consensus instances (``xy``, ``v``, ``bbox``, ``area``, ``image``;
+        ``source`` 0, ``ids`` the cluster index). Unlabeled keypoints sit at 0, 0.
+    spread : ndarray, shape (C, K)
+        RMS distance of the labelers to the consensus position in units of
+        ``sigma_k * sqrt(area)``; NaN with fewer than two labelers.
+    n_labeled : ndarray, shape (C, K), int64
+        Members who labeled each keypoint.
+    support : ndarray, shape (C,), int64
+        Members (annotators who drew the object).
+    quorum : ndarray, shape (C,), int64
+        Support needed for the cluster's image.
+    accepted : ndarray, shape (C,), bool
+        ``support >= quorum``: the object is in the consensus.
+    clusters : Clusters
+    """
+
+    instances: InstanceBatch
+    spread: np.ndarray
+    n_labeled: np.ndarray
+    support: np.ndarray
+    quorum: np.ndarray
+    accepted: np.ndarray
+    clusters: Clusters
+
+    def __len__(self) -> int:
+        return self.support.shape[0]
+
+    @property
+    def xy(self) -> np.ndarray:
+        """(C, K, 2) consensus positions."""
+        return self.instances.xy
+
+    @property
+    def v(self) -> np.ndarray:
+        """(C, K) int8 consensus visibility."""
+        return self.instances.v
+
+
+def _resolve_quorum(quorum, replicas: np.ndarray) -> np.ndarray:
+    if quorum is None:
+        return majority_quorum(replicas)
+    q = np.asarray(quorum, dtype=np.int64)
+    return np.broadcast_to(q, replicas.shape).copy()
+
+
+def consensus_from_clusters(batch: InstanceBatch, clusters: Clusters, sigmas, *, quorum=None,
+                            replicas=None, method: str = "median", weights=None,
+                            with_leave_one_out: bool = False):
+    """Consensus of given clusters (see `build_consensus`).
+
+    With ``with_leave_one_out`` the leave-one-out references are computed in
+    the same pass over the members (shared gathers; see `leave_one_out`) and
+    ``(Consensus, LeaveOneOut)`` is returned.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}")
+    sig = _sigmas(sigmas, batch.num_keypoints)
+    reps = image_replicas(batch) if replicas is None else np.asarray(replicas, dtype=np.int64)
+    q = _resolve_quorum(quorum, reps)[clusters.image]
+    c, k = len(clusters), batch.num_keypoints
+    out = _Centers.empty(c, k)
+    loo = _Centers.empty(int(clusters.support[clusters.support >= 2].sum()), k) if with_leave_one_out else None
+    _kernel(batch, clusters.members, clusters.support, sig, method, weights, out, loo)
+    inst = InstanceBatch.from_components(
+        out.x, out.y, out.v, out.bbox, out.area, clusters.image, np.zeros(c, np.int64),
+        ids=np.arange(c), n_images=batch.n_images, n_sources=1, image_ids=batch.image_ids, validate=False)
+    consensus = Consensus(instances=inst, spread=out.spread, n_labeled=out.n_labeled, support=clusters.support,
+                          quorum=q, accepted=clusters.support >= q, clusters=clusters)
+    if not with_leave_one_out:
+        return consensus
+    return consensus, _loo_result(batch, clusters, loo)
+
+
+def build_consensus(batch: InstanceBatch, sigmas, *, threshold: float = 0.5, quorum=None,
+                    replicas=None, method: str = "median", weights=None, pairs=None) -> Consensus:
+    """Consensus instances of n annotators for every image of a batch.
+
+    Parameters
+    ----------
+    batch : InstanceBatch
+    sigmas : array_like, shape (K,)
+    threshold : float
+        Minimum `agreement_oks` between any two instances of one cluster.
+    quorum : int or array_like of shape (n_images,), optional
+        Support an object needs; default a strict majority of ``replicas``.
+    replicas : array_like, shape (n_images,), optional
+        Annotators assigned to each image; default those who drew anything
+        on it (`image_replicas`).
+    method : {"median", "mean"}
+        Keypoint position: geometric median (robust; default) or weighted
+        mean (optimal for Gaussian errors when ``weights`` are the
+        annotators' inverse error variances, see `annotator_reliability`).
+    weights : array_like, shape (n_sources,), optional
+        Per-annotator weights for votes and positions.
+    pairs : tuple of (a, b, similarity) arrays, optional
+        Precomputed cross-annotator pair similarities (the pipeline reuses
+        them); computed with `instance_pairs` + `pair_agreement` otherwise.
+
+    Returns
+    -------
+    Consensus
+    """
+    from .batch import instance_pairs
+
+    if pairs is None:
+        a, b = instance_pairs(batch.image, batch.source, kind="cross")
+        pairs = (a, b, pair_agreement(batch, a, b, sigmas))
+    clusters = cluster_instances(batch, *pairs, threshold=threshold,
+                                 priority=None if weights is None else weights)
+    return consensus_from_clusters(batch, clusters, sigmas, quorum=quorum, replicas=replicas,
+                                   method=method, weights=weights)
+
+
+@dataclass(frozen=True, eq=False)
+class LeaveOneOut:
+    """Leave-one-out consensus for every member of a multi-member cluster.
+
+    Attributes
+    ----------
+    instance : ndarray, shape (Q,), int64
+        The member left out (position in the batch).
+    cluster : ndarray, shape (Q,), int64
+    reference : InstanceBatch
+        Q instances: consensus of the cluster's *other* members.
+    n_others : ndarray, shape (Q,), int64
+    others_labeled : ndarray, shape (Q, K)
+        Fraction of the other members who labeled each keypoint.
+    """
+
+    instance: np.ndarray
+    cluster: np.ndarray
+    reference: InstanceBatch
+    n_others: np.ndarray
+    others_labeled: np.ndarray
+
+    def __len__(self) -> int:
+        return self.instance.shape[0]
+
+
+def _loo_rows(clusters: Clusters) -> tuple[np.ndarray, np.ndarray]:
+    """(instance, cluster) of every member of a multi-member cluster, cluster-major."""
+    sel = (clusters.members >= 0) & (clusters.support >= 2)[:, None]
+    cl, slot = np.nonzero(sel)
+    return clusters.members[cl, slot], cl
+
+
+def _loo_result(batch: InstanceBatch, clusters: Clusters, loo: _Centers) -> LeaveOneOut:
+    instance, cluster = _loo_rows(clusters)
+    ref = InstanceBatch.from_components(
+        loo.x, loo.y, loo.v, loo.bbox, loo.area, batch.image[instance], batch.source[instance],
+        ids=batch.ids[instance], n_images=batch.n_images, n_sources=batch.n_sources, validate=False)
+    return LeaveOneOut(instance=instance, cluster=cluster, reference=ref,
+                       n_others=loo.n_members.astype(np.int64), others_labeled=loo.spread)
+
+
+def leave_one_out(batch: InstanceBatch, clusters: Clusters, sigmas, *, method: str = "median",
+                  weights=None) -> LeaveOneOut:
+    """Consensus of each cluster without each of its members, all at once.
+
+    Every member's reference uses the same rules as `build_consensus`
+    (votes with ties to labeled/visible, geometric median or weighted
+    mean, median box and area) applied to the other members only.
+
+    Parameters
+    ----------
+    batch : InstanceBatch
+    clusters : Clusters
+    sigmas : array_like, shape (K,)
+    method : {"median", "mean"}
+    weights : array_like, shape (n_sources,), optional
+
+    Returns
+    -------
+    LeaveOneOut
+        One row per member of every cluster with at least two members,
+        ordered by cluster, then member.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}")
+    sig = _sigmas(sigmas, batch.num_keypoints)
+    loo = _Centers.empty(int(clusters.support[clusters.support >= 2].sum()), batch.num_keypoints)
+    _kernel(batch, clusters.members, clusters.support, sig, method, weights, None, loo)
+    return _loo_result(batch, clusters, loo)

@@ -1,0 +1,239 @@
+"""Simulated redundant annotation projects with known truth.
+
+Used by the tests and the benchmark to show what the engine claims: that the
+consensus is closer to the truth than any single annotator, that swapped
+left/right joints are caught, that sigmas are recovered. Everything is
+generated vectorized, so a 100,000-image project takes a couple of seconds.
+
+Noise model (matches COCO's definition of sigma): annotator ``a``'s error on
+keypoint ``k`` of an object of scale ``s = sqrt(area)`` is isotropic Gaussian
+with per-axis standard deviation ``noise[a] * sigma_k * s / sqrt(2)``, so
+that ``E[d**2] / s**2 = (noise[a] * sigma_k)**2`` — an annotator with
+``noise = 1`` scatters exactly as much as COCO's annotators did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .batch import InstanceBatch
+from .skeleton import COCO_PERSON, Skeleton
+
+__all__ = ["SimulatedProject", "simulate_project", "COCO_TEMPLATE"]
+
+#: A frontal standing person, 17 COCO keypoints, x right / y down, units of
+#: body height, origin at the body center. The person's left is image right.
+COCO_TEMPLATE = np.array([
+    [0.0, -0.42], [0.025, -0.445], [-0.025, -0.445], [0.055, -0.43], [-0.055, -0.43],
+    [0.11, -0.32], [-0.11, -0.32], [0.15, -0.16], [-0.15, -0.16], [0.16, -0.02], [-0.16, -0.02],
+    [0.08, 0.02], [-0.08, 0.02], [0.08, 0.24], [-0.08, 0.24], [0.08, 0.46], [-0.08, 0.46],
+])
+
+
+@dataclass(frozen=True, eq=False)
+class SimulatedProject:
+    """A simulated project and its ground truth.
+
+    Attributes
+    ----------
+    batch : InstanceBatch
+        Annotators' instances (N), sorted by (image, source).
+    truth : InstanceBatch
+        The true objects (T), ``source`` 0.
+    truth_of : ndarray, shape (N,), int64
+        True object each instance depicts; -1 for invented instances.
+    swapped : ndarray, shape (N, F), bool
+        Flip pair ``f`` of the skeleton, both keypoints labeled, was
+        exchanged in instance ``n``.
+    exchanged : ndarray, shape (N, F), bool
+        Every exchanged pair, including mirrored pairs with a single
+        labeled keypoint (that keypoint is on the wrong side).
+    outlier : ndarray, shape (N, K), bool
+        Keypoint placed with a gross error.
+    image_size : ndarray, shape (I, 2)
+        Width and height of each image.
+    noise : ndarray, shape (S,)
+        Per-annotator noise multiplier.
+    skeleton : Skeleton
+    """
+
+    batch: InstanceBatch
+    truth: InstanceBatch
+    truth_of: np.ndarray
+    swapped: np.ndarray
+    exchanged: np.ndarray
+    outlier: np.ndarray
+    image_size: np.ndarray
+    noise: np.ndarray
+    skeleton: Skeleton
+
+
+def _template(skeleton: Skeleton, rng) -> np.ndarray:
+    if skeleton.num_keypoints == 17 and skeleton.flip_pairs.shape[0] == 8:
+        return COCO_TEMPLATE
+    k = skeleton.num_keypoints  # any other skeleton: random mirrored layout
+    t = rng.uniform(-0.4, 0.4, size=(k, 2))
+    t[:, 0] *= 0.5
+    t[skeleton.flip_pairs[:, 1]] = t[skeleton.flip_pairs[:, 0]] * [-1, 1]
+    return t
+
+
+def simulate_project(n_images: int, *, n_annotators: int = 3, people=(1, 4), skeleton=COCO_PERSON,
+                     noise=1.0, swap_rate: float = 0.0, mirror_fraction: float = 0.0,
+                     swap_pairs=None, outlier_rate: float = 0.0,
+                     miss_keypoint_rate: float = 0.02, visibility_flip_rate: float = 0.05,
+                     miss_instance_rate: float = 0.0, extra_instance_rate: float = 0.0,
+                     image_size=(640, 480), height=(120, 400), seed: int = 0) -> SimulatedProject:
+    """Generate a project: true people, then each annotator's noisy copies.
+
+    Parameters
+    ----------
+    n_images : int
+    n_annotators : int
+        Annotators per image (all annotate every image).
+    people : (int, int)
+        Inclusive range of people per image.
+    skeleton : Skeleton
+    noise : float or array_like, shape (n_annotators,)
+        Error multiplier per annotator (see module docstring).
+    swap_rate : float
+        Probability that an annotator makes a left/right error on an instance.
+    mirror_fraction : float
+        Share of those errors that mirror the whole skeleton (every flip
+        pair exchanged: a person seen from behind taken as facing the
+        camera); the others exchange one flip pair, chosen among
+        ``swap_pairs`` pairs with both sides labeled.
+    swap_pairs : array_like of int, optional
+        Indices into ``skeleton.flip_pairs`` eligible for single-pair swaps
+        (default: all).
+    outlier_rate : float
+        Probability that a labeled keypoint is placed with a gross error
+        (uniform within +-25% of body height).
+    miss_keypoint_rate : float
+        Probability that an annotator leaves a labeled keypoint unlabeled.
+    visibility_flip_rate : float
+        Probability that an annotator calls a visible keypoint occluded or
+        vice versa.
+    miss_instance_rate, extra_instance_rate : float
+        Probability that an annotator skips a person; expected invented
+        instances per annotator and image.
+    image_size : (int, int)
+    height : (float, float)
+        Range of body heights in pixels.
+    seed : int
+
+    Returns
+    -------
+    SimulatedProject
+    """
+    skeleton = Skeleton.coerce(skeleton)
+    rng = np.random.default_rng(seed)
+    k = skeleton.num_keypoints
+    s_ann = n_annotators
+    noise = np.broadcast_to(np.asarray(noise, dtype=np.float64), (s_ann,)).copy()
+    width, img_h = image_size
+    template = _template(skeleton, rng)
+
+    # --- truth
+    n_people = rng.integers(people[0], people[1] + 1, size=n_images)
+    t_img = np.repeat(np.arange(n_images), n_people)
+    t = t_img.size
+    h = rng.uniform(*height, size=t)
+    pose = template[None] + rng.normal(0, 0.02, size=(t, k, 2))
+    limbs = np.abs(template[:, 0]) > 0.12  # elbows and wrists move more
+    pose[:, limbs] += rng.normal(0, 0.05, size=(t, int(limbs.sum()), 2))
+    ang = rng.normal(0, 0.15, size=t)
+    rot = np.stack([np.cos(ang), -np.sin(ang), np.sin(ang), np.cos(ang)], -1).reshape(t, 2, 2)
+    pose = np.einsum("tij,tkj->tki", rot, pose)
+    facing_away = rng.random(t) < 0.3
+    pose[facing_away, :, 0] *= -1  # seen from behind: the left side is on the image left
+    center = np.stack([rng.uniform(0.1 * width, 0.9 * width, t), rng.uniform(0.2 * img_h, 0.8 * img_h, t)], -1)
+    txy = center[:, None] + pose * h[:, None, None]
+    lo, hi = txy.min(1), txy.max(1)
+    pad = 0.05 * h[:, None]
+    tbox = np.concatenate([lo - pad, hi - lo + 2 * pad], axis=1)
+    tarea = tbox[:, 2] * tbox[:, 3]
+    tv = rng.choice(np.array([2, 1, 0], np.int8), p=[0.75, 0.17, 0.08], size=(t, k))
+    inside = (txy[..., 0] >= 0) & (txy[..., 0] <= width) & (txy[..., 1] >= 0) & (txy[..., 1] <= img_h)
+    tv = np.where(inside, tv, 0).astype(np.int8)
+    truth = InstanceBatch(xy=np.where(tv[..., None] > 0, txy, 0.0), v=tv, bbox=tbox, area=tarea,
+                          image=t_img, source=np.zeros(t, np.int64), n_images=n_images, n_sources=1)
+
+    # --- annotator copies
+    rows = np.repeat(np.arange(t), s_ann)
+    src = np.tile(np.arange(s_ann), t)
+    keep = rng.random(rows.size) >= miss_instance_rate
+    rows, src = rows[keep], src[keep]
+    n = rows.size
+    s = np.sqrt(tarea[rows])
+    tau = (noise[src][:, None] * skeleton.sigmas[None, :] * s[:, None] / np.sqrt(2))[..., None]
+    xy = txy[rows] + rng.normal(size=(n, k, 2)) * tau
+    outlier = (rng.random((n, k)) < outlier_rate) & (tv[rows] > 0)
+    gross = rng.uniform(-0.25, 0.25, size=(n, k, 2)) * h[rows][:, None, None]
+    xy = np.where(outlier[..., None], txy[rows] + gross, xy)
+    v = tv[rows].copy()
+    flip_vis = (rng.random((n, k)) < visibility_flip_rate) & (v > 0)
+    v[flip_vis] = 3 - v[flip_vis]
+    v[rng.random((n, k)) < miss_keypoint_rate] = 0
+
+    f = skeleton.flip_pairs.shape[0]
+    swapped = np.zeros((n, f), dtype=bool)
+    exchanged = np.zeros((n, f), dtype=bool)
+    if f and swap_rate > 0:
+        fi, fj = skeleton.flip_pairs[:, 0], skeleton.flip_pairs[:, 1]
+        both = (v[:, fi] > 0) & (v[:, fj] > 0)  # (n, F)
+        eligible = np.zeros(f, dtype=bool)
+        eligible[np.arange(f) if swap_pairs is None else np.asarray(swap_pairs)] = True
+        event = rng.random(n) < swap_rate
+        mirror = event & (rng.random(n) < mirror_fraction)
+        single = event & ~mirror & (both & eligible).any(1)
+        choice = np.argmax(rng.random((n, f)) * (both & eligible), axis=1)  # a random eligible pair
+        swapped[single, choice[single]] = True
+        swapped[mirror] = True
+        exchanged[:] = swapped  # mirrors exchange half-labeled pairs too
+        ex = swapped.copy()
+        swapped &= both  # a full pair on the wrong sides
+        r, p = np.nonzero(ex)
+        i, j = fi[p], fj[p]
+        for arr in (xy, v, outlier):
+            arr[r, i], arr[r, j] = arr[r, j].copy(), arr[r, i].copy()
+    jitter = rng.normal(0, 0.02, size=(n, 4)) * np.repeat(tbox[rows][:, 2:], 2, axis=1)
+    box = tbox[rows] + jitter
+    box[:, 2:] = np.maximum(box[:, 2:], 1.0)
+    img = t_img[rows]
+    truth_of = rows
+
+    # --- invented instances
+    n_extra = rng.poisson(extra_instance_rate, size=(n_images, s_ann))
+    if n_extra.sum():
+        e_img = np.repeat(np.repeat(np.arange(n_images), s_ann), n_extra.ravel())
+        e_src = np.repeat(np.tile(np.arange(s_ann), n_images), n_extra.ravel())
+        ne = e_img.size
+        eh = rng.uniform(*height, size=ne)
+        ec = np.stack([rng.uniform(0, width, ne), rng.uniform(0, img_h, ne)], -1)
+        exy = ec[:, None] + (template[None] + rng.normal(0, 0.05, (ne, k, 2))) * eh[:, None, None]
+        ev = rng.choice(np.array([2, 1, 0], np.int8), p=[0.6, 0.2, 0.2], size=(ne, k))
+        elo, ehi = exy.min(1), exy.max(1)
+        ebox = np.concatenate([elo, ehi - elo], axis=1)
+        xy = np.concatenate([xy, exy])
+        v = np.concatenate([v, ev])
+        box = np.concatenate([box, ebox])
+        img = np.concatenate([img, e_img])
+        src = np.concatenate([src, e_src])
+        truth_of = np.concatenate([truth_of, np.full(ne, -1)])
+        swapped = np.concatenate([swapped, np.zeros((ne, f), bool)])
+        exchanged = np.concatenate([exchanged, np.zeros((ne, f), bool)])
+        outlier = np.concatenate([outlier, np.zeros((ne, k), bool)])
+
+    xy = np.where(v[..., None] > 0, xy, 0.0)
+    # Annotators draw people in no particular order.
+    order = np.lexsort((rng.random(img.size), src, img))
+    batch = InstanceBatch(xy=xy[order], v=v[order], bbox=box[order], area=box[order, 2] * box[order, 3],
+                          image=img[order], source=src[order], n_images=n_images, n_sources=s_ann)
+    return SimulatedProject(batch=batch, truth=truth, truth_of=truth_of[order], swapped=swapped[order],
+                            exchanged=exchanged[order],
+                            outlier=outlier[order],
+                            image_size=np.tile(np.asarray(image_size, np.float64), (n_images, 1)),
+                            noise=noise, skeleton=skeleton)
