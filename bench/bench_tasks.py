@@ -6,7 +6,8 @@
 For each backend and size it creates a fresh database, seeds a 5,000-image
 project with replicas 3 and N annotators (tokens, staffing, acknowledged
 instructions) in bulk, starts gunicorn (DEBUG=0) on loopback, and runs N
-threads with one keep-alive httpx client each. Each simulated annotator
+threads with one keep-alive connection each (http.client by default, httpx
+with --client httpx). Each simulated annotator
 loops: POST tasks/next/, optionally "labels" for --think-ms, POST submit with
 one box and 17 keypoints, until --duration runs out or nothing is left.
 
@@ -38,7 +39,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -209,6 +209,9 @@ def start_server(env: dict, port: int, workers: int, threads: int, worker_class:
         str(Path(PYTHON).parent / "gunicorn"), "jointly.wsgi", "-b", f"127.0.0.1:{port}",
         "-w", str(workers), "-k", worker_class, "--threads", str(threads), "--keep-alive", "30",
         "--backlog", "2048", "--log-level", "warning",
+        # Import Django and the app once in the master: workers fork warm instead of
+        # each paying seconds of imports on its first requests, inside the measurement.
+        "--preload",
     ]
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
     import httpx
@@ -246,60 +249,170 @@ def submission(seed_value: int) -> dict:
                            "keypoints": keypoints}], "active_ms": 20000}
 
 
-def run_load(port: int, project_id: int, tokens: list[str], duration: float, think_ms: float) -> dict:
-    import httpx
+class StdlibClient:
+    """A keep-alive HTTP/1.1 client on http.client: a fraction of httpx's CPU per request,
+    which matters when the load generator shares two cores with the server it measures."""
+
+    def __init__(self, port: int, token: str):
+        import http.client
+
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+
+    def request(self, method: str, path: str, payload=None) -> tuple[int, bytes]:
+        body = json.dumps(payload).encode() if payload is not None else b""
+        self.connection.request(method, path, body=body, headers=self.headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def post(self, path: str, payload=None) -> tuple[int, bytes]:
+        return self.request("POST", path, payload)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class HttpxClient:
+    def __init__(self, port: int, token: str):
+        import httpx
+
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Token {token}"}, timeout=120,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+
+    def request(self, method: str, path: str, payload=None) -> tuple[int, bytes]:
+        response = self.client.request(method, path, json=payload)
+        return response.status_code, response.content
+
+    def post(self, path: str, payload=None) -> tuple[int, bytes]:
+        return self.request("POST", path, payload)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+CLIENTS = {"stdlib": StdlibClient, "httpx": HttpxClient}
+
+
+def run_load(port: int, project_id: int, tokens: list[str], duration: float, think_ms: float,
+             client_kind: str = "stdlib", on_start=None) -> dict:
+    """N annotators as threads, one keep-alive connection each, started together."""
+    import threading
 
     next_ms: list[float] = []
     submit_ms: list[float] = []
     acknowledged: list[list[int]] = []
     errors: list[str] = []
-    lock = threading.Lock()
     barrier = threading.Barrier(len(tokens) + 1)
     stop_at = [0.0]
 
     def annotator(token: str) -> None:
-        mine_next, mine_submit, mine_ack = [], [], []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Token {token}"},
-                          timeout=60, limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)) as client:
-            barrier.wait()
-            try:
-                while time.perf_counter() < stop_at[0]:
-                    t0 = time.perf_counter()
-                    task = client.post(f"/api/v1/projects/{project_id}/tasks/next/")
-                    mine_next.append((time.perf_counter() - t0) * 1000)
-                    if task.status_code == 204:
-                        break
-                    if task.status_code not in (200, 201):
-                        errors.append(f"next {task.status_code}: {task.text[:200]}")
-                        continue
-                    assignment_id = task.json()["id"]
-                    if think_ms:
-                        time.sleep(think_ms / 1000)
-                    t0 = time.perf_counter()
-                    done = client.post(f"/api/v1/assignments/{assignment_id}/submit/", json=submission(assignment_id))
-                    mine_submit.append((time.perf_counter() - t0) * 1000)
-                    if done.status_code != 200:
-                        errors.append(f"submit {done.status_code}: {done.text[:200]}")
-                        continue
-                    mine_ack.append([assignment_id, done.json()["annotation"]])
-            except httpx.HTTPError as exc:
-                errors.append(f"transport: {exc!r}")
-        with lock:
-            next_ms.extend(mine_next)
-            submit_ms.extend(mine_submit)
-            acknowledged.extend(mine_ack)
+        client = CLIENTS[client_kind](port, token)
+        # Warm-up outside the measurement: the first requests of a worker resolve the
+        # URLconf and fill per-process caches. A read that changes nothing.
+        for _ in range(2):
+            client.request("GET", "/api/v1/vendors/")
+        barrier.wait()
+        try:
+            while time.perf_counter() < stop_at[0]:
+                t0 = time.perf_counter()
+                status, body = client.post(f"/api/v1/projects/{project_id}/tasks/next/")
+                next_ms.append((time.perf_counter() - t0) * 1000)
+                if status == 204:
+                    return
+                if status not in (200, 201):
+                    errors.append(f"next {status}: {body[:200]!r}")
+                    continue
+                assignment_id = json.loads(body)["id"]
+                if think_ms:
+                    time.sleep(think_ms / 1000)
+                t0 = time.perf_counter()
+                status, body = client.post(f"/api/v1/assignments/{assignment_id}/submit/", submission(assignment_id))
+                submit_ms.append((time.perf_counter() - t0) * 1000)
+                if status != 200:
+                    errors.append(f"submit {status}: {body[:200]!r}")
+                    continue
+                acknowledged.append([assignment_id, json.loads(body)["annotation"]])
+        except OSError as exc:
+            errors.append(f"transport: {exc!r}")
+        finally:
+            client.close()
 
     threads = [threading.Thread(target=annotator, args=(t,), daemon=True) for t in tokens]
     for thread in threads:
         thread.start()
+    if on_start:
+        on_start()
     stop_at[0] = time.perf_counter() + duration
     barrier.wait()
     started = time.perf_counter()
     for thread in threads:
-        thread.join(timeout=duration + 120)
+        thread.join(timeout=duration + 180)
     elapsed = time.perf_counter() - started
     return {"elapsed": elapsed, "next_ms": next_ms, "submit_ms": submit_ms, "acknowledged": acknowledged,
             "errors": errors}
+
+
+# --- CPU accounting (Linux /proc): where the machine's time went during a run ---------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found.append((int(entry.name), ppid, cmdline))
+    return found
+
+
+def _machine_busy() -> tuple[float, float]:
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLOCK_TICKS, sum(values) / CLOCK_TICKS
+
+
+def cpu_snapshot(server_pid: int, database_name: str) -> dict:
+    processes = _processes()
+    server = [pid for pid, ppid, _ in processes if pid == server_pid or ppid == server_pid]
+    database = [pid for pid, _, cmd in processes if cmd.startswith("postgres:") and f" {database_name} " in cmd]
+    busy, total = _machine_busy()
+    return {
+        "server": sum(_process_cpu(pid) for pid in server),
+        "database": {pid: _process_cpu(pid) for pid in database},
+        "generator": _process_cpu(os.getpid()),
+        "busy": busy, "total": total,
+    }
+
+
+def cpu_report(before: dict, after: dict, cycles: int) -> str:
+    if not cycles:
+        return ""
+    database = sum(cpu - before["database"].get(pid, 0.0) for pid, cpu in after["database"].items())
+    busy = (after["busy"] - before["busy"]) / max(after["total"] - before["total"], 1e-9)
+    per_cycle = {name: (after[name] - before[name]) * 1000 / cycles for name in ("server", "generator")}
+    ours = after["server"] - before["server"] + database + after["generator"] - before["generator"]
+    others = max(0.0, (after["busy"] - before["busy"]) - ours)
+    elapsed = (after["total"] - before["total"]) / (os.cpu_count() or 1)
+    return (f"    CPU per cycle: server {per_cycle['server']:.1f} ms, database {database * 1000 / cycles:.1f} ms, "
+            f"load generator {per_cycle['generator']:.1f} ms | machine busy {busy:.0%}, of which other "
+            f"processes {others / max(elapsed, 1e-9):.2f} cores")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -320,6 +433,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="stdlib",
+                        help="HTTP client of the simulated annotators (httpx costs several times the CPU)")
     parser.add_argument("--database-url", default=os.environ.get(
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jointly_loadbench"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4"),
@@ -331,7 +446,7 @@ def main() -> int:
 
     failures = 0
     print(f"# bench_tasks: {args.images} images, replicas {args.replicas}, gunicorn {args.workers} workers x "
-          f"{args.threads} threads ({args.worker_class}), think {args.think_ms:g} ms, {args.duration:g} s per run, "
+          f"{args.threads} threads ({args.worker_class}), think {args.think_ms:g} ms, {args.client} client, {args.duration:g} s per run, "
           f"{os.cpu_count()} CPUs shared by server, database and load generator")
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
@@ -351,8 +466,13 @@ def main() -> int:
             seeded = _db_subprocess(env, "_seed", str(args.images), str(size), str(args.replicas))
             port = free_port()
             server = start_server(env, port, args.workers, args.threads, args.worker_class)
+            database_name = url.split("?", 1)[0].rsplit("/", 1)[1] if backend == "postgres" else ""
             try:
-                result = run_load(port, seeded["project"], seeded["tokens"], args.duration, args.think_ms)
+                before = {}
+                result = run_load(port, seeded["project"], seeded["tokens"], args.duration, args.think_ms,
+                                  client_kind=args.client,
+                                  on_start=lambda: before.update(cpu_snapshot(server.pid, database_name)))
+                after = cpu_snapshot(server.pid, database_name)
             finally:
                 stop_server(server)
             with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -371,6 +491,7 @@ def main() -> int:
                 f"p99 {percentile(s, 99):6.1f} ms | finished images {checked['finished_images']} | "
                 f"errors {len(result['errors'])} | invariant violations {sum(bad.values())}"
             )
+            print(cpu_report(before, after, cycles))
             for name, count in bad.items():
                 print(f"    VIOLATION {name}: {count}")
             for error in result["errors"][:5]:
