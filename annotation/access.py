@@ -123,9 +123,15 @@ def task_context(user, project_id: int) -> Project | None:
     return rows[0] if rows else None
 
 
+#: The project fields the engine's submit path needs, read with the assignment.
+_ENGINE_PROJECT_FIELDS = (
+    "replicas", "lease_seconds", "idle_limit_seconds", "skeleton_id", "instructions_id", "prelabel_model_id",
+    "show_prelabels", "gold_rate", "organization_id", "is_active",
+)
 _OWN_ASSIGNMENT_SQL = (
-    "SELECT a.*, i.width AS image_width, i.height AS image_height, p.skeleton_id AS skeleton_id, "
-    "sk.updated_at AS skeleton_updated_at, " + STAFFED_SQL.format(project="a.project_id") + " AS workable "
+    "SELECT a.*, i.width AS image_width, i.height AS image_height, sk.updated_at AS skeleton_updated_at, "
+    + ", ".join(f"p.{name} AS project__{name}" for name in _ENGINE_PROJECT_FIELDS) + ", "
+    + STAFFED_SQL.format(project="a.project_id") + " AS workable "
     "FROM annotation_assignment a JOIN annotation_image i ON i.id = a.image_id "
     "JOIN annotation_project p ON p.id = a.project_id JOIN annotation_skeleton sk ON sk.id = p.skeleton_id "
     "WHERE a.id = %(assignment)s AND a.annotator_id = %(user)s"
@@ -133,16 +139,20 @@ _OWN_ASSIGNMENT_SQL = (
 
 
 def own_assignment_to_work_on(user, assignment_id) -> Assignment | None:
-    """The caller's own assignment, with `workable` (still staffed on its project?), the image size
-    and the project's skeleton id and row version (for the cached skeleton spec)."""
+    """The caller's own assignment in one statement, with `workable` (still staffed on its
+    project?), the image size, the skeleton's row version (for the cached spec) and
+    `assignment.project` holding the fields the engine reads (a partial row: never saved)."""
     if not user.is_authenticated or not str(assignment_id).isdigit():
         return None
     rows = list(Assignment.objects.raw(_OWN_ASSIGNMENT_SQL, {"user": user.pk, "assignment": int(assignment_id)}))
     if not rows:
         return None
     assignment = rows[0]
-    assignment.project = list(Project.objects.raw("SELECT * FROM annotation_project WHERE id = %s",
-                                                  [assignment.project_id]))[0]
+    assignment.project = Project(
+        pk=assignment.project_id,
+        **{name: getattr(assignment, f"project__{name}") for name in _ENGINE_PROJECT_FIELDS},
+    )
+    assignment.project.show_prelabels = bool(assignment.project.show_prelabels)
     return assignment
 
 

@@ -141,7 +141,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         assignment, created = engine.submit_assignment(
             assignment, serializer.validated_data["instances"],
             client_active_ms=serializer.validated_data.get("active_ms"),
-            spec=engine.skeleton_spec(assignment.skeleton_id, assignment.skeleton_updated_at),
+            spec=engine.skeleton_spec(assignment.project.skeleton_id, assignment.skeleton_updated_at),
             image_size=(assignment.image_width, assignment.image_height),
         )
         response = Response(_submit_result(assignment))

@@ -31,6 +31,7 @@ import hashlib
 import json
 import random
 import time
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any, Callable
@@ -146,23 +147,22 @@ def _for_update(sql: str) -> str:
     return sql + " FOR UPDATE" if connection.features.has_select_for_update else sql
 
 
-def _lock_image(image_id: int) -> Image:
-    """Lock one image row (the engine's mutex for its assignments); only the fields decisions need."""
-    with connection.cursor() as cursor:
-        cursor.execute(_for_update("SELECT id, is_gold, status, slots_taken FROM annotation_image WHERE id = %s"),
-                       [image_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise Image.DoesNotExist(f"image {image_id} no longer exists")
-    return Image(pk=row[0], is_gold=bool(row[1]), status=row[2], slots_taken=row[3])
+_LOCK_IMAGE_AND_ASSIGNMENT_SQL = (
+    "SELECT a.*, i.is_gold AS image_is_gold, i.status AS image_status, i.slots_taken AS image_slots_taken "
+    "FROM annotation_image i JOIN annotation_assignment a ON a.image_id = i.id WHERE a.id = %s"
+)
 
 
-def _lock_assignment(assignment_id: int) -> Assignment:
-    rows = list(Assignment.objects.raw(_for_update("SELECT * FROM annotation_assignment WHERE id = %s"),
-                                       [assignment_id]))
+def _lock_image_and_assignment(assignment_id: int) -> tuple[Image, Assignment]:
+    """Both row locks in one statement. PostgreSQL takes them in the order of the FROM
+    list, image first, the same order as every other path of the engine."""
+    rows = list(Assignment.objects.raw(_for_update(_LOCK_IMAGE_AND_ASSIGNMENT_SQL), [assignment_id]))
     if not rows:
         raise Assignment.DoesNotExist(f"assignment {assignment_id} no longer exists")
-    return rows[0]
+    locked = rows[0]
+    image = Image(pk=locked.image_id, is_gold=bool(locked.image_is_gold), status=locked.image_status,
+                  slots_taken=locked.image_slots_taken)
+    return image, locked
 
 
 def _lock(queryset: QuerySet, *, skip_locked: bool = False) -> QuerySet:
@@ -243,7 +243,9 @@ def next_task(
     for gold in pools:
         for _ in range(3):
             try:
-                assignment = _lease_from_pool(user, project, vendor_id, gold=gold, now=now)
+                assignment = None if gold else _lease_in_one_statement(user, project, vendor_id, now)
+                if assignment is None:
+                    assignment = _lease_from_pool(user, project, vendor_id, gold=gold, now=now)
             except IntegrityError:
                 # A concurrent `next` of the same annotator won the one-open-lease
                 # constraint: answer with that lease instead of a second one.
@@ -297,6 +299,69 @@ def _select_candidate(user, project: Project, now: datetime, *, gold: bool) -> I
         expiry = timezone.make_aware(expiry, dt_timezone.utc)
     image.next_lease_expiry = expiry
     return image
+
+
+#: The common case on PostgreSQL as one statement in its own transaction: pick and
+#: lock the best image (SKIP LOCKED), insert the lease and bump the image's counters.
+#: It leases only an image with a free slot; when the best candidate first needs an
+#: overdue lease reclaimed (or nothing is free) it leases nothing and the general
+#: path, `_lease_from_pool`, takes over. Every column without a default is listed:
+#: a new NOT NULL field on Assignment must be added here (the tests would fail).
+_LEASE_ONE_STATEMENT_SQL = """
+    WITH candidate AS (
+        SELECT i.id, i.slots_taken FROM annotation_image i
+        WHERE i.project_id = %(project)s AND NOT i.is_gold AND i.status IN ('new', 'annotating')
+          AND (i.slots_taken < %(replicas)s OR i.next_lease_expiry <= %(now)s)
+          AND NOT EXISTS (SELECT 1 FROM annotation_assignment a WHERE a.image_id = i.id AND a.annotator_id = %(user)s)
+        ORDER BY i.slots_taken DESC, i.priority DESC, i.id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ), leased AS (
+        INSERT INTO annotation_assignment (
+            project_id, image_id, annotator_id, vendor_id, state, leased_at, lease_expires_at, last_activity_at,
+            instructions_version, active_ms, client_active_ms, observed_ms, instance_count, submission_digest
+        )
+        SELECT %(project)s, candidate.id, %(user)s, %(vendor)s, 'leased', %(now)s, %(expires)s, %(now)s,
+               %(instructions_version)s, 0, 0, 0, 0, ''
+        FROM candidate WHERE candidate.slots_taken < %(replicas)s
+        RETURNING id, image_id
+    ), counted AS (
+        UPDATE annotation_image i SET
+            slots_taken = i.slots_taken + 1,
+            next_lease_expiry = LEAST(i.next_lease_expiry, %(expires)s),
+            status = CASE WHEN i.status = 'new' THEN 'annotating' ELSE i.status END
+        FROM leased WHERE i.id = leased.image_id
+        RETURNING i.id, i.file, i.width, i.height
+    )
+    SELECT leased.id, counted.id, counted.file, counted.width, counted.height
+    FROM leased JOIN counted ON counted.id = leased.image_id
+"""
+
+
+def _lease_in_one_statement(user, project: Project, vendor_id, now: datetime) -> Assignment | None:
+    """The PostgreSQL fast path of `_lease_from_pool` (None: let the general path decide)."""
+    if connection.vendor != "postgresql":
+        return None
+    expires = now + timedelta(seconds=project.lease_seconds)
+    instructions_version = _instructions_version(project)
+    params = {
+        "project": project.pk, "replicas": project.replicas, "user": user.pk, "vendor": vendor_id, "now": now,
+        "expires": expires, "instructions_version": instructions_version,
+    }
+    # Outside a transaction the statement is its own; inside one, a savepoint keeps a
+    # constraint violation (a concurrent double click) from breaking the caller's.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        with connection.cursor() as cursor:
+            cursor.execute(_LEASE_ONE_STATEMENT_SQL, params)
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    assignment_id, image_id, file, width, height = row
+    image = Image(pk=image_id, project_id=project.pk, file=file, width=width, height=height, is_gold=False)
+    return Assignment(
+        pk=assignment_id, project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
+        leased_at=now, lease_expires_at=expires, last_activity_at=now, instructions_version=instructions_version,
+    )
 
 
 def _candidates(user, project: Project, now: datetime, *, gold: bool) -> QuerySet[Image]:
@@ -461,8 +526,7 @@ def submit_assignment(
     digest = submission_digest(validated)
 
     with transaction.atomic():
-        image = _lock_image(assignment.image_id)
-        locked = _lock_assignment(assignment.pk)
+        image, locked = _lock_image_and_assignment(assignment.pk)
         if locked.state in (State.SUBMITTED, State.REJECTED) and locked.submission_digest:
             if locked.submission_digest == digest:
                 return locked, False
