@@ -15,9 +15,12 @@ the vendor side.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.db.models import F, Q, QuerySet
 
 from .models import Annotation, Assignment, Image, Membership, Project, ProjectAnnotator, Vendor
+from .prepared import columns, fetch_one
 
 Role = Membership.Role
 
@@ -91,7 +94,7 @@ STAFFED_SQL = """
 """
 
 _TASK_CONTEXT_SQL = """
-    SELECT p.*, s.vendor_id AS staffed_vendor_id, ins.version AS current_instructions_version,
+    SELECT {project_columns}, s.vendor_id AS staffed_vendor_id, ins.version AS current_instructions_version,
            sk.updated_at AS skeleton_updated_at,
            EXISTS (SELECT 1 FROM annotation_instructionsacknowledgement k
                    WHERE k.user_id = %(user)s AND k.instructions_id = p.instructions_id
@@ -108,6 +111,9 @@ _TASK_CONTEXT_SQL = """
     WHERE s.user_id = %(user)s AND s.project_id = %(project)s
     LIMIT 1
 """
+_TASK_CONTEXT_EXTRA = (
+    "staffed_vendor_id", "current_instructions_version", "skeleton_updated_at", "acknowledged", "held_lease_id",
+)
 
 
 def task_context(user, project_id: int) -> Project | None:
@@ -119,8 +125,8 @@ def task_context(user, project_id: int) -> Project | None:
     """
     if not user.is_authenticated:
         return None
-    rows = list(Project.objects.raw(_TASK_CONTEXT_SQL, {"user": user.pk, "project": project_id}))
-    return rows[0] if rows else None
+    return fetch_one(Project, _statement("task_context"), {"user": user.pk, "project": project_id},
+                     extra=_TASK_CONTEXT_EXTRA)
 
 
 #: The project fields the engine's submit path needs, read with the assignment.
@@ -129,13 +135,25 @@ _ENGINE_PROJECT_FIELDS = (
     "show_prelabels", "gold_rate", "organization_id", "is_active",
 )
 _OWN_ASSIGNMENT_SQL = (
-    "SELECT a.*, i.width AS image_width, i.height AS image_height, sk.updated_at AS skeleton_updated_at, "
+    "SELECT {assignment_columns}, i.width AS image_width, i.height AS image_height, sk.updated_at AS skeleton_updated_at, "
     + ", ".join(f"p.{name} AS project__{name}" for name in _ENGINE_PROJECT_FIELDS) + ", "
     + STAFFED_SQL.format(project="a.project_id") + " AS workable "
     "FROM annotation_assignment a JOIN annotation_image i ON i.id = a.image_id "
     "JOIN annotation_project p ON p.id = a.project_id JOIN annotation_skeleton sk ON sk.id = p.skeleton_id "
     "WHERE a.id = %(assignment)s AND a.annotator_id = %(user)s"
 )
+_OWN_ASSIGNMENT_EXTRA = (
+    "image_width", "image_height", "skeleton_updated_at", *(f"project__{name}" for name in _ENGINE_PROJECT_FIELDS),
+    "workable",
+)
+
+
+@lru_cache(maxsize=None)
+def _statement(name: str) -> str:
+    """The hot-path statements, with the models' column lists filled in once per process."""
+    if name == "task_context":
+        return _TASK_CONTEXT_SQL.format(project_columns=columns(Project, "p"))
+    return _OWN_ASSIGNMENT_SQL.format(assignment_columns=columns(Assignment, "a"))
 
 
 def own_assignment_to_work_on(user, assignment_id) -> Assignment | None:
@@ -144,10 +162,10 @@ def own_assignment_to_work_on(user, assignment_id) -> Assignment | None:
     `assignment.project` holding the fields the engine reads (a partial row: never saved)."""
     if not user.is_authenticated or not str(assignment_id).isdigit():
         return None
-    rows = list(Assignment.objects.raw(_OWN_ASSIGNMENT_SQL, {"user": user.pk, "assignment": int(assignment_id)}))
-    if not rows:
+    assignment = fetch_one(Assignment, _statement("own_assignment"),
+                           {"user": user.pk, "assignment": int(assignment_id)}, extra=_OWN_ASSIGNMENT_EXTRA)
+    if assignment is None:
         return None
-    assignment = rows[0]
     assignment.project = Project(
         pk=assignment.project_id,
         **{name: getattr(assignment, f"project__{name}") for name in _ENGINE_PROJECT_FIELDS},

@@ -8,27 +8,33 @@ statement, so the database can also keep it prepared per connection. The
 answer and the errors are DRF's own.
 """
 
+from functools import lru_cache
+
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.drainage import set_override
 from rest_framework import authentication, exceptions
 
+from ..prepared import columns, fetch_one
+
 User = get_user_model()
 
-_USER_BY_TOKEN_SQL = (
-    f"SELECT u.* FROM {User._meta.db_table} u JOIN authtoken_token t ON t.user_id = u.{User._meta.pk.column} "
-    "WHERE t.key = %s"
-)
+@lru_cache(maxsize=1)
+def _user_by_token_sql() -> str:
+    return (
+        f"SELECT {columns(User, 'u')} FROM {User._meta.db_table} u "
+        f"JOIN authtoken_token t ON t.user_id = u.{User._meta.pk.column} WHERE t.key = %s"
+    )
 
 
 class PreparedTokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
-        users = list(User.objects.raw(_USER_BY_TOKEN_SQL, [key]))
-        if not users:
+        user = fetch_one(User, _user_by_token_sql(), [key])
+        if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        if not users[0].is_active:
+        if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        return users[0], key
+        return user, key
 
 
 # The same "tokenAuth" scheme in the OpenAPI document as DRF's class: it is the same scheme.

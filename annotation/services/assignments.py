@@ -32,6 +32,7 @@ import json
 import random
 import time
 from contextlib import nullcontext
+from functools import lru_cache
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any, Callable
@@ -46,6 +47,7 @@ from jointly.api_errors import Conflict
 from jointly.jobs.services import enqueue
 
 from ..models import Annotation, Assignment, Image, Project, Skeleton, SkeletonSpec
+from ..prepared import columns, fetch_one
 from .active_time import ACTIVE_TIME_FIELDS, credit_active_time
 from .instances import validate_instances
 
@@ -148,18 +150,23 @@ def _for_update(sql: str) -> str:
 
 
 _LOCK_IMAGE_AND_ASSIGNMENT_SQL = (
-    "SELECT a.*, i.is_gold AS image_is_gold, i.status AS image_status, i.slots_taken AS image_slots_taken "
+    "SELECT {assignment_columns}, i.is_gold AS image_is_gold, i.status AS image_status, i.slots_taken AS image_slots_taken "
     "FROM annotation_image i JOIN annotation_assignment a ON a.image_id = i.id WHERE a.id = %s"
 )
+
+
+@lru_cache(maxsize=1)
+def _lock_image_and_assignment_sql() -> str:
+    return _for_update(_LOCK_IMAGE_AND_ASSIGNMENT_SQL.format(assignment_columns=columns(Assignment, "a")))
 
 
 def _lock_image_and_assignment(assignment_id: int) -> tuple[Image, Assignment]:
     """Both row locks in one statement. PostgreSQL takes them in the order of the FROM
     list, image first, the same order as every other path of the engine."""
-    rows = list(Assignment.objects.raw(_for_update(_LOCK_IMAGE_AND_ASSIGNMENT_SQL), [assignment_id]))
-    if not rows:
+    locked = fetch_one(Assignment, _lock_image_and_assignment_sql(), [assignment_id],
+                       extra=("image_is_gold", "image_status", "image_slots_taken"))
+    if locked is None:
         raise Assignment.DoesNotExist(f"assignment {assignment_id} no longer exists")
-    locked = rows[0]
     image = Image(pk=locked.image_id, is_gold=bool(locked.image_is_gold), status=locked.image_status,
                   slots_taken=locked.image_slots_taken)
     return image, locked
