@@ -347,7 +347,7 @@ _LEASE_ONE_STATEMENT_SQL = """
 
 def _lease_in_one_statement(user, project: Project, vendor_id, now: datetime) -> Assignment | None:
     """The PostgreSQL fast path of `_lease_from_pool` (None: let the general path decide)."""
-    if connection.vendor != "postgresql":
+    if not _one_statement_paths():
         return None
     expires = now + timedelta(seconds=project.lease_seconds)
     instructions_version = _instructions_version(project)
@@ -553,22 +553,78 @@ def submit_assignment(
         elif locked.state != State.LEASED:
             _refuse_unless_open(locked, "submit")
 
-        annotation = Annotation.objects.create(
-            image=image, source=Annotation.Source.ANNOTATOR, annotator_id=locked.annotator_id, instances=validated
-        )
         credit_active_time(locked, client_active_ms, now, project.idle_limit_seconds)
         locked.state = State.SUBMITTED
         locked.submitted_at = now
-        locked.annotation = annotation
         locked.instance_count = len(validated)
         locked.submission_digest = digest
-        locked.save(update_fields=[
-            "state", "submitted_at", "annotation", "instance_count", "submission_digest", *ACTIVE_TIME_FIELDS,
-        ])
-        _, submitted, status = recount_image(image.pk)
+        if _one_statement_paths():
+            submitted, status = _store_submission_in_one_statement(locked, validated, now)
+        else:
+            locked.annotation = Annotation.objects.create(
+                image=image, source=Annotation.Source.ANNOTATOR, annotator_id=locked.annotator_id,
+                instances=validated,
+            )
+            locked.save(update_fields=[
+                "state", "submitted_at", "annotation", "instance_count", "submission_digest", *ACTIVE_TIME_FIELDS,
+            ])
+            _, submitted, status = recount_image(image.pk)
         if not image.is_gold and status in IN_ANNOTATION and submitted >= project.replicas:
             _start_scoring(image)
         return locked, True
+
+
+#: Submit's writes on PostgreSQL as one statement (the row locks are already held):
+#: store the annotation, mark the assignment submitted, recount the image. The
+#: counts exclude this assignment's old row (the statement reads one snapshot) and
+#: add its new state, so they equal what `recount_image` would find afterwards.
+_STORE_SUBMISSION_SQL = """
+    WITH stored AS (
+        INSERT INTO annotation_annotation (image_id, source, annotator_id, instances, version, created_at, updated_at)
+        VALUES (%(image)s, 'annotator', %(annotator)s, %(instances)s::jsonb, 1, %(now)s, %(now)s)
+        RETURNING id
+    ), marked AS (
+        UPDATE annotation_assignment SET
+            state = 'submitted', submitted_at = %(now)s, annotation_id = (SELECT id FROM stored),
+            instance_count = %(instance_count)s, submission_digest = %(digest)s, active_ms = %(active_ms)s,
+            client_active_ms = %(client_active_ms)s, observed_ms = %(observed_ms)s,
+            last_activity_at = %(last_activity_at)s
+        WHERE id = %(assignment)s
+        RETURNING id
+    )
+    UPDATE annotation_image SET
+        slots_taken = 1 + (SELECT COUNT(*) FROM annotation_assignment
+                           WHERE image_id = %(image)s AND state IN ('leased', 'submitted') AND id <> %(assignment)s),
+        submitted_count = 1 + (SELECT COUNT(*) FROM annotation_assignment
+                               WHERE image_id = %(image)s AND state = 'submitted' AND id <> %(assignment)s),
+        next_lease_expiry = (SELECT MIN(lease_expires_at) FROM annotation_assignment
+                             WHERE image_id = %(image)s AND state = 'leased' AND id <> %(assignment)s)
+    WHERE id = %(image)s AND EXISTS (SELECT 1 FROM marked)
+    RETURNING submitted_count, status, (SELECT id FROM stored)
+"""
+
+
+def _one_statement_paths() -> bool:
+    """PostgreSQL takes the engine's one-statement fast paths; other databases the portable ones."""
+    return ONE_STATEMENT_PATHS and connection.vendor == "postgresql"
+
+
+#: Tests switch this off to run the portable paths on PostgreSQL too.
+ONE_STATEMENT_PATHS = True
+
+
+def _store_submission_in_one_statement(locked: Assignment, instances: list[dict], now: datetime) -> tuple[int, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(_STORE_SUBMISSION_SQL, {
+            "image": locked.image_id, "annotator": locked.annotator_id, "assignment": locked.pk, "now": now,
+            "instances": json.dumps(instances), "instance_count": locked.instance_count,
+            "digest": locked.submission_digest, "active_ms": locked.active_ms,
+            "client_active_ms": locked.client_active_ms, "observed_ms": locked.observed_ms,
+            "last_activity_at": locked.last_activity_at,
+        })
+        submitted, status, annotation_id = cursor.fetchone()
+    locked.annotation_id = annotation_id
+    return submitted, status
 
 
 def _start_scoring(image: Image) -> None:

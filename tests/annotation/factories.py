@@ -180,3 +180,13 @@ def prefill(images, users, *, state: str = "submitted", leased_at=None, lease_se
     Annotation.objects.bulk_create(annotations)
     Image.objects.filter(pk__in=[i.pk for i in images]).update(status="annotating")
     recount_images(Image.objects.filter(pk__in=[i.pk for i in images]))
+
+
+@pytest.fixture(params=["one_statement", "portable"], autouse=True)
+def engine_path(request, monkeypatch):
+    """Run a module's tests through both engine paths: PostgreSQL's one-statement fast
+    paths and the portable ones the embedded SQLite takes. Import it to use it."""
+    from annotation.services import assignments
+
+    monkeypatch.setattr(assignments, "ONE_STATEMENT_PATHS", request.param == "one_statement")
+    return request.param

@@ -8,7 +8,16 @@ from annotation.models import Annotation, Assignment, Image, ProjectAnnotator
 from jointly.jobs.models import JobRun
 from models_registry.models import PoseModel
 
-from .factories import client_for, instance, make_annotator, make_images, make_project, make_world, with_instructions
+from .factories import (  # noqa: F401  (engine_path runs both engine paths)
+    client_for,
+    instance,
+    make_annotator,
+    make_images,
+    make_project,
+    make_world,
+    with_instructions,
+    engine_path,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,13 @@ import pytest
 
 from annotation.models import Annotation, Assignment, Image, ProjectAnnotator
 
-from .factories import client_for, clock, instance, make_world  # noqa: F401  (clock is a fixture)
+from .factories import (  # noqa: F401  (fixtures: clock, engine_path runs both engine paths)
+    client_for,
+    clock,
+    instance,
+    make_world,
+    engine_path,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,15 @@ from django.db import connection
 from annotation.models import Annotation, Assignment, Image
 from jointly.jobs.models import JobRun
 
-from .factories import client_for, clock, instance, make_annotator, make_world, prefill  # noqa: F401
+from .factories import (  # noqa: F401  (fixtures: clock, engine_path runs both engine paths)
+    client_for,
+    clock,
+    instance,
+    make_annotator,
+    make_world,
+    prefill,
+    engine_path,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
