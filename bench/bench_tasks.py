@@ -443,6 +443,8 @@ def main() -> int:
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jointly_loadbench"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4"),
                         help="Redis database for the PostgreSQL runs' job queues (flushed before and after)")
+    parser.add_argument("--jobs", choices=["redis", "inline"], default="redis",
+                        help="PostgreSQL runs: queue scoring jobs in Redis (as deployed) or run them in-process")
     parser.add_argument("--no-prepared-statements", dest="prepared_statements", action="store_false",
                         help="plan every statement per request (Django's default) instead of preparing them")
     parser.add_argument("--sqlite-path", default=str(Path(tempfile.gettempdir()) / "jointly_loadbench.sqlite3"))
@@ -461,7 +463,7 @@ def main() -> int:
                 url += "?server_side_binding=true&prepare_threshold=2"
             # PostgreSQL runs as deployed: jobs go to Redis (nobody works the scoring queue
             # during the run). SQLite is the embedded default: no Redis, jobs run in-process.
-            redis_url = args.redis_url if backend == "postgres" else ""
+            redis_url = args.redis_url if backend == "postgres" and args.jobs == "redis" else ""
             env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 50,
                    "ALLOWED_HOSTS": "127.0.0.1,localhost", "DB_CONN_MAX_AGE": "600", "REDIS_URL": redis_url,
                    "LOG_LEVEL": "WARNING", "SECURE_SSL_REDIRECT": "0"}

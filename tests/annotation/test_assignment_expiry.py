@@ -123,3 +123,19 @@ def test_draft_and_heartbeat_refused_after_the_lease_was_reclaimed(clock):
     response = client.put(f"/api/v1/assignments/{lease['id']}/", {"draft": {"x": 1}}, format="json")
     assert response.status_code == 409 and "lease expired" in response.data["detail"]
     assert client.post(f"/api/v1/assignments/{lease['id']}/heartbeat/", {}, format="json").status_code == 409
+
+
+def test_expire_leases_command_reclaims_in_batches(clock):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    world = make_world(images=3, replicas=1, lease_seconds=LEASE)
+    for name in ("annotator_a", "annotator_a2", "annotator_b"):
+        next_task(world[name], world.project)
+    clock.advance(seconds=LEASE + 1)
+    out = StringIO()
+    call_command("expire_leases", "--batch-size", "2", stdout=out)
+    assert "Expired 3 overdue lease(s)." in out.getvalue()
+    assert set(Assignment.objects.values_list("state", flat=True)) == {"expired"}
+    assert set(Image.objects.filter(project=world.project).values_list("slots_taken", flat=True)) == {0}
