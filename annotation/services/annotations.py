@@ -9,10 +9,13 @@ gets a conflict instead of overwriting someone else's work.
 
 from __future__ import annotations
 
+import orjson
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from jointly.api_errors import Conflict
+from jointly.bulk import copy_into_temp_table, is_postgresql
 
 from ..models import Annotation, Image
 from .instances import validate_instances
@@ -68,3 +71,57 @@ def save_annotation(
     current.version += 1
     current.save(update_fields=["instances", "version", "updated_at"])
     return current
+
+
+def replace_source_annotations(source: str, instances_by_image: dict[int, list[dict]]) -> dict[str, int]:
+    """Set the annotation of one single-valued source (import, gold, consensus, review) on many images.
+
+    `instances_by_image` maps image id -> instances already validated or
+    produced by the engine. Rows whose instances are unchanged keep their
+    version; changed ones get version + 1; missing ones are created. Runs in
+    the caller's transaction. Returns counts: created, updated, unchanged.
+    """
+    if source in (Source.ANNOTATOR, Source.MODEL):
+        raise ValueError(f"'{source}' annotations belong to an annotator or model, not to an image alone")
+    if not instances_by_image:
+        return {"created": 0, "updated": 0, "unchanged": 0}
+    if is_postgresql():
+        return _replace_with_copy(source, instances_by_image)
+    existing = {a.image_id: a for a in Annotation.objects.filter(source=source, image_id__in=instances_by_image)}
+    changed, new = [], []
+    for image_id, instances in instances_by_image.items():
+        current = existing.get(image_id)
+        if current is None:
+            new.append(Annotation(image_id=image_id, source=source, instances=instances))
+        elif current.instances != instances:
+            current.instances, current.version, current.updated_at = instances, current.version + 1, timezone.now()
+            changed.append(current)
+    Annotation.objects.bulk_create(new, batch_size=2000)
+    Annotation.objects.bulk_update(changed, ["instances", "version", "updated_at"], batch_size=2000)
+    return {"created": len(new), "updated": len(changed), "unchanged": len(existing) - len(changed)}
+
+
+def _replace_with_copy(source: str, instances_by_image: dict[int, list[dict]]) -> dict[str, int]:
+    table = Annotation._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        copy_into_temp_table(
+            cursor, "jointly_new_annotations", [("image_id", "bigint"), ("instances", "jsonb")],
+            ((image_id, orjson.dumps(instances).decode()) for image_id, instances in instances_by_image.items()),
+        )
+        cursor.execute(
+            f"UPDATE {table} AS a SET instances = n.instances, version = a.version + 1, updated_at = %s "
+            "FROM jointly_new_annotations AS n "
+            "WHERE a.source = %s AND a.image_id = n.image_id AND a.instances IS DISTINCT FROM n.instances",
+            [now, source],
+        )
+        updated = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {table} (image_id, source, instances, version, created_at, updated_at) "
+            "SELECT n.image_id, %s, n.instances, 1, %s, %s FROM jointly_new_annotations AS n "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS a WHERE a.source = %s AND a.image_id = n.image_id)",
+            [source, now, now, source],
+        )
+        created = cursor.rowcount
+        cursor.execute("DROP TABLE jointly_new_annotations")
+    return {"created": created, "updated": updated, "unchanged": len(instances_by_image) - created - updated}

@@ -49,9 +49,11 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
+from jointly.bulk import is_postgresql
 from jointly.jobs.services import enqueue
 
 from ..models import Annotation, Image, Project
+from .annotations import replace_source_annotations
 from .images import sanitized_file_name
 from .instances import array_errors
 
@@ -637,7 +639,6 @@ def plan_coco_import(project: Project, data: dict, options: ImportOptions, progr
 
 def apply_coco_import(plan: ImportPlan, progress: Progress = _no_progress) -> dict[str, Any]:
     """Write a checked plan in one transaction; returns counts of what changed."""
-    image_table, annotation_table = Image._meta.db_table, Annotation._meta.db_table
     n_images = len(plan.image_ids)
     with transaction.atomic():
         # One import at a time per project: the existence checks below stay true until commit.
@@ -650,48 +651,19 @@ def apply_coco_import(plan: ImportPlan, progress: Progress = _no_progress) -> di
             progress(0.4 + 0.2 * min(1.0, (start + WRITE_BATCH) / len(new_positions)), 1, "creating images")
         image_ids = [created_ids[i] if i in plan.new_images else plan.image_ids[i] for i in range(n_images)]
         matched = [i for i in range(n_images) if i not in plan.new_images]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {image_table} AS i SET coco_id = v.coco_id "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, coco_id) "
-                "WHERE i.id = v.id AND i.coco_id IS DISTINCT FROM v.coco_id",
-                [[image_ids[i] for i in matched], [plan.coco_ids[i] for i in matched]],
-            )
-            if plan.source == Annotation.Source.GOLD:
-                cursor.execute(f"UPDATE {image_table} SET is_gold = true WHERE id = ANY(%s) AND NOT is_gold", [image_ids])
-            cursor.execute(
-                f"SELECT image_id FROM {annotation_table} WHERE source = %s AND image_id = ANY(%s)",
-                [plan.source, image_ids],
-            )
-            existing = {row[0] for row in cursor.fetchall()}
-            progress(0.65, 1, "writing annotations")
-            to_update = [i for i in range(n_images) if image_ids[i] in existing]
-            changed = 0
-            for start in range(0, len(to_update), WRITE_BATCH):
-                chunk = to_update[start:start + WRITE_BATCH]
-                cursor.execute(
-                    f"UPDATE {annotation_table} AS a SET instances = v.instances, version = a.version + 1, "
-                    "updated_at = %s FROM unnest(%s::bigint[], %s::jsonb[]) AS v(image_id, instances) "
-                    "WHERE a.source = %s AND a.image_id = v.image_id AND a.instances IS DISTINCT FROM v.instances",
-                    [timezone.now(), [image_ids[i] for i in chunk],
-                     [orjson.dumps(plan.instances_per_image[i]).decode() for i in chunk], plan.source],
-                )
-                changed += cursor.rowcount
-            to_insert = [i for i in range(n_images) if image_ids[i] not in existing]
-            now = timezone.now()
-            # COPY: the fastest way into PostgreSQL; instances are serialized once, by orjson.
-            with cursor.cursor.copy(
-                f"COPY {annotation_table} (image_id, source, instances, version, created_at, updated_at) FROM STDIN"
-            ) as copy:
-                for done, i in enumerate(to_insert, 1):
-                    copy.write_row((image_ids[i], plan.source, orjson.dumps(plan.instances_per_image[i]).decode(), 1, now, now))
-                    if done % WRITE_BATCH == 0:
-                        progress(0.65 + 0.35 * done / len(to_insert), 1, f"writing annotations ({done}/{len(to_insert)})")
+        _record_coco_ids([image_ids[i] for i in matched], [plan.coco_ids[i] for i in matched])
+        if plan.source == Annotation.Source.GOLD:
+            for start in range(0, n_images, WRITE_BATCH):
+                Image.objects.filter(pk__in=image_ids[start:start + WRITE_BATCH], is_gold=False).update(is_gold=True)
+        progress(0.65, 1, "writing annotations")
+        written = replace_source_annotations(
+            plan.source, {image_ids[i]: plan.instances_per_image[i] for i in range(n_images)}
+        )
     progress(1, 1, "imported")
     return {
         "ok": True, "source": plan.source, "images": n_images, "images_created": len(plan.new_images),
-        "instances": plan.stats["instances"], "annotations_created": len(to_insert),
-        "annotations_updated": changed, "annotations_unchanged": len(to_update) - changed,
+        "instances": plan.stats["instances"], "annotations_created": written["created"],
+        "annotations_updated": written["updated"], "annotations_unchanged": written["unchanged"],
         "category_id": plan.stats["category_id"], "warnings": plan.warnings,
     }
 
@@ -705,6 +677,12 @@ def insert_images(project: Project, records: list[NewImage]) -> list[int]:
     """
     if not records:
         return []
+    if not is_postgresql():
+        created = Image.objects.bulk_create(
+            [Image(project=project, file=r.file, file_name=r.file_name, width=r.width, height=r.height,
+                   coco_id=r.coco_id) for r in records], batch_size=2000,
+        )
+        return [image.pk for image in created]
     given = {
         "project_id": [project.pk] * len(records), "file": [r.file for r in records],
         "file_name": [r.file_name for r in records], "width": [r.width for r in records],
@@ -734,6 +712,27 @@ def insert_images(project: Project, records: list[NewImage]) -> list[int]:
         # coco_ids are unique within a plan: map by them rather than trust RETURNING's row order.
         id_of = {coco_id: pk for pk, coco_id in cursor.fetchall()}
     return [id_of[r.coco_id] for r in records]
+
+
+def _record_coco_ids(image_ids: list[int], coco_ids: list[int]) -> None:
+    """Remember each matched image's id in the COCO file (for exports that keep the file's ids)."""
+    if not image_ids:
+        return
+    if not is_postgresql():
+        images = list(Image.objects.filter(pk__in=image_ids).only("pk", "coco_id"))
+        wanted = dict(zip(image_ids, coco_ids))
+        changed = [im for im in images if im.coco_id != wanted[im.pk]]
+        for image in changed:
+            image.coco_id = wanted[image.pk]
+        Image.objects.bulk_update(changed, ["coco_id"], batch_size=2000)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Image._meta.db_table} AS i SET coco_id = v.coco_id "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, coco_id) "
+            "WHERE i.id = v.id AND i.coco_id IS DISTINCT FROM v.coco_id",
+            [image_ids, coco_ids],
+        )
 
 
 def import_coco(

@@ -23,16 +23,17 @@ class ScoredWorld:
     qa_lead: object
 
 
-def instances_of(sim: SimulatedProject, image: int, source: int) -> list[dict]:
+def instances_by_image_and_source(sim: SimulatedProject) -> dict[tuple[int, int], list[dict]]:
+    """The simulated instances as stored JSON, grouped by (image, annotator) index."""
     batch = sim.batch
-    rows = np.flatnonzero((batch.image == image) & (batch.source == source))
-    out = []
-    for r in rows:
-        kp = np.concatenate([batch.xy[r], batch.v[r][:, None]], axis=1)
-        kp[batch.v[r] == 0, :2] = 0
-        flat = [float(c) if i % 3 != 2 else int(c) for i, c in enumerate(kp.ravel().tolist())]
-        out.append({"bbox": [float(c) for c in batch.bbox[r]], "keypoints": flat})
-    return out
+    kp = np.concatenate([batch.xy, batch.v[..., None].astype(np.float64)], axis=2)
+    kp[batch.v == 0, :2] = 0
+    flat = kp.reshape(len(batch), -1).tolist()
+    grouped: dict[tuple[int, int], list[dict]] = {}
+    for row, image, source, box in zip(flat, batch.image.tolist(), batch.source.tolist(), batch.bbox.tolist()):
+        keypoints = [c if i % 3 != 2 else int(c) for i, c in enumerate(row)]
+        grouped.setdefault((image, source), []).append({"bbox": box, "keypoints": keypoints})
+    return grouped
 
 
 def make_scored_world(n_images=12, *, auto_accept_oks=0.5, review_sample_rate=0.0, seed=3, **sim_options) -> ScoredWorld:
@@ -63,9 +64,10 @@ def make_scored_world(n_images=12, *, auto_accept_oks=0.5, review_sample_rate=0.
         for i in range(n_images)
     )
     now = timezone.now()
+    grouped = instances_by_image_and_source(sim)
     annotations = Annotation.objects.bulk_create(
         Annotation(image=images[i], source=Annotation.Source.ANNOTATOR, annotator=annotators[s],
-                   instances=instances_of(sim, i, s))
+                   instances=grouped.get((i, s), []))
         for i in range(n_images) for s in range(3)
     )
     Assignment.objects.bulk_create(
