@@ -35,7 +35,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,7 +58,7 @@ def _django():
     django.setup()
 
 
-def seed(images: int, annotators: int, replicas: int) -> dict:
+def seed(images: int, annotators: int, replicas: int, lease_seconds: int = 600) -> dict:
     """Bulk-create the project, its images and the annotators with tokens; returns ids and tokens."""
     _django()
     from django.contrib.auth import get_user_model
@@ -84,7 +83,7 @@ def seed(images: int, annotators: int, replicas: int) -> dict:
         instructions = Instructions.objects.create(title="Bench", body="Label every joint.", version=1)
         project = Project.objects.create(
             organization=organization, name="bench", skeleton=skeleton, instructions=instructions,
-            replicas=replicas, lease_seconds=600,
+            replicas=replicas, lease_seconds=lease_seconds,
         )
         project.vendors.add(vendor)
         Image.objects.bulk_create(
@@ -111,7 +110,7 @@ def seed(images: int, annotators: int, replicas: int) -> dict:
     return {"project": project.pk, "tokens": [t.key for t in tokens]}
 
 
-def check(project_id: int, replicas: int, acknowledged: list[list[int]]) -> dict:
+def check(project_id: int, replicas: int, acknowledged: list[list[int]], refused: list[int]) -> dict:
     """Count every invariant violation of one run."""
     _django()
     from collections import Counter
@@ -142,6 +141,9 @@ def check(project_id: int, replicas: int, acknowledged: list[list[int]]) -> dict
     stored = dict(submitted.values_list("pk", "annotation_id"))
     report("lost submits (acknowledged, not stored as told)",
            sum(1 for assignment_id, annotation_id in acknowledged if stored.get(assignment_id) != annotation_id))
+    report("refused late submits stored anyway",
+           Assignment.objects.filter(pk__in=refused).exclude(state="expired").count()
+           + Assignment.objects.filter(pk__in=refused, annotation__isnull=False).count())
     annotations = Annotation.objects.filter(image__project_id=project_id, source="annotator")
     report("duplicate annotations", annotations.count() - len(set(annotations.values_list("image_id", "annotator_id"))))
     report("submitted assignments without their own annotation",
@@ -304,6 +306,7 @@ def run_load(port: int, project_id: int, tokens: list[str], duration: float, thi
     submit_ms: list[float] = []
     acknowledged: list[list[int]] = []
     errors: list[str] = []
+    refused: list[int] = []
     barrier = threading.Barrier(len(tokens) + 1)
     stop_at = [0.0]
 
@@ -330,6 +333,9 @@ def run_load(port: int, project_id: int, tokens: list[str], duration: float, thi
                 t0 = time.perf_counter()
                 status, body = client.post(f"/api/v1/assignments/{assignment_id}/submit/", submission(assignment_id))
                 submit_ms.append((time.perf_counter() - t0) * 1000)
+                if status == 409 and b"given to another annotator" in body:
+                    refused.append(assignment_id)  # its lease expired and the slot was reassigned
+                    continue
                 if status != 200:
                     errors.append(f"submit {status}: {body[:200]!r}")
                     continue
@@ -351,7 +357,7 @@ def run_load(port: int, project_id: int, tokens: list[str], duration: float, thi
         thread.join(timeout=duration + 180)
     elapsed = time.perf_counter() - started
     return {"elapsed": elapsed, "next_ms": next_ms, "submit_ms": submit_ms, "acknowledged": acknowledged,
-            "errors": errors}
+            "errors": errors, "refused": refused}
 
 
 # --- CPU accounting (Linux /proc): where the machine's time went during a run ---------------
@@ -430,6 +436,9 @@ def main() -> int:
     parser.add_argument("--think-ms", type=float, default=0.0, help="labeling time between next and submit")
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--lease-seconds", type=int, default=600,
+                        help="a lease shorter than a cycle makes leases expire mid-task: a stress test of reclaiming "
+                             "(late submits whose slot went to someone else are refused with 409 and counted)")
     parser.add_argument("--workers", type=int, default=4)
     # Measured on this 2-core machine: single-threaded sync workers (one request each,
     # balanced through the shared accept queue) beat gthread's sticky keep-alive
@@ -466,10 +475,11 @@ def main() -> int:
             redis_url = args.redis_url if backend == "postgres" and args.jobs == "redis" else ""
             env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 50,
                    "ALLOWED_HOSTS": "127.0.0.1,localhost", "DB_CONN_MAX_AGE": "600", "REDIS_URL": redis_url,
-                   "LOG_LEVEL": "WARNING", "SECURE_SSL_REDIRECT": "0"}
+                   "LOG_LEVEL": "ERROR", "SECURE_SSL_REDIRECT": "0"}
             flush_redis(redis_url)
             prepare_database(backend, env)
-            seeded = _db_subprocess(env, "_seed", str(args.images), str(size), str(args.replicas))
+            seeded = _db_subprocess(env, "_seed", str(args.images), str(size), str(args.replicas),
+                                    str(args.lease_seconds))
             port = free_port()
             server = start_server(env, port, args.workers, args.threads, args.worker_class)
             database_name = url.split("?", 1)[0].rsplit("/", 1)[1] if backend == "postgres" else ""
@@ -482,7 +492,7 @@ def main() -> int:
             finally:
                 stop_server(server)
             with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-                json.dump(result["acknowledged"], handle)
+                json.dump({"acknowledged": result["acknowledged"], "refused": result["refused"]}, handle)
             checked = _db_subprocess(env, "_check", str(seeded["project"]), str(args.replicas), handle.name)
             os.unlink(handle.name)
             flush_redis(redis_url)
@@ -495,7 +505,8 @@ def main() -> int:
                 f"{result['elapsed']:.1f} s) | next p50 {percentile(n, 50):6.1f} p95 {percentile(n, 95):6.1f} "
                 f"p99 {percentile(n, 99):6.1f} ms | submit p50 {percentile(s, 50):6.1f} p95 {percentile(s, 95):6.1f} "
                 f"p99 {percentile(s, 99):6.1f} ms | finished images {checked['finished_images']} | "
-                f"errors {len(result['errors'])} | invariant violations {sum(bad.values())}"
+                f"late submits refused {len(result['refused'])} | errors {len(result['errors'])} | "
+                f"invariant violations {sum(bad.values())}"
             )
             print(cpu_report(before, after, cycles))
             for name, count in bad.items():
@@ -508,9 +519,10 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_seed":
-        print(json.dumps(seed(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))
+        print(json.dumps(seed(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))
     elif len(sys.argv) > 1 and sys.argv[1] == "_check":
         with open(sys.argv[4]) as handle:
-            print(json.dumps(check(int(sys.argv[2]), int(sys.argv[3]), json.load(handle))))
+            outcome = json.load(handle)
+        print(json.dumps(check(int(sys.argv[2]), int(sys.argv[3]), outcome["acknowledged"], outcome["refused"])))
     else:
         sys.exit(main())

@@ -4,9 +4,9 @@ Hundreds of annotators ask for work at once, so every step is one short
 transaction and candidate selection is one indexed query:
 
 - Each Image carries counters (`slots_taken` = open leases + submissions,
-  `submitted_count`, `next_lease_expiry`) that are recomputed from its
-  Assignment rows, under the image's row lock, on every change. They cannot
-  drift: the truth is always the assignment rows.
+  `submitted_count`, `next_lease_expiry`) kept under the image's row lock on
+  every change: recomputed from its Assignment rows (the truth), except the
+  lease fast path, which adds its one new lease to the locked row.
 - `next_task` picks the image closest to completion (most slots taken), then
   the highest `Image.priority`, then import order, with
   ``SELECT ... FOR UPDATE SKIP LOCKED``: concurrent callers never wait on the
@@ -18,9 +18,11 @@ transaction and candidate selection is one indexed query:
   `expire_overdue_leases` does the same in bulk so statistics stay current.
 - The database itself refuses the same annotator twice on an image and two
   open leases of one annotator in one project (constraints on Assignment).
-- On SQLite (the embedded default) there are no row locks, but every
-  transaction starts IMMEDIATE (see settings), so writers run one at a time
-  and the same code is correct there.
+- On PostgreSQL the two hottest steps (lease, and submit's writes) run as one
+  statement each, written out (`_one_statement_paths`). On SQLite (the
+  embedded default) there are no row locks, but every transaction starts
+  IMMEDIATE (see settings), so writers run one at a time and the portable
+  paths are correct there; the tests run both paths on PostgreSQL.
 
 Lock order is always image, then assignment, so no two transactions deadlock.
 """
@@ -32,9 +34,9 @@ import json
 import random
 import time
 from contextlib import nullcontext
-from functools import lru_cache
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from functools import lru_cache
 from typing import Any, Callable
 
 from django.core.exceptions import ValidationError
