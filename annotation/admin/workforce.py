@@ -6,6 +6,7 @@ the engine's counters. Assignments are read-only here: an annotator's labels
 and times are evidence, not something to edit by hand.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
@@ -68,8 +69,25 @@ class MembershipAdmin(admin.ModelAdmin):
         self.message_user(request, "Deactivated.", messages.SUCCESS)
 
 
+class ProjectAnnotatorForm(forms.ModelForm):
+    class Meta:
+        model = ProjectAnnotator
+        fields = ["project", "user", "vendor"]
+
+    def clean(self):
+        cleaned = super().clean()
+        project, user, vendor = cleaned.get("project"), cleaned.get("user"), cleaned.get("vendor")
+        if project and user and vendor:
+            for field, messages in workforce_services.staffing_errors(
+                vendor, user_id=user.pk, project_id=project.pk
+            ).items():
+                self.add_error(field, messages)
+        return cleaned
+
+
 @admin.register(ProjectAnnotator)
 class ProjectAnnotatorAdmin(admin.ModelAdmin):
+    form = ProjectAnnotatorForm
     list_display = ("user", "project", "vendor", "added_by", "created_at")
     list_filter = ("vendor", "project")
     search_fields = ("user__username", "project__name", "vendor__name")

@@ -89,14 +89,20 @@ def deactivate_membership(membership: Membership, *, now: datetime | None = None
 # --- staffing -------------------------------------------------------------------
 
 
-@transaction.atomic
-def staff_annotator(vendor: Vendor, *, user_id: int, project_id: int, added_by=None) -> ProjectAnnotator:
-    """Put one of the vendor's annotators on a project granted to the vendor."""
+def staffing_errors(vendor: Vendor, *, user_id: int, project_id: int) -> dict[str, list[str]]:
+    """What stops this staffing, by field (empty when nothing does). Shared with the admin's form."""
     errors = {}
     if not Membership.objects.filter(vendor=vendor, user_id=user_id, role=Role.ANNOTATOR, is_active=True).exists():
         errors["user"] = [f"User {user_id} is not an active annotator of {vendor.name}."]
     if not Project.objects.filter(pk=project_id, vendors=vendor).exists():
         errors["project"] = [f"Project {project_id} is not granted to {vendor.name}."]
+    return errors
+
+
+@transaction.atomic
+def staff_annotator(vendor: Vendor, *, user_id: int, project_id: int, added_by=None) -> ProjectAnnotator:
+    """Put one of the vendor's annotators on a project granted to the vendor."""
+    errors = staffing_errors(vendor, user_id=user_id, project_id=project_id)
     if errors:
         raise ValidationError(errors)
     existing = ProjectAnnotator.objects.filter(project_id=project_id, user_id=user_id).first()

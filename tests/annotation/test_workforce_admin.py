@@ -57,3 +57,21 @@ def test_deactivate_action_ends_staffing(admin_client):
     membership.refresh_from_db()
     assert not membership.is_active
     assert not ProjectAnnotator.objects.filter(user=world["annotator_a"]).exists()
+
+
+def test_staffing_form_refuses_a_project_not_granted_to_the_vendor(admin_client):
+    world = make_world(images=1)
+    world.project.vendors.remove(world.vendor_b)
+    spare = make_user()
+    Membership.objects.create(user=spare, role="annotator", vendor=world.vendor_b)
+    response = admin_client.post("/admin/annotation/projectannotator/add/", {
+        "project": world.project.pk, "user": spare.pk, "vendor": world.vendor_b.pk,
+    })
+    assert response.status_code == 200  # the form again, with the error
+    assert "is not granted to" in str(response.context["adminform"].form.errors["project"])
+    assert not ProjectAnnotator.objects.filter(user=spare).exists()
+    Membership.objects.create(user=spare, role="annotator", vendor=world.vendor_a)
+    created = admin_client.post("/admin/annotation/projectannotator/add/", {
+        "project": world.project.pk, "user": spare.pk, "vendor": world.vendor_a.pk,
+    })
+    assert created.status_code == 302 and ProjectAnnotator.objects.filter(user=spare, vendor=world.vendor_a).exists()
