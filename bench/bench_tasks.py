@@ -215,7 +215,11 @@ def start_server(env: dict, port: int, workers: int, threads: int, worker_class:
         # each paying seconds of imports on its first requests, inside the measurement.
         "--preload",
     ]
-    server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    # The server's log goes to a file: 4xx lines (the refused late submits of an expiry
+    # stress run) would drown the figures. Tracebacks from it are reported after the run.
+    log = tempfile.NamedTemporaryFile("w+", prefix="bench_tasks_gunicorn_", suffix=".log", delete=False)
+    server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True, stdout=log, stderr=log)
+    server.log_path = log.name
     import httpx
 
     deadline = time.monotonic() + 60
@@ -240,6 +244,12 @@ def stop_server(server: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+    log = Path(server.log_path)
+    text = log.read_text(errors="replace")
+    if "Traceback" in text:
+        print(f"    server log has tracebacks (last 2000 characters of {log}):\n{text[-2000:]}")
+    else:
+        log.unlink(missing_ok=True)
 
 
 def submission(seed_value: int) -> dict:
