@@ -375,12 +375,13 @@ def run_load(port: int, project_id: int, tokens: list[str], duration: float, thi
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _process_cpu(pid: int) -> float:
+def _process_cpu(pid: int, part: str = "both") -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+    user, system = int(fields[11]), int(fields[12])
+    return {"both": user + system, "system": system}[part] / CLOCK_TICKS
 
 
 def _processes() -> list[tuple[int, int, str]]:
@@ -411,6 +412,7 @@ def cpu_snapshot(server_pid: int, database_name: str) -> dict:
     busy, total = _machine_busy()
     return {
         "server": sum(_process_cpu(pid) for pid in server),
+        "server_system": sum(_process_cpu(pid, "system") for pid in server),
         "database": {pid: _process_cpu(pid) for pid in database},
         "generator": _process_cpu(os.getpid()),
         "busy": busy, "total": total,
@@ -426,9 +428,12 @@ def cpu_report(before: dict, after: dict, cycles: int) -> str:
     ours = after["server"] - before["server"] + database + after["generator"] - before["generator"]
     others = max(0.0, (after["busy"] - before["busy"]) - ours)
     elapsed = (after["total"] - before["total"]) / (os.cpu_count() or 1)
-    return (f"    CPU per cycle: server {per_cycle['server']:.1f} ms, database {database * 1000 / cycles:.1f} ms, "
-            f"load generator {per_cycle['generator']:.1f} ms | machine busy {busy:.0%}, of which other "
-            f"processes {others / max(elapsed, 1e-9):.2f} cores")
+    kernel = (after["server_system"] - before["server_system"]) / max(after["server"] - before["server"], 1e-9)
+    ours_per_cycle = ours * 1000 / cycles
+    return (f"    CPU per cycle: server {per_cycle['server']:.1f} ms ({kernel:.0%} in the kernel), database "
+            f"{database * 1000 / cycles:.1f} ms, load generator {per_cycle['generator']:.1f} ms | machine busy "
+            f"{busy:.0%}, of which other processes {others / max(elapsed, 1e-9):.2f} cores | "
+            f"CPU-bound capacity with both cores free ~{2000 / ours_per_cycle:.0f} cycles/s")
 
 
 def percentile(values: list[float], q: float) -> float:
