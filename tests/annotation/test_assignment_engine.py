@@ -7,6 +7,7 @@ import pytest
 from annotation.models import Annotation, Assignment, Image, ProjectAnnotator
 from jointly.jobs.models import JobRun
 from models_registry.models import PoseModel
+from review.models import ConsensusResult
 
 from .factories import (  # noqa: F401  (engine_path runs both engine paths)
     client_for,
@@ -196,8 +197,8 @@ def test_prelabels_shown_only_when_the_project_asks_for_them():
     assert client_for(world["annotator_a"]).post(next_url(world.project)).data["prelabels"] is None
 
 
-def test_last_replica_moves_the_image_to_scoring_and_enqueues_scoring_exactly_once():
-    world = make_world(images=1, replicas=2)
+def test_last_replica_is_scored_exactly_once_and_identical_replicas_are_auto_accepted():
+    world = make_world(images=1, replicas=2, review_sample_rate=0.0)
     image = world.images[0]
     clients = [client_for(world["annotator_a"]), client_for(world["annotator_a2"])]
     leases = [c.post(next_url(world.project)).data for c in clients]
@@ -208,9 +209,10 @@ def test_last_replica_moves_the_image_to_scoring_and_enqueues_scoring_exactly_on
     submit(clients[1], leases[1]["id"])  # a retry is not a second "last replica"
     runs = JobRun.objects.filter(func="review.jobs.score_image")
     assert [(r.queue, r.kwargs, r.state) for r in runs] == [("scoring", {"image_id": image.pk}, "finished")]
-    assert runs[0].result["replicas"] == 2
+    assert runs[0].result == {"scored": 1, "auto_accepted": 1, "needs_review": 0}
     image.refresh_from_db()
-    assert (image.status, image.submitted_count, image.slots_taken) == ("scoring", 2, 2)
+    assert (image.status, image.submitted_count, image.slots_taken) == ("accepted", 2, 2)
+    assert ConsensusResult.objects.get(image=image).agreement == pytest.approx(1.0)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -224,7 +226,9 @@ def test_scoring_job_runs_on_a_real_worker(run_worker):
     result = run_worker("scoring")
     assert result.returncode == 0, result.stderr
     run.refresh_from_db()
-    assert run.state == "finished" and run.result["image_id"] == world.images[0].pk
+    assert run.state == "finished" and run.result["scored"] == 1
+    # One replica cannot measure agreement: the image waits for a QA lead.
+    assert Image.objects.get(pk=world.images[0].pk).status == "review"
 
 
 def test_next_refused_until_current_instructions_are_acknowledged():

@@ -12,6 +12,7 @@ from django.db import connection
 
 from annotation.models import Annotation, Assignment, Image
 from jointly.jobs.models import JobRun
+from review.models import ConsensusResult
 
 from .factories import (  # noqa: F401  (fixtures: clock, engine_path runs both engine paths)
     client_for,
@@ -86,8 +87,11 @@ def test_twenty_annotators_racing_for_the_last_slots_of_fifty_images_never_over_
     distinct = Assignment.objects.filter(project=world.project).values_list("image_id", "annotator_id")
     assert len(distinct) == len(set(distinct)) == 150
     assert Annotation.objects.filter(image__project=world.project, source="annotator").count() == 150
-    counters = set(Image.objects.filter(project=world.project).values_list("status", "slots_taken", "submitted_count"))
-    assert counters == {("scoring", 3, 3)}
+    counters = set(Image.objects.filter(project=world.project).values_list("slots_taken", "submitted_count"))
+    assert counters == {(3, 3)}
+    # Each image was scored in-process right after its last replica: out of annotation, decided.
+    assert set(Image.objects.filter(project=world.project).values_list("status", flat=True)) <= {"accepted", "review"}
+    assert ConsensusResult.objects.filter(project=world.project).count() == 50
     scoring = JobRun.objects.filter(func="review.jobs.score_image").values_list("kwargs", flat=True)
     assert sorted(k["image_id"] for k in scoring) == sorted(image.pk for image in world.images)
 
@@ -138,5 +142,5 @@ def test_concurrent_retries_of_one_submit_store_one_annotation():
     )
     assert {r.status_code for r in responses} == {200}
     assert len({r.data["annotation"] for r in responses}) == 1
-    assert Annotation.objects.filter(image_id=task["image"]["id"]).count() == 1
+    assert Annotation.objects.filter(image_id=task["image"]["id"], source="annotator").count() == 1
     assert JobRun.objects.filter(func="review.jobs.score_image").count() == 1
