@@ -15,8 +15,17 @@ import orjson
 from django.db import connection, models
 
 
+#: Below this many rows a temporary table's DDL costs more than it saves.
+COPY_THRESHOLD = 500
+
+
 def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
+
+
+def use_copy(n_rows: int) -> bool:
+    """COPY pays off for big batches on PostgreSQL; a job scoring one image takes the ORM path."""
+    return n_rows >= COPY_THRESHOLD and is_postgresql()
 
 
 def _copy_value(field: models.Field, value):
@@ -52,7 +61,7 @@ def upsert(model: type[models.Model], objs: Sequence[models.Model], *, unique_fi
     """
     if not objs:
         return
-    if not is_postgresql():
+    if not use_copy(len(objs)):
         model.objects.bulk_create(objs, batch_size=2000, update_conflicts=True, unique_fields=unique_fields,
                                   update_fields=update_fields)
         return

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jointly.api_errors import Conflict
-from jointly.bulk import copy_into_temp_table, is_postgresql
+from jointly.bulk import copy_into_temp_table, use_copy
 
 from ..models import Annotation, Image
 from .instances import validate_instances
@@ -85,7 +85,7 @@ def replace_source_annotations(source: str, instances_by_image: dict[int, list[d
         raise ValueError(f"'{source}' annotations belong to an annotator or model, not to an image alone")
     if not instances_by_image:
         return {"created": 0, "updated": 0, "unchanged": 0}
-    if is_postgresql():
+    if use_copy(len(instances_by_image)):
         return _replace_with_copy(source, instances_by_image)
     existing = {a.image_id: a for a in Annotation.objects.filter(source=source, image_id__in=instances_by_image)}
     changed, new = [], []
