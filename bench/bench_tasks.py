@@ -127,7 +127,12 @@ def check(project_id: int, replicas: int, acknowledged: list[list[int]], refused
 
     submitted = Assignment.objects.filter(project_id=project_id, state="submitted")
     per_image = Counter(submitted.values_list("image_id", flat=True))
-    finished = set(Image.objects.filter(project_id=project_id, status="scoring").values_list("pk", flat=True))
+    # Finished: out of annotation. In-process jobs (the embedded default) score an image
+    # right away, so it may already be accepted or in review rather than "scoring".
+    finished = set(
+        Image.objects.filter(project_id=project_id).exclude(status__in=["new", "annotating"])
+        .values_list("pk", flat=True)
+    )
     report("images over the replica limit", sum(1 for n in per_image.values() if n > replicas))
     distinct = dict(
         submitted.values("image_id").annotate(n=Count("annotator_id", distinct=True)).values_list("image_id", "n")
