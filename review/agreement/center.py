@@ -193,9 +193,10 @@ def _fermat(ax, ay, bx, by, cx, cy):
     da = t2 + r3 * (b2 + c2 - a2)
     db = t2 + r3 * (a2 + c2 - b2)
     dc = t2 + r3 * (a2 + b2 - c2)
-    at_a = da <= 0
-    at_b = ~at_a & (db <= 0)
-    at_c = ~at_a & ~at_b & (dc <= 0)
+    flat = 1e-12 * (a2 + b2 + c2)  # within rounding of 120 degrees: the vertex (to rounding)
+    at_a = da <= flat
+    at_b = ~at_a & (db <= flat)
+    at_c = ~at_a & ~at_b & (dc <= flat)
     with np.errstate(divide="ignore", invalid="ignore"):
         ia, ib, ic = 1 / da, 1 / db, 1 / dc
         tot = ia + ib + ic
@@ -206,17 +207,19 @@ def _fermat(ax, ay, bx, by, cx, cy):
     return fx, fy
 
 
-def _vertex_optimum(x, y, w) -> np.ndarray:
+def _vertex_optimum(x, y, w, tiny) -> np.ndarray:
     """Index of the data point that is the geometric median, or -1.
 
     Point ``k`` is the median iff the weighted unit vectors from it to the
-    other points sum to a vector no longer than its own weight (coincident
-    points adding to it). Weiszfeld converges sublinearly towards such a
-    vertex, so it is settled up front.
+    other points sum to a vector no longer than its own weight (points
+    within ``tiny`` of it adding to it). Weiszfeld converges sublinearly
+    towards such a vertex, so it is settled up front.
 
     Parameters
     ----------
     x, y, w : ndarray, shape (M, R)
+    tiny : ndarray, shape (R,)
+        Distance below which two points count as one.
 
     Returns
     -------
@@ -225,12 +228,12 @@ def _vertex_optimum(x, y, w) -> np.ndarray:
     dx = x[None, :, :] - x[:, None, :]  # (k, i, R): p_i - p_k
     dy = y[None, :, :] - y[:, None, :]
     d = np.hypot(dx, dy)
-    same = d == 0
-    with np.errstate(invalid="ignore", divide="ignore"):
+    same = d <= tiny
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         c = np.where(same, 0.0, w[None] / d)
     pull = np.hypot((c * dx).sum(1), (c * dy).sum(1))
     own = (w[None] * same).sum(1)
-    ok = (pull <= own) & (w > 0)
+    ok = (pull <= own * (1 + 1e-9)) & (w > 0)  # boundary cases (pull == own) are optima too
     return np.where(ok.any(0), np.argmax(ok, axis=0), -1)
 
 
@@ -249,8 +252,8 @@ def _weiszfeld(x, y, w, tol: float, max_iter: int):
     cx, cy = (w * x).sum(0) / wsum, (w * y).sum(0) / wsum
     scale = (w * np.hypot(x - cx, y - cy)).sum(0) / wsum
     stop = tol * scale
-    tiny = 1e-12 * scale + 1e-300
-    vertex = _vertex_optimum(x, y, w)
+    tiny = 1e-9 * scale + 1e-300  # closer points count as one (the objective moves < 1e-9 scale)
+    vertex = _vertex_optimum(x, y, w, tiny)
     hit = np.flatnonzero(vertex >= 0)
     cx[hit], cy[hit] = x[vertex[hit], hit], y[vertex[hit], hit]
     todo = np.flatnonzero((scale > 0) & (vertex < 0))
@@ -279,9 +282,64 @@ def _weiszfeld(x, y, w, tol: float, max_iter: int):
         cx[active], cy[active] = nx, ny
         active = active[step > stop[active]]
     if todo.size:
-        cx[todo], cy[todo] = _newton_polish(take_cols(x, todo), take_cols(y, todo), take_cols(w, todo),
-                                            cx[todo], cy[todo])
+        xt, yt, wt = take_cols(x, todo), take_cols(y, todo), take_cols(w, todo)
+        px, py = cx[todo], cy[todo]
+        # Weiszfeld crawling (not converged), or ending near a data point, where the objective
+        # is badly conditioned: also try the descent rays from the data points
+        crawling = np.isin(todo, active)
+        near = np.flatnonzero(crawling | (np.where(wt > 0, np.hypot(xt - px, yt - py), np.inf).min(0)
+                                          < 0.05 * scale[todo]))
+        if near.size:
+            px[near], py[near] = _near_vertex_start(take_cols(xt, near), take_cols(yt, near), take_cols(wt, near),
+                                                    px[near], py[near], scale[todo][near], tiny[todo][near])
+        px, py = _newton_polish(xt, yt, wt, px, py)
+        # never worse than the best data point (flat objectives near a vertex)
+        f = _objective(xt, yt, wt, px, py)
+        fv = np.stack([_objective(xt, yt, wt, xt[j], yt[j]) for j in range(xt.shape[0])])
+        j = np.argmin(np.where(wt > 0, fv, np.inf), axis=0)
+        cols = np.arange(todo.size)
+        use = fv[j, cols] < f
+        cx[todo] = np.where(use, xt[j, cols], px)
+        cy[todo] = np.where(use, yt[j, cols], py)
     return cx, cy
+
+
+def _near_vertex_start(x, y, w, cx, cy, scale, tiny, steps: int = 40):
+    """Better of (cx, cy) and points on the descent ray from the nearest data point.
+
+    When the median sits very close to a heavy data point, the objective is
+    nearly flat along one direction and has a kink nearby: Weiszfeld crawls
+    and Newton's quadratic model fails. From a data point the steepest
+    descent direction is the (normalized) pull of the others; trying
+    distances ``scale * 2**-t`` along it from the data point nearest to the
+    current estimate lands within a factor two of such an optimum, where
+    Newton then converges.
+
+    Parameters
+    ----------
+    x, y, w : ndarray, shape (M, R); cx, cy, scale, tiny : ndarray, shape (R,)
+
+    Returns
+    -------
+    cx, cy : ndarray, shape (R,)
+    """
+    cols = np.arange(x.shape[1])
+    k = np.argmin(np.where(w > 0, np.hypot(x - cx, y - cy), np.inf), axis=0)
+    vx, vy = x[k, cols], y[k, cols]
+    dx, dy = x - vx, y - vy
+    d = np.hypot(dx, dy)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        c = np.where(d > tiny, w / d, 0.0)  # points within `tiny` of the vertex pull as one
+        ux, uy = (c * dx).sum(0), (c * dy).sum(0)
+        norm = np.hypot(ux, uy)
+        ux, uy = ux / norm, uy / norm
+    ux, uy = np.nan_to_num(ux), np.nan_to_num(uy)
+    t = scale[None, :] * 0.5 ** np.arange(steps)[:, None]  # (T, R)
+    tx, ty = vx + t * ux, vy + t * uy
+    f = (w[None] * np.hypot(x[None] - tx[:, None], y[None] - ty[:, None])).sum(1)  # (T, R)
+    best = np.argmin(f, axis=0)
+    better = f[best, cols] < _objective(x, y, w, cx, cy)
+    return np.where(better, tx[best, cols], cx), np.where(better, ty[best, cols], cy)
 
 
 def _objective(x, y, w, cx, cy) -> np.ndarray:
@@ -289,12 +347,14 @@ def _objective(x, y, w, cx, cy) -> np.ndarray:
     return (w * np.hypot(x - cx, y - cy)).sum(0)
 
 
-def _newton_polish(x, y, w, cx, cy, steps: int = 6):
-    """Safeguarded Newton steps on the (smooth, off-vertex) median objective.
+def _newton_polish(x, y, w, cx, cy, steps: int = 16, halvings: int = 24):
+    """Newton steps with a backtracking line search on the median objective.
 
     Weiszfeld is only linearly convergent, and slow when the median lies
-    close to a data point; a few Newton steps from its result reach machine
-    precision. A step is kept only where it lowers the objective.
+    close to a data point, where the objective bends sharply; Newton steps
+    from its result reach machine precision. A full step is tried first;
+    where it does not lower the objective, lengths 1/2, 1/4, ... are tried
+    (all at once), and the step is skipped if none helps.
 
     Parameters
     ----------
@@ -305,23 +365,41 @@ def _newton_polish(x, y, w, cx, cy, steps: int = 6):
     cx, cy : ndarray, shape (R,)
     """
     f = _objective(x, y, w, cx, cy)
+    lengths = 0.5 ** np.arange(1, halvings + 1)[:, None]  # (H, 1)
+    active = np.arange(cx.shape[0])
     for _ in range(steps):
-        dx, dy = cx - x, cy - y
+        xa, ya, wa = take_cols(x, active), take_cols(y, active), take_cols(w, active)
+        px, py, fa = cx[active], cy[active], f[active]
+        dx, dy = px - xa, py - ya
         d = np.hypot(dx, dy)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            c = np.where(w > 0, w / d, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            c = np.where(wa > 0, wa / d, 0.0)
             ux, uy = dx / d, dy / d
             gx, gy = (c * dx).sum(0), (c * dy).sum(0)
             hxx = (c * (1 - ux * ux)).sum(0)
             hyy = (c * (1 - uy * uy)).sum(0)
             hxy = (-c * ux * uy).sum(0)
             det = hxx * hyy - hxy * hxy
-            nx = cx - (hyy * gx - hxy * gy) / det
-            ny = cy - (hxx * gy - hxy * gx) / det
-        ok = np.isfinite(nx) & np.isfinite(ny)
-        fn = np.where(ok, _objective(x, y, w, np.where(ok, nx, cx), np.where(ok, ny, cy)), np.inf)
-        better = fn < f
-        if not better.any():
+            sx = -(hyy * gx - hxy * gy) / det
+            sy = -(hxx * gy - hxy * gx) / det
+        ok = np.isfinite(sx) & np.isfinite(sy)
+        sx, sy = np.where(ok, sx, 0.0), np.where(ok, sy, 0.0)
+        nx, ny = px + sx, py + sy
+        fn = np.where(ok, _objective(xa, ya, wa, nx, ny), np.inf)
+        retry = np.flatnonzero(ok & ~(fn < fa))
+        if retry.size:  # backtracking, every length at once
+            tx = px[retry] + lengths * sx[retry]
+            ty = py[retry] + lengths * sy[retry]
+            xr, yr, wr = take_cols(xa, retry), take_cols(ya, retry), take_cols(wa, retry)
+            ft = (wr[None] * np.hypot(xr[None] - tx[:, None], yr[None] - ty[:, None])).sum(1)  # (H, r)
+            best = np.argmin(ft, axis=0)
+            cols = np.arange(retry.size)
+            nx[retry], ny[retry], fn[retry] = tx[best, cols], ty[best, cols], ft[best, cols]
+        better = fn < fa
+        cx[active] = np.where(better, nx, px)
+        cy[active] = np.where(better, ny, py)
+        f[active] = np.where(better, fn, fa)
+        active = active[better]
+        if active.size == 0:
             break
-        cx, cy, f = np.where(better, nx, cx), np.where(better, ny, cy), np.where(better, fn, f)
     return cx, cy

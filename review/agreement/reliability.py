@@ -7,10 +7,16 @@
   0 for it, and an instance the quorum rejected scores 0 too.
 * **OKS against gold**, where gold instances exist: Hungarian matching per
   image, unmatched gold and unmatched instances scoring 0.
-* **Systematic bias** per keypoint: mean signed offset from the
-  leave-one-out consensus in units of ``sigma_k * s`` (``y`` grows
-  downwards: a negative ``dy`` means "too high"). Offsets beyond
-  ``bias_clip`` are left out so that a few swaps do not masquerade as bias.
+* **Systematic bias** per keypoint, in units of ``sigma_k * s`` (``y``
+  grows downwards: a negative ``dy`` means "too high"). Measured against a
+  leave-one-out consensus, one biased annotator would shift the others'
+  references (with three annotators, by half their bias) and be blamed on
+  them; instead the mean offset between every two annotators,
+  ``E[x_a - x_b] = bias_a - bias_b``, is solved for the individual biases
+  by least squares, and the solution, fixed only up to a common shift, is
+  centered on the median annotator: one annotator's habit stays theirs.
+  Offsets beyond ``bias_clip`` sigmas are left out, so that a few swaps do
+  not masquerade as bias.
 * **Error variance and weight.** For two annotators ``a, b`` of the same
   object, ``|x_a - x_b|**2 / (s sigma_k)**2`` has expectation
   ``v_a + v_b``, where ``v`` is each annotator's own error variance in
@@ -31,13 +37,15 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import lsqr
 
-from ._segments import CHUNK_ROWS, _stable_group_order, add_sorted, grouped_median, join_runs, sorted_unique
+from ._segments import (CHUNK_ROWS, _stable_group_order, add_sorted, chunks, group_sum, grouped_median, join_runs,
+                        sorted_unique)
 from .batch import InstanceBatch
 from .consensus import Consensus, LeaveOneOut
 from .matching import assign_blocks
 from .oks import _sigmas, pair_agreement
 
-__all__ = ["Reliability", "annotator_reliability", "annotator_error_variance", "default_assignments"]
+__all__ = ["Reliability", "annotator_reliability", "annotator_error_variance", "annotator_bias",
+           "default_assignments"]
 
 _LN2 = np.log(2.0)
 _CHUNK = CHUNK_ROWS
@@ -67,9 +75,10 @@ class Reliability:
         Mean OKS against gold (NaN where no gold image was annotated).
     n_gold : ndarray, shape (S,), int64
     bias : ndarray, shape (S, K, 2)
-        Mean signed offset (dx, dy) from the leave-one-out consensus in
-        units of ``sigma_k * s``.
+        Systematic offset (dx, dy) in units of ``sigma_k * s``, relative to
+        the median annotator (`annotator_bias`).
     bias_count : ndarray, shape (S, K), int64
+        Pairwise offsets behind each bias.
     error_var : ndarray, shape (S,)
         Own error variance in COCO units (1 = as precise as COCO's annotators).
     weight : ndarray, shape (S,)
@@ -167,14 +176,7 @@ def annotator_error_variance(batch: InstanceBatch, a, b, sigmas, *, min_pairs: i
     n_src = batch.n_sources
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
-    sa, sb = batch.source[a], batch.source[b]
-    pair_key = np.minimum(sa, sb) * n_src + np.maximum(sa, sb)
-    if n_src * n_src <= 1 << 20:  # dense pair-type index, no sort
-        used = np.bincount(pair_key, minlength=n_src * n_src) > 0
-        lookup = np.cumsum(used) - 1
-        types, ptype = np.flatnonzero(used), lookup[pair_key]
-    else:
-        types, ptype = np.unique(pair_key, return_inverse=True)
+    types, ptype, _ = _pair_types(batch.source[a], batch.source[b], n_src)
     groups, vals = [], []
     for lo in range(0, a.shape[0], _CHUNK):  # chunks: temporaries stay in cache
         ia, ib = a[lo:lo + _CHUNK], b[lo:lo + _CHUNK]
@@ -207,6 +209,87 @@ def annotator_error_variance(batch: InstanceBatch, a, b, sigmas, *, min_pairs: i
     seen = n_obs > 0
     var[seen] = np.maximum(sol[seen], 1e-3 * np.nanmedian(m))
     return var, n_obs
+
+
+def _pair_types(source_a: np.ndarray, source_b: np.ndarray, n_src: int):
+    """Unordered annotator pair of each instance pair: (types (T,), type index (P,), sign (P,)).
+
+    ``sign`` is +1 when ``source_a`` is the lower index of the pair, -1 otherwise.
+    """
+    lo, hi = np.minimum(source_a, source_b), np.maximum(source_a, source_b)
+    key = lo * n_src + hi
+    if n_src * n_src <= 1 << 20:  # dense index, no sort
+        used = np.bincount(key, minlength=n_src * n_src) > 0
+        types, ptype = np.flatnonzero(used), (np.cumsum(used) - 1)[key]
+    else:
+        types, ptype = np.unique(key, return_inverse=True)
+    return types, ptype, np.where(source_a <= source_b, 1.0, -1.0)
+
+
+def annotator_bias(batch: InstanceBatch, a, b, sigmas, *, clip: float = 4.0):
+    """Per-annotator, per-keypoint systematic offsets, from pairwise offsets.
+
+    Parameters
+    ----------
+    batch : InstanceBatch
+    a, b : array_like, shape (P,), int
+        Instances of the same object by different annotators.
+    sigmas : array_like, shape (K,)
+    clip : float
+        Offsets longer than this many ``sigma_k * s`` are left out.
+
+    Returns
+    -------
+    bias : ndarray, shape (S, K, 2)
+        Mean (dx, dy) offset in units of ``sigma_k * s``, relative to the
+        median annotator; NaN where unknown.
+    count : ndarray, shape (S, K), int64
+        Pairwise offsets behind each estimate.
+    """
+    sig = _sigmas(sigmas, batch.num_keypoints)
+    n_src, k = batch.n_sources, batch.num_keypoints
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    types, ptype, sign = _pair_types(batch.source[a], batch.source[b], n_src)
+    n_t = types.size
+    sums = np.zeros((n_t, k, 2))
+    counts = np.zeros((n_t, k))
+    for sl in chunks(a.shape[0]):
+        ia, ib = a[sl], b[sl]
+        unit = (np.sqrt(0.5 * (batch.area[ia] + batch.area[ib]))[:, None] * sig) / sign[sl][:, None]
+        dx = (batch.x[ia] - batch.x[ib]) / unit  # oriented: lower annotator index minus higher
+        dy = (batch.y[ia] - batch.y[ib]) / unit
+        use = batch.labeled[ia] & batch.labeled[ib] & (dx * dx + dy * dy <= clip * clip)
+        t = ptype[sl]
+        sums[..., 0] += group_sum(t, np.where(use, dx, 0.0), n_t)
+        sums[..., 1] += group_sum(t, np.where(use, dy, 0.0), n_t)
+        counts += group_sum(t, use.astype(np.float64), n_t)
+    bias = np.full((n_src, k, 2), np.nan)
+    count = np.zeros((n_src, k), dtype=np.int64)
+    if n_t == 0:
+        return bias, count
+    lo, hi = types // n_src, types % n_src
+    np.add.at(count, lo, counts.astype(np.int64))
+    np.add.at(count, hi, counts.astype(np.int64))
+    # One sparse least-squares problem for all (keypoint, axis): unknown (s, k, axis),
+    # equation per (pair type, k, axis): bias[lo] - bias[hi] = mean offset, weight sqrt(count).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / counts[..., None]
+    ok = counts > 0
+    t_idx, k_idx = np.nonzero(ok)
+    rows = np.arange(t_idx.size * 2).reshape(-1, 2)  # (E, axis)
+    w = np.sqrt(counts[t_idx, k_idx])[:, None] * np.ones(2)
+    col = lambda s: (s[:, None] * k + k_idx[:, None]) * 2 + np.arange(2)  # noqa: E731
+    design = coo_matrix((np.r_[w.ravel(), -w.ravel()],
+                         (np.r_[rows.ravel(), rows.ravel()], np.r_[col(lo[t_idx]).ravel(), col(hi[t_idx]).ravel()])),
+                        shape=(rows.size, n_src * k * 2)).tocsr()
+    sol = lsqr(design, (w * mean[t_idx, k_idx]).ravel(), atol=1e-12, btol=1e-12)[0].reshape(n_src, k, 2)
+    known = count > 0
+    sol = np.where(known[..., None], sol, np.nan)
+    with np.errstate(invalid="ignore"):
+        sol -= np.nanmedian(np.where(known[..., None], sol, np.nan), axis=0, keepdims=True) \
+            if known.any() else 0.0
+    return np.where(known[..., None], sol, np.nan), count
 
 
 def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: LeaveOneOut, sigmas, *,
@@ -262,8 +345,7 @@ def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: Leave
     q = np.flatnonzero(consensus.accepted[loo.cluster])
     q = q[_stable_group_order(batch.source[loo.instance[q]], n_src)]
     acc = {name: np.zeros((n_src,) + shape) for name, shape in (
-        ("oks", ()), ("n", ()), ("kp", (k,)), ("kp_n", (k,)), ("pck", ()), ("pck_n", ()),
-        ("dx", (k,)), ("dy", (k,)), ("bias_n", (k,)))}
+        ("oks", ()), ("n", ()), ("kp", (k,)), ("kp_n", (k,)), ("pck", ()), ("pck_n", ()))}
     ref = loo.reference
     for lo in range(0, q.shape[0], _CHUNK):
         qc = q[lo:lo + _CHUNK]
@@ -283,19 +365,12 @@ def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: Leave
         n_ref = lab_r.sum(1)
         hit = (d2 <= (tol * tol)[:, None]) & lab_i & lab_r
         has = n_ref > 0
-        unit = 1.0 / (np.sqrt(ref.area[qc])[:, None] * sig[None, :])
-        dx *= unit
-        dy *= unit
-        use = lab_i & lab_r & (d2 * unit * unit <= bias_clip ** 2)
         add_sorted(acc["oks"], src, oks)
         add_sorted(acc["n"], src, np.ones_like(oks))
         add_sorted(acc["kp"], src, np.where(known, per, 0.0))
         add_sorted(acc["kp_n"], src, known.astype(np.float64))
         add_sorted(acc["pck"], src, np.where(has, hit.sum(1) / np.maximum(n_ref, 1), 0.0))
         add_sorted(acc["pck_n"], src, has.astype(np.float64))
-        add_sorted(acc["dx"], src, np.where(use, dx, 0.0))
-        add_sorted(acc["dy"], src, np.where(use, dy, 0.0))
-        add_sorted(acc["bias_n"], src, use.astype(np.float64))
     n_scored = acc["n"].astype(np.int64) + missed + rejected
 
     # Error variance from in-object pairs, and weights.
@@ -305,6 +380,7 @@ def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: Leave
         pa, pb = member_pairs
     keep = acc_inst[pa]
     var, _ = annotator_error_variance(batch, pa[keep], pb[keep], sig)
+    bias, bias_count = annotator_bias(batch, pa[keep], pb[keep], sig, clip=bias_clip)
     weight = np.ones(n_src)
     seen = np.isfinite(var)
     if seen.any():
@@ -317,8 +393,7 @@ def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: Leave
             oks=acc["oks"] / n_scored, n_scored=n_scored, matched_oks=acc["oks"] / acc["n"],
             keypoint_oks=acc["kp"] / acc["kp_n"], pck=acc["pck"] / acc["pck_n"],
             missed=missed, rejected=rejected, gold_oks=gold_oks, n_gold=n_gold,
-            bias=np.stack([acc["dx"] / acc["bias_n"], acc["dy"] / acc["bias_n"]], axis=-1),
-            bias_count=acc["bias_n"].astype(np.int64), error_var=var, weight=weight)
+            bias=bias, bias_count=bias_count, error_var=var, weight=weight)
 
 
 def _gold_scores(batch, gold, sig, a_img, a_src, threshold):
