@@ -207,7 +207,8 @@ def annotator_error_variance(batch: InstanceBatch, a, b, sigmas, *, min_pairs: i
     design = coo_matrix((np.repeat(w, 2), (rows, cols)), shape=(types.size, n_src)).tocsr()
     sol = lsqr(design, w * m, atol=1e-12, btol=1e-12)[0]
     seen = n_obs > 0
-    var[seen] = np.maximum(sol[seen], 1e-3 * np.nanmedian(m))
+    # floor: a tiny positive share of the typical disagreement (exactly agreeing annotators included)
+    var[seen] = np.maximum(sol[seen], 1e-3 * max(float(np.median(m)), 1e-6))
     return var, n_obs
 
 
@@ -286,10 +287,9 @@ def annotator_bias(batch: InstanceBatch, a, b, sigmas, *, clip: float = 4.0):
     sol = lsqr(design, (w * mean[t_idx, k_idx]).ravel(), atol=1e-12, btol=1e-12)[0].reshape(n_src, k, 2)
     known = count > 0
     sol = np.where(known[..., None], sol, np.nan)
-    with np.errstate(invalid="ignore"):
-        sol -= np.nanmedian(np.where(known[..., None], sol, np.nan), axis=0, keepdims=True) \
-            if known.any() else 0.0
-    return np.where(known[..., None], sol, np.nan), count
+    has = known.any(0)  # keypoints someone measured
+    sol[:, has] -= np.nanmedian(sol[:, has], axis=0, keepdims=True)  # relative to the median annotator
+    return sol, count
 
 
 def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: LeaveOneOut, sigmas, *,
