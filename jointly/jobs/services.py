@@ -48,10 +48,21 @@ def enqueue(queue: str, func: str, *, description: str = "", created_by=None, **
     return run
 
 
-def _push_to_rq(run: JobRun) -> None:
+_queues: dict[tuple[str, str], object] = {}
+
+
+def _rq_queue(name: str):
+    """One RQ queue (and Redis connection) per process and queue, not one per enqueue."""
     import django_rq
 
-    django_rq.get_queue(run.queue).enqueue(
+    key = (name, settings.RQ_QUEUES[name]["URL"])
+    if key not in _queues:
+        _queues[key] = django_rq.get_queue(name)
+    return _queues[key]
+
+
+def _push_to_rq(run: JobRun) -> None:
+    _rq_queue(run.queue).enqueue(
         "jointly.jobs.services.run_job", str(run.id), job_id=str(run.id),
         description=run.description, job_timeout=settings.RQ_QUEUES[run.queue]["DEFAULT_TIMEOUT"],
     )
