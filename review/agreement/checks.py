@@ -35,7 +35,7 @@ from ._segments import CHUNK_ROWS, chunks
 from .batch import InstanceBatch, instance_pairs
 from .clustering import Clusters
 from .consensus import LeaveOneOut
-from .oks import pair_agreement
+from .oks import box_iou, pair_agreement
 from .skeleton import Skeleton
 
 __all__ = ["Flags", "FLAG_CODES", "check_left_right_swap", "check_outside", "check_visibility",
@@ -289,7 +289,7 @@ def check_left_right_swap(batch: InstanceBatch, clusters: Clusters, skeleton, *,
     take = lambda a, cols: np.take(a, cols, axis=1)  # noqa: E731 (fast column selection)
     found = []
     multi = np.flatnonzero(clusters.support >= 2)
-    for sl in chunks(multi.shape[0], CHUNK_ROWS // 4):
+    for sl in chunks(multi.shape[0], CHUNK_ROWS * 2):
         mem = clusters.members[multi[sl]]  # (R, M)
         r = mem.shape[0]
         gain = np.zeros((r, n_flip, si.shape[0]))  # (R, F, T): summed test gains
@@ -339,22 +339,30 @@ def check_outside(batch: InstanceBatch, image_size=None, *, box_margin: float = 
     """
     size_all = None if image_size is None else np.asarray(image_size, dtype=np.float64)
     img_hits, box_hits = [], []
-    for sl in chunks(len(batch)):
+    for sl in chunks(len(batch), CHUNK_ROWS * 4):
         x, y, lab = batch.x[sl], batch.y[sl], batch.labeled[sl]
+        bb = batch.bbox[sl]
+        # cheap comparisons find the few candidates; distances only for those
         if size_all is not None:
             size = size_all[batch.image[sl]]
             w, h = size[:, :1], size[:, 1:]
-            out = np.hypot(np.maximum(0, -x) + np.maximum(0, x - w), np.maximum(0, -y) + np.maximum(0, y - h))
-            n, kk = np.nonzero(lab & (out > 0))
-            img_hits.append((n + sl.start, kk, out[n, kk]))
-        bb = batch.bbox[sl]
+            n, kk = np.nonzero(lab & ((x < 0) | (y < 0) | (x > w) | (y > h)))
+            px, py = x[n, kk], y[n, kk]
+            wn, hn = size[n, 0], size[n, 1]
+            out = np.hypot(np.maximum(0, -px) + np.maximum(0, px - wn), np.maximum(0, -py) + np.maximum(0, py - hn))
+            img_hits.append((n + sl.start, kk, out))
+        side = np.maximum(bb[:, 2], bb[:, 3])
+        pad = (box_margin * side / np.sqrt(2))[:, None]  # a point farther than the margin is this far on one axis
         x0, y0 = bb[:, :1], bb[:, 1:2]
-        x1, y1 = x0 + bb[:, 2:3], y0 + bb[:, 3:4]
-        dist = np.hypot(np.maximum(0, x0 - x) + np.maximum(0, x - x1), np.maximum(0, y0 - y) + np.maximum(0, y - y1))
+        n, kk = np.nonzero(lab & ((x < x0 - pad) | (y < y0 - pad) | (x > x0 + bb[:, 2:3] + pad)
+                                  | (y > y0 + bb[:, 3:4] + pad)))
+        px, py, bn = x[n, kk], y[n, kk], bb[n]
+        dist = np.hypot(np.maximum(0, bn[:, 0] - px) + np.maximum(0, px - bn[:, 0] - bn[:, 2]),
+                        np.maximum(0, bn[:, 1] - py) + np.maximum(0, py - bn[:, 1] - bn[:, 3]))
         with np.errstate(invalid="ignore", divide="ignore"):
-            rel = dist / np.maximum(bb[:, 2:3], bb[:, 3:4])
-        n, kk = np.nonzero(lab & (rel > box_margin))
-        box_hits.append((n + sl.start, kk, rel[n, kk]))
+            rel = dist / side[n]
+        keep = rel > box_margin
+        box_hits.append((n[keep] + sl.start, kk[keep], rel[keep]))
     parts = []
     for code, hits in (("outside_image", img_hits), ("outside_box", box_hits)):
         if hits:
@@ -455,7 +463,7 @@ def check_limbs(batch: InstanceBatch, skeleton, *, limb_z: float = 3.5, min_coun
     judged &= mad > 0
     scale = 1.4826 * mad
     found = []
-    for sl in chunks(n_inst):
+    for sl in chunks(n_inst, CHUNK_ROWS * 2):
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (lengths(sl) - med[:, None]) / scale[:, None]
         e, n = np.nonzero((np.abs(z) > limb_z) & judged[:, None])
@@ -466,15 +474,28 @@ def check_limbs(batch: InstanceBatch, skeleton, *, limb_z: float = 3.5, min_coun
                       keypoint=p[e], other_keypoint=q[e])
 
 
-def check_duplicates(batch: InstanceBatch, sigmas, *, threshold: float = 0.7) -> Flags:
+def check_duplicates(batch: InstanceBatch, sigmas, *, threshold: float = 0.7, pairs=None) -> Flags:
     """Pairs of instances of one annotator in one image that describe one object.
+
+    Parameters
+    ----------
+    batch : InstanceBatch
+    sigmas : array_like, shape (K,)
+    threshold : float
+        `agreement_oks` at or above which two instances are one object.
+    pairs : tuple (a, b) of ndarray, optional
+        Same-annotator instance pairs (``instance_pairs(..., kind="same")``),
+        if already enumerated.
 
     Returns
     -------
     Flags on the later instance, ``other_instance`` the earlier one,
     ``score`` their `agreement_oks`.
     """
-    a, b = instance_pairs(batch.image, batch.source, kind="same")
+    a, b = instance_pairs(batch.image, batch.source, kind="same") if pairs is None else pairs
+    # two drawings of one object overlap: score only pairs whose boxes do
+    near = box_iou(batch.bbox[a], batch.bbox[b]) > 0.2
+    a, b = a[near], b[near]
     sim = pair_agreement(batch, a, b, sigmas)
     hit = sim >= threshold
     return Flags.make("duplicate_instance", batch.image[b[hit]], b[hit], sim[hit], other_instance=a[hit])
@@ -482,7 +503,8 @@ def check_duplicates(batch: InstanceBatch, sigmas, *, threshold: float = 0.7) ->
 
 def run_checks(batch: InstanceBatch, skeleton, clusters: Clusters | None = None,
                loo: LeaveOneOut | None = None, *, image_size=None, swap_margin: float = 0.3,
-               box_margin: float = 0.25, limb_z: float = 3.5, duplicate_threshold: float = 0.7) -> Flags:
+               box_margin: float = 0.25, limb_z: float = 3.5, duplicate_threshold: float = 0.7,
+               same_pairs=None) -> Flags:
     """All checks. The swap check needs ``clusters``, the visibility check ``loo``.
 
     Returns
@@ -492,7 +514,7 @@ def run_checks(batch: InstanceBatch, skeleton, clusters: Clusters | None = None,
     sk = Skeleton.coerce(skeleton)
     parts = [check_outside(batch, image_size, box_margin=box_margin),
              check_limbs(batch, sk, limb_z=limb_z),
-             check_duplicates(batch, sk.sigmas, threshold=duplicate_threshold)]
+             check_duplicates(batch, sk.sigmas, threshold=duplicate_threshold, pairs=same_pairs)]
     if clusters is not None:
         parts.append(check_left_right_swap(batch, clusters, sk, margin=swap_margin))
     if loo is not None:

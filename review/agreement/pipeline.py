@@ -142,7 +142,10 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
         else:
             replicas = image_replicas(sb)
     with timer("pairs"):
-        a, b = instance_pairs(sb.image, sb.source, kind="cross")
+        a, b = instance_pairs(sb.image, kind="all")
+        cross = sb.source[a] != sb.source[b]
+        same_pairs = (a[~cross], b[~cross])
+        a, b = a[cross], b[cross]
     with timer("agreement"):
         sim = pair_agreement(sb, a, b, sig, dtype=dtype)
     with timer("matching"):
@@ -170,7 +173,8 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
                                                 weights=reliability.weight)
     with timer("checks"):
         flags = run_checks(sb, sk, clusters, loo, image_size=image_size, swap_margin=swap_margin,
-                           box_margin=box_margin, limb_z=limb_z, duplicate_threshold=duplicate_threshold)
+                           box_margin=box_margin, limb_z=limb_z, duplicate_threshold=duplicate_threshold,
+                           same_pairs=same_pairs)
     with timer("sigmas"):
         acc = consensus.accepted[cl]
         sigmas = estimate_sigmas(sb, pa[acc], pb[acc])
