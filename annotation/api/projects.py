@@ -13,7 +13,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from ..access import can_create_project_in, managed_projects, reviewable_projects, visible_projects
+from ..access import can_create_project_in, managed_projects, reviewable_projects, visible_projects, visible_vendors
 from ..models import Image, Organization, Project, Vendor
 from ..services import projects as project_services
 from .coco import CocoActionsMixin
@@ -44,6 +44,16 @@ class ProjectSerializer(serializers.ModelSerializer):
         if self.instance is not None:  # a project does not move between organizations
             fields["organization"].read_only = True
         return fields
+
+    def to_representation(self, project):
+        data = super().to_representation(project)
+        # A vendor's people learn their own vendor's grant, not which other vendors work on the project.
+        request = self.context.get("request")
+        if request is not None and "visible_vendor_ids" not in self.context:
+            self.context["visible_vendor_ids"] = set(visible_vendors(request.user).values_list("pk", flat=True))
+        if request is not None:
+            data["vendors"] = [pk for pk in data["vendors"] if pk in self.context["visible_vendor_ids"]]
+        return data
 
 
 def _image_count(**filters):

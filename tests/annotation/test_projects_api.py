@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotation.models import Annotation, Membership, Project
+from annotation.models import Annotation, Membership, Project, Vendor
 from annotation.services.skeletons import create_skeleton
 
 from .projects_fixtures import (  # noqa: F401  (fixtures)
@@ -70,6 +70,15 @@ def test_vendor_manager_sees_but_cannot_manage_or_list_images(django_user_model,
     assert project.replicas == 3
 
 
+def test_vendor_side_sees_its_own_grant_but_not_the_other_vendors(django_user_model, manager_client, project, vendor):
+    rival = Vendor.objects.create(name="Rival Labeling")
+    project.vendors.add(rival)
+    boss = member_client(django_user_model, "boss", Membership.Role.VENDOR_MANAGER, vendor=vendor)
+    assert boss.get(f"/api/v1/projects/{project.pk}/").data["vendors"] == [vendor.pk]
+    assert boss.get("/api/v1/projects/").data["results"][0]["vendors"] == [vendor.pk]
+    assert sorted(manager_client.get(f"/api/v1/projects/{project.pk}/").data["vendors"]) == sorted([vendor.pk, rival.pk])
+
+
 def test_annotators_do_not_list_images(django_user_model, project, vendor):
     annotator = member_client(django_user_model, "ann", Membership.Role.ANNOTATOR, vendor=vendor)
     make_images(project, ["secret.jpg"])
@@ -83,7 +92,7 @@ def test_list_counts_images_in_few_queries(manager_client, project, org, arm_ske
     make_images(project, ["c.jpg"])
     for i in range(5):
         Project.objects.create(organization=org, name=f"P{i}", skeleton=arm_skeleton)
-    with django_assert_max_num_queries(4):  # count, page, vendors prefetch (+ membership lookup)
+    with django_assert_max_num_queries(5):  # count, page, vendors prefetch, visible vendors (+ membership lookup)
         response = manager_client.get("/api/v1/projects/")
     row = next(p for p in response.data["results"] if p["id"] == project.pk)
     assert (row["image_count"], row["accepted_count"]) == (3, 2)
