@@ -187,4 +187,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's own loggers (4xx warnings of django.request) follow LOG_LEVEL too.
+    "loggers": {"django": {"level": os.environ.get("LOG_LEVEL", "INFO")}},
 }
