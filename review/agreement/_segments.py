@@ -123,7 +123,7 @@ def segment_median(values: np.ndarray, mask: np.ndarray, axis: int = 1) -> np.nd
     return np.squeeze(med, axis=axis)
 
 
-def _stable_group_order(group: np.ndarray, n_groups: int) -> np.ndarray:
+def stable_group_order(group: np.ndarray, n_groups: int) -> np.ndarray:
     """Stable argsort of small non-negative ints (radix sort for <= 16-bit keys)."""
     dtype = np.uint8 if n_groups <= 1 << 8 else np.uint16 if n_groups <= 1 << 16 else np.int64
     return np.argsort(group.astype(dtype, copy=False), kind="stable")
@@ -165,7 +165,7 @@ def grouped_median(group: np.ndarray, values: np.ndarray, n_groups: int) -> tupl
         med[ok] = 0.5 * (f_lo / (1.0 - f_lo) + f_hi / (1.0 - f_hi))
         return med, count
     by_value = np.argsort(values)
-    order = by_value[_stable_group_order(group[by_value], n_groups)]
+    order = by_value[stable_group_order(group[by_value], n_groups)]
     x = values[order]
     med[ok] = 0.5 * (x[lo] + x[hi])
     return med, count

@@ -94,14 +94,11 @@ class InstanceBatch:
                 raise ValueError("visibility flags must be 0, 1 or 2")
             if n and (image.min() < 0 or source.min() < 0):
                 raise ValueError("image and source indices must be >= 0")
-            for c in ("x", "y"):  # tolerate NaN as "no position" on unlabeled points
-                arr = x if c == "x" else y
-                if not np.isfinite(arr).all():
-                    bad = ~np.isfinite(arr)
-                    if np.any(bad & (v > 0)):
-                        raise ValueError("labeled keypoints must have finite coordinates")
-                    arr = np.where(bad, 0.0, arr)
-                    x, y = (arr, y) if c == "x" else (x, arr)
+            if not (np.isfinite(x).all() and np.isfinite(y).all()):
+                bad = ~(np.isfinite(x) & np.isfinite(y))  # NaN is tolerated as "no position" ...
+                if np.any(bad & (v > 0)):  # ... on unlabeled points only
+                    raise ValueError("labeled keypoints must have finite coordinates")
+                x, y = np.where(bad, 0.0, x), np.where(bad, 0.0, y)
         v = v.astype(np.int8, copy=False)
         n_images = int(image.max() + 1 if n else 0) if n_images is None else int(n_images)
         n_sources = int(source.max() + 1 if n else 0) if n_sources is None else int(n_sources)
@@ -251,6 +248,10 @@ def instance_pairs(image: np.ndarray, source: np.ndarray | None = None,
         ``a`` precedes ``b`` in the (stable) image order, so for a batch
         sorted by (image, source) ``source[a] <= source[b]``.
     """
+    if kind not in ("cross", "same", "all"):
+        raise ValueError(f"unknown kind {kind!r}")
+    if kind != "all" and source is None:
+        raise ValueError(f"kind={kind!r} needs source")
     image = np.asarray(image)
     order = np.argsort(image, kind="stable")
     starts, lengths = run_lengths(image[order])
@@ -258,10 +259,6 @@ def instance_pairs(image: np.ndarray, source: np.ndarray | None = None,
     a, b = order[i], order[j]
     if kind == "all":
         return a, b
-    if source is None:
-        raise ValueError(f"kind={kind!r} needs source")
     source = np.asarray(source)
     keep = source[a] != source[b] if kind == "cross" else source[a] == source[b]
-    if kind not in ("cross", "same"):
-        raise ValueError(f"unknown kind {kind!r}")
     return a[keep], b[keep]

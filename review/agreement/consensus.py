@@ -27,11 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._segments import segment_median
+from ._segments import segment_median, sorted_unique
 from .batch import InstanceBatch
 from .center import mean_soa, median_soa
 from .clustering import Clusters, cluster_instances
-from .oks import _sigmas, pair_agreement
+from .oks import pair_agreement
+from .skeleton import as_sigmas
 
 __all__ = ["Consensus", "LeaveOneOut", "build_consensus", "consensus_from_clusters",
            "leave_one_out", "majority_quorum", "image_replicas"]
@@ -52,7 +53,7 @@ def image_replicas(batch: InstanceBatch) -> np.ndarray:
     and drew nothing on it is invisible here; pass the real assignment
     counts to the pipeline when they are known.
     """
-    key = np.unique(batch.image * max(batch.n_sources, 1) + batch.source)
+    key = sorted_unique(batch.image * max(batch.n_sources, 1) + batch.source)
     return np.bincount(key // max(batch.n_sources, 1), minlength=batch.n_images).astype(np.int64)
 
 
@@ -291,7 +292,7 @@ def consensus_from_clusters(batch: InstanceBatch, clusters: Clusters, sigmas, *,
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
-    sig = _sigmas(sigmas, batch.num_keypoints)
+    sig = as_sigmas(sigmas, batch.num_keypoints)
     reps = image_replicas(batch) if replicas is None else np.asarray(replicas, dtype=np.int64)
     q = _resolve_quorum(quorum, reps)[clusters.image]
     c, k = len(clusters), batch.num_keypoints
@@ -414,7 +415,7 @@ def leave_one_out(batch: InstanceBatch, clusters: Clusters, sigmas, *, method: s
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
-    sig = _sigmas(sigmas, batch.num_keypoints)
+    sig = as_sigmas(sigmas, batch.num_keypoints)
     loo = _Centers.empty(int(clusters.support[clusters.support >= 2].sum()), batch.num_keypoints)
     _kernel(batch, clusters.members, clusters.support, sig, method, weights, None, loo)
     return _loo_result(batch, clusters, loo)

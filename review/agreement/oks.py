@@ -18,18 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 from .batch import InstanceBatch
+from .skeleton import as_sigmas
 
 __all__ = ["compute_oks", "agreement_oks", "pair_oks", "pair_agreement", "box_iou"]
 
 _EPS = np.spacing(1)  # pycocotools adds this to the area
 _CHUNK = 1 << 14  # pairs per gathered chunk: ~4 MB of coordinates, stays in cache
-
-
-def _sigmas(sigmas, k: int) -> np.ndarray:
-    s = np.asarray(sigmas, dtype=np.float64).reshape(-1)
-    if s.size != k:
-        raise ValueError(f"need {k} sigmas, got {s.size}")
-    return s
 
 
 def compute_oks(ref_xy, ref_v, ref_area, other_xy, sigmas, ref_bbox=None) -> np.ndarray:
@@ -70,7 +64,7 @@ def compute_oks(ref_xy, ref_v, ref_area, other_xy, sigmas, ref_bbox=None) -> np.
     ref_xy = np.asarray(ref_xy, dtype=np.float64)
     other_xy = np.asarray(other_xy, dtype=np.float64)
     k = ref_xy.shape[-2]
-    var = (_sigmas(sigmas, k) * 2) ** 2
+    var = (as_sigmas(sigmas, k) * 2) ** 2
     lead = np.broadcast_shapes(ref_xy.shape[:-2], other_xy.shape[:-2],
                                np.shape(ref_v)[:-1], np.shape(ref_area))
     rx = np.broadcast_to(ref_xy, lead + (k, 2)).reshape(-1, k, 2)
@@ -152,7 +146,7 @@ def agreement_oks(a_xy, a_v, a_area, b_xy, b_v, b_area, sigmas, a_bbox=None, b_b
     a_xy = np.asarray(a_xy, dtype=np.float64)
     b_xy = np.asarray(b_xy, dtype=np.float64)
     k = a_xy.shape[-2]
-    var = (_sigmas(sigmas, k) * 2) ** 2
+    var = (as_sigmas(sigmas, k) * 2) ** 2
     la = np.asarray(a_v) > 0
     lb = np.asarray(b_v) > 0
     s2 = (np.asarray(a_area, dtype=np.float64) + np.asarray(b_area, dtype=np.float64)) / 2
@@ -240,7 +234,7 @@ def pair_agreement(batch: InstanceBatch, a, b, sigmas, *, other: InstanceBatch |
         raise ValueError("both batches must have the same keypoints")
     dtype = np.dtype(dtype)
     # exp(-d^2 / (2 s^2 (2 sigma)^2)) = exp(d^2 * coef / s^2), coef = -1 / (8 sigma^2)
-    coef = (-1.0 / (8.0 * _sigmas(sigmas, k) ** 2)).astype(dtype)
+    coef = (-1.0 / (8.0 * as_sigmas(sigmas, k) ** 2)).astype(dtype)
     xa, ya, la, aa = _cast(batch.x, dtype), _cast(batch.y, dtype), batch.labeled, batch.area
     xb, yb, lb, ab = _cast(other.x, dtype), _cast(other.y, dtype), other.labeled, other.area
     if permute_b is not None:

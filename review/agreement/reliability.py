@@ -37,12 +37,13 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import lsqr
 
-from ._segments import (CHUNK_ROWS, _stable_group_order, add_sorted, chunks, group_sum, grouped_median, join_runs,
+from ._segments import (CHUNK_ROWS, stable_group_order, add_sorted, chunks, group_sum, grouped_median, join_runs,
                         sorted_unique)
 from .batch import InstanceBatch
 from .consensus import Consensus, LeaveOneOut
 from .matching import assign_blocks
-from .oks import _sigmas, pair_agreement
+from .oks import pair_agreement
+from .skeleton import as_sigmas
 
 __all__ = ["Reliability", "annotator_reliability", "annotator_error_variance", "annotator_bias",
            "default_assignments"]
@@ -177,7 +178,7 @@ def annotator_error_variance(batch: InstanceBatch, a, b, sigmas, *, min_pairs: i
     n : ndarray, shape (S,), int64
         Keypoint observations behind each estimate.
     """
-    sig = _sigmas(sigmas, batch.num_keypoints)
+    sig = as_sigmas(sigmas, batch.num_keypoints)
     n_src = batch.n_sources
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
@@ -254,7 +255,7 @@ def annotator_bias(batch: InstanceBatch, a, b, sigmas, *, clip: float = 4.0):
     count : ndarray, shape (S, K), int64
         Pairwise offsets behind each estimate.
     """
-    sig = _sigmas(sigmas, batch.num_keypoints)
+    sig = as_sigmas(sigmas, batch.num_keypoints)
     n_src, k = batch.n_sources, batch.num_keypoints
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
@@ -333,7 +334,7 @@ def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: Leave
     -------
     Reliability
     """
-    sig = _sigmas(sigmas, batch.num_keypoints)
+    sig = as_sigmas(sigmas, batch.num_keypoints)
     n_src, k = batch.n_sources, batch.num_keypoints
     clusters = consensus.clusters
     acc_inst = consensus.accepted[clusters.of]  # (N,) instance belongs to an accepted object
@@ -350,7 +351,7 @@ def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: Leave
     # Members of accepted objects against their leave-one-out reference,
     # rows sorted by annotator so that every sum is a chunked reduceat.
     q = np.flatnonzero(consensus.accepted[loo.cluster])
-    q = q[_stable_group_order(batch.source[loo.instance[q]], n_src)]
+    q = q[stable_group_order(batch.source[loo.instance[q]], n_src)]
     acc = {name: np.zeros((n_src,) + shape) for name, shape in (
         ("oks", ()), ("n", ()), ("kp", (k,)), ("kp_n", (k,)), ("pck", ()), ("pck_n", ()))}
     ref = loo.reference

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Skeleton", "COCO_PERSON", "COCO_SIGMAS", "COCO_KEYPOINT_NAMES"]
+__all__ = ["Skeleton", "COCO_PERSON", "COCO_SIGMAS", "COCO_KEYPOINT_NAMES", "as_sigmas"]
 
 COCO_KEYPOINT_NAMES = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
@@ -25,6 +25,14 @@ COCO_KEYPOINT_NAMES = (
 COCO_SIGMAS = np.array(
     [.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]
 ) / 10.0
+
+
+def as_sigmas(sigmas, k: int) -> np.ndarray:
+    """Sigmas as a (K,) float64 vector, checked against the number of keypoints."""
+    s = np.asarray(sigmas, dtype=np.float64).reshape(-1)
+    if s.size != k:
+        raise ValueError(f"need {k} sigmas, got {s.size}")
+    return s
 
 
 def _index_pairs(pairs, k: int, what: str) -> np.ndarray:

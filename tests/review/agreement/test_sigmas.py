@@ -1,7 +1,6 @@
 """Learned sigmas: COCO's sigmas recovered from simulated redundant annotations."""
 
 import numpy as np
-import pytest
 
 from review.agreement import COCO_PERSON, COCO_SIGMAS, Skeleton, estimate_sigmas, run_pipeline
 
