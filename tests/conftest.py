@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +27,8 @@ def _in_process_jobs_and_tmp_media(settings, tmp_path):
 
 @pytest.fixture
 def api_client():
+    from rest_framework.test import APIClient
+
     return APIClient()
 
 
@@ -38,6 +39,8 @@ def staff_user(django_user_model):
 
 @pytest.fixture
 def staff_client(staff_user):
+    from rest_framework.test import APIClient
+
     client = APIClient()
     client.force_authenticate(staff_user)
     return client
