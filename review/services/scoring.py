@@ -148,7 +148,9 @@ def _decide(project: Project, image: Image, agreement: float | None, n_drawn: in
     if agreement is not None:
         if agreement < project.auto_accept_oks:
             reasons.append(f"agreement {agreement:.3f} is below the auto-accept threshold {project.auto_accept_oks:.2f}")
-    elif n_drawn or n_annotators < 2:
+    elif n_drawn and project.replicas >= 2:
+        # Redundancy was asked for but did not happen (one annotator drew, the others saw nothing).
+        # A single-replica project cannot measure agreement by design: flags and the sample decide.
         reasons.append("agreement cannot be measured: fewer than two annotators drew this image's objects")
     if rejected:
         reasons.append(f"{rejected} instance(s) drawn by too few annotators to reach the quorum")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
-from annotation.models import Annotation, Image
+from annotation.models import Annotation, Assignment, Image, Project
 from review.models import ConsensusResult, ProjectAgreement, ReviewTask
 from review.services.scoring import score_images
 
@@ -107,6 +107,22 @@ def test_an_object_drawn_by_one_annotator_only_misses_the_quorum():
     assert result.decision == "needs_review"
     assert any("quorum" in r for r in result.reasons)
     assert len(Annotation.objects.get(image=world.images[0], source="consensus").instances) == 1
+
+
+def test_a_single_replica_project_is_judged_by_flags_and_the_sample_not_by_agreement():
+    world = make_scored_world(3, seed=15)
+    Project.objects.filter(pk=world.project.pk).update(replicas=1)
+    Annotation.objects.filter(image__in=world.images).exclude(annotator=world.annotators[0]).delete()
+    Assignment.objects.filter(image__in=world.images).exclude(annotator=world.annotators[0]).delete()
+    score_images(im.pk for im in world.images)
+    assert set(statuses(world)) == {"accepted"}
+    assert all(r.agreement is None for r in ConsensusResult.objects.filter(project=world.project))
+
+    multi = make_scored_world(1, seed=16)  # replicas 3, but only one annotator drew the person
+    Annotation.objects.filter(image=multi.images[0]).exclude(annotator=multi.annotators[0]).update(instances=[])
+    score_images([multi.images[0].pk])
+    reasons = ConsensusResult.objects.get(image=multi.images[0]).reasons
+    assert any("quorum" in r for r in reasons)
 
 
 def test_scoring_twice_changes_nothing_and_never_undoes_a_qa_decision():
