@@ -50,7 +50,7 @@ class ProjectAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     actions = ["export_accepted_coco", "estimate_sigmas"]
     fieldsets = (
-        (None, {"fields": ("organization", "name", "description", "skeleton", "instructions", "is_active", "priority")}),
+        (None, {"fields": ("organization", "name", "description", "skeleton", "instructions", "is_active")}),
         ("Workflow", {"fields": (
             "replicas", "lease_seconds", "idle_limit_seconds", "auto_accept_oks", "review_sample_rate", "gold_rate",
         )}),

@@ -32,7 +32,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "organization", "name", "description", "skeleton", "skeleton_label", "instructions", "replicas",
             "lease_seconds", "idle_limit_seconds", "auto_accept_oks", "review_sample_rate", "gold_rate",
-            "prelabel_model", "show_prelabels", "priority", "vendors", "is_active", "image_count", "accepted_count",
+            "prelabel_model", "show_prelabels", "vendors", "is_active", "image_count", "accepted_count",
             "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]

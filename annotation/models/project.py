@@ -39,7 +39,6 @@ class Project(models.Model):
         "models_registry.PoseModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
     )
     show_prelabels = models.BooleanField(default=True, help_text="Show model pre-labels to annotators.")
-    priority = models.IntegerField(default=0, help_text="Higher first when an annotator works on several projects.")
     vendors = models.ManyToManyField("annotation.Vendor", blank=True, related_name="projects")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -36,7 +36,7 @@ def test_admin_refuses_a_skeleton_change_under_annotations(admin_client_, projec
     form = {
         "organization": org.pk, "name": "Arms", "description": "", "skeleton": other.pk, "replicas": 3,
         "lease_seconds": 1800, "idle_limit_seconds": 300, "auto_accept_oks": 0.85, "review_sample_rate": 0.05,
-        "gold_rate": 0, "priority": 0, "is_active": "on", "show_prelabels": "on",
+        "gold_rate": 0, "is_active": "on", "show_prelabels": "on",
     }
     response = admin_client_.post(f"/admin/annotation/project/{project.pk}/change/", form)
     assert response.status_code == 200  # the form comes back with the error
