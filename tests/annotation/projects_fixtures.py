@@ -15,20 +15,23 @@ from rest_framework.test import APIClient
 from annotation.models import Image, Membership, Organization, Project, Vendor
 from annotation.services.skeletons import create_skeleton
 
-ARM_NAMES = ["left_shoulder", "right_shoulder", "neck"]
+#: A three-keypoint skeleton with one flip pair: small enough to read in a failing test.
+ARM = {
+    "name": "arm",
+    "supercategory": "person",
+    "keypoints": [
+        {"name": "left_shoulder", "sigma": 0.079, "flip_partner": "right_shoulder"},
+        {"name": "right_shoulder", "sigma": 0.079, "flip_partner": "left_shoulder"},
+        {"name": "neck", "sigma": 0.05},
+    ],
+    "edges": [["left_shoulder", "neck"], ["right_shoulder", "neck"]],
+}
+ARM_NAMES = [kp["name"] for kp in ARM["keypoints"]]
 
 
 @pytest.fixture
 def arm_skeleton(db):
-    return create_skeleton({
-        "name": "arm",
-        "keypoints": [
-            {"name": "left_shoulder", "sigma": 0.079, "flip_partner": "right_shoulder"},
-            {"name": "right_shoulder", "sigma": 0.079, "flip_partner": "left_shoulder"},
-            {"name": "neck", "sigma": 0.05},
-        ],
-        "edges": [["left_shoulder", "neck"], ["right_shoulder", "neck"]],
-    })
+    return create_skeleton(ARM)
 
 
 @pytest.fixture

@@ -5,18 +5,10 @@ import pytest
 from annotation.models import Annotation, Image, Organization, Project, Skeleton
 from annotation.services.skeletons import create_skeleton
 
+from .projects_fixtures import ARM
+
 pytestmark = pytest.mark.django_db
 
-ARM = {
-    "name": "arm",
-    "supercategory": "person",
-    "keypoints": [
-        {"name": "left_shoulder", "sigma": 0.079, "flip_partner": "right_shoulder"},
-        {"name": "right_shoulder", "sigma": 0.079, "flip_partner": "left_shoulder"},
-        {"name": "neck", "sigma": 0.05},
-    ],
-    "edges": [["left_shoulder", "neck"], ["right_shoulder", "neck"]],
-}
 
 
 def freeze(skeleton: Skeleton) -> None:

@@ -1,19 +1,15 @@
+import copy
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from annotation.services.skeletons import validate_definition
 
+from .projects_fixtures import ARM
+
 
 def definition(**overrides):
-    base = {
-        "name": "arm",
-        "keypoints": [
-            {"name": "left_shoulder", "sigma": 0.079, "flip_partner": "right_shoulder"},
-            {"name": "right_shoulder", "sigma": 0.079, "flip_partner": "left_shoulder"},
-            {"name": "neck", "sigma": 0.05},
-        ],
-        "edges": [["left_shoulder", "neck"], ["right_shoulder", "neck"]],
-    }
+    base = copy.deepcopy(ARM)
     base.update(overrides)
     return base
 
