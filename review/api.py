@@ -32,7 +32,9 @@ class ImageConsensus(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk: int):
-        image = get_object_or_404(Image.objects.filter(project__in=quality_projects(request.user)), pk=pk)
+        image = get_object_or_404(
+            Image.objects.filter(project__in=quality_projects(request.user)).select_related("project__skeleton"), pk=pk
+        )
         result = ConsensusResult.objects.filter(image=image).first()
         if result is None:
             return Response(

@@ -184,42 +184,55 @@ def _pairwise(rows: _Rows, result: PipelineResult, sigmas: np.ndarray) -> list[d
     return out
 
 
+@dataclass
+class _Scored:
+    """What one scoring pass did, and the engine's output for the project report."""
+
+    auto_accepted: int = 0
+    needs_review: int = 0
+    result: PipelineResult | None = None
+    rows: _Rows | None = None
+
+    @property
+    def scored(self) -> int:
+        return self.auto_accepted + self.needs_review
+
+
 def score_images(image_ids: Iterable[int], *, progress: Callable | None = None) -> dict:
     """Score these images (any projects) and store consensus, results, decisions. Idempotent."""
     ids = sorted(set(int(i) for i in image_ids))
     project_ids = Image.objects.filter(pk__in=ids).values_list("project_id", flat=True).distinct()
     summary = {"scored": 0, "auto_accepted": 0, "needs_review": 0}
     for project in Project.objects.filter(pk__in=project_ids).select_related("skeleton"):
-        done = _score_project_images(project, Image.objects.filter(pk__in=ids, project=project), progress)
-        for key in summary:
-            summary[key] += done[key]
+        done = _score(project, Image.objects.filter(pk__in=ids, project=project), progress)
+        summary["scored"] += done.scored
+        summary["auto_accepted"] += done.auto_accepted
+        summary["needs_review"] += done.needs_review
     return summary
 
 
 @transaction.atomic
-def _score_project_images(project: Project, images_qs, progress=None) -> dict:
+def _score(project: Project, images_qs, progress=None) -> _Scored:
     images = list(images_qs.select_for_update().order_by("pk"))
-    spec = project.skeleton.spec()
     if not images:
-        return {"scored": 0, "auto_accepted": 0, "needs_review": 0, "result": None, "rows": None}
+        return _Scored()
+    spec = project.skeleton.spec()
     rows = _load(images, spec)
     if progress:
         progress(0.2, 1, f"scoring {len(images)} images, {len(rows.batch)} instances")
-    sigmas = np.asarray(spec.sigmas, dtype=np.float64)
     result = run_pipeline(
         rows.batch, spec, assignments=rows.assignments, gold=rows.gold,
         image_size=np.array([[im.width, im.height] for im in images], dtype=np.float64),
     )
     if progress:
         progress(0.7, 1, "storing consensus and decisions")
-    _store(project, rows, result, spec, sigmas)
-    decisions = ConsensusResult.objects.filter(image__in=images).values_list("decision", flat=True)
-    accepted = sum(1 for d in decisions if d == ConsensusResult.Decision.AUTO_ACCEPTED)
-    return {"scored": len(images), "auto_accepted": accepted, "needs_review": len(images) - accepted,
-            "result": result, "rows": rows}
+    accepted = _store(project, rows, result, spec)
+    return _Scored(auto_accepted=accepted, needs_review=len(images) - accepted, result=result, rows=rows)
 
 
-def _store(project: Project, rows: _Rows, result: PipelineResult, spec: SkeletonSpec, sigmas) -> None:
+def _store(project: Project, rows: _Rows, result: PipelineResult, spec: SkeletonSpec) -> int:
+    """Write consensus, results, statuses and review tasks; returns how many images were auto-accepted."""
+    sigmas = np.asarray(spec.sigmas, dtype=np.float64)
     images = rows.images
     n_img = len(images)
     con = result.consensus
@@ -307,8 +320,10 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
         [ReviewTask(image=im, project=project, reasons=reasons_of[im.pk]) for im in to_review],
         batch_size=2000, ignore_conflicts=True,
     )
+    return sum(1 for r in results if r.decision == ConsensusResult.Decision.AUTO_ACCEPTED)
 
 
+@transaction.atomic
 def score_project(project: Project, *, progress: Callable | None = None) -> ProjectAgreement:
     """Re-score every scored image of a project together and store the project report.
 
@@ -317,18 +332,17 @@ def score_project(project: Project, *, progress: Callable | None = None) -> Proj
     work; the report is what `/api/v1/projects/{id}/agreement/` serves.
     """
     images_qs = Image.objects.filter(project=project, status__in=SCORED_STATUSES)
-    done = _score_project_images(project, images_qs, progress)
-    result, rows = done["result"], done["rows"]
-    if result is None:
+    done = _score(project, images_qs, progress)
+    if done.result is None:
         report = {"images_scored": 0}
     else:
         spec = project.skeleton.spec()
-        report = summarize(result, spec, names=spec.names, source_ids=rows.annotators).to_dict()
-        report["decisions"] = {"auto_accepted": done["auto_accepted"], "needs_review": done["needs_review"]}
-        report["timings"] = {k: round(v, 3) for k, v in result.timings.items()}
+        report = summarize(done.result, spec, names=spec.names, source_ids=done.rows.annotators).to_dict()
+        report["decisions"] = {"auto_accepted": done.auto_accepted, "needs_review": done.needs_review}
+        report["timings"] = {k: round(v, 3) for k, v in done.result.timings.items()}
     agreement, _ = ProjectAgreement.objects.update_or_create(
-        project=project, defaults={"report": report, "n_images": done["scored"]}
+        project=project, defaults={"report": report, "n_images": done.scored}
     )
     if progress:
-        progress(1, 1, f"scored {done['scored']} images")
+        progress(1, 1, f"scored {done.scored} images")
     return agreement
