@@ -57,6 +57,7 @@ class VendorAdmin(admin.ModelAdmin):
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ("user", "role", "organization", "vendor", "is_active", "created_at")
+    list_select_related = ("user", "organization", "vendor")
     list_filter = ("role", "is_active", "vendor", "organization")
     search_fields = ("user__username", "user__email", "vendor__name", "organization__name")
     autocomplete_fields = ("user", "organization", "vendor")
@@ -89,6 +90,7 @@ class ProjectAnnotatorForm(forms.ModelForm):
 class ProjectAnnotatorAdmin(admin.ModelAdmin):
     form = ProjectAnnotatorForm
     list_display = ("user", "project", "vendor", "added_by", "created_at")
+    list_select_related = ("user", "project", "vendor", "added_by")
     list_filter = ("vendor", "project")
     search_fields = ("user__username", "project__name", "vendor__name")
     autocomplete_fields = ("user", "vendor")
@@ -201,6 +203,7 @@ class AssignmentAdmin(admin.ModelAdmin):
 @admin.register(InstructionsAcknowledgement)
 class InstructionsAcknowledgementAdmin(admin.ModelAdmin):
     list_display = ("user", "instructions", "version", "project", "acknowledged_at")
+    list_select_related = ("user", "instructions", "project")
     list_filter = ("instructions",)
     search_fields = ("user__username", "instructions__title")
     date_hierarchy = "acknowledged_at"
