@@ -4,9 +4,8 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from annotation.models import Project
+from annotation.management.command_support import TqdmProgress, project_or_error
 from annotation.services.coco_export import selection_from_params, write_coco
 
 
@@ -22,21 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--model", type=int, default=None)
 
     def handle(self, *args, project_id, output, source, annotator, model, **options):
-        try:
-            project = Project.objects.select_related("skeleton").get(pk=project_id)
-        except Project.DoesNotExist:
-            raise CommandError(f"No project with id {project_id}.") from None
+        project = project_or_error(project_id)
         try:
             selection = selection_from_params({"source": source, "annotator": annotator, "model": model})
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
-        bar = tqdm(unit="image", desc="export", disable=options["verbosity"] == 0)
-
-        def progress(done, total=None, message=""):
-            bar.total = total
-            bar.update(done - bar.n)
-            bar.set_postfix_str(message)
-
+        progress = TqdmProgress("export", "image", options["verbosity"])
         size = write_coco(project, output, selection, progress)
-        bar.close()
+        progress.close()
         self.stdout.write(f"Wrote {output} ({size} bytes).")

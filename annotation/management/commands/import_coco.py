@@ -4,9 +4,8 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from annotation.models import Project
+from annotation.management.command_support import TqdmProgress, project_or_error
 from annotation.services.coco_import import IMPORT_SOURCES, CocoImportFailed, ImportOptions, import_coco
 
 
@@ -28,18 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Check everything, write nothing.")
 
     def handle(self, *args, project_id, file, **options):
-        try:
-            project = Project.objects.select_related("skeleton").get(pk=project_id)
-        except Project.DoesNotExist:
-            raise CommandError(f"No project with id {project_id}.") from None
+        project = project_or_error(project_id)
         if not file.is_file():
             raise CommandError(f"{file} is not a file.")
-        bar = tqdm(total=100, unit="%", desc="import", disable=options["verbosity"] == 0)
-
-        def progress(done, total=None, message=""):
-            fraction = done / total if total else done
-            bar.update(round(100 * min(1.0, fraction)) - bar.n)
-            bar.set_postfix_str(message)
+        progress = TqdmProgress("import", "%", options["verbosity"], percent=True)
 
         opts = ImportOptions(
             source=options["source"], create_missing_images=options["create_missing_images"],
@@ -49,12 +40,12 @@ class Command(BaseCommand):
             with open(file, "rb") as handle:
                 result = import_coco(project, handle, opts, dry_run=options["dry_run"], progress=progress)
         except CocoImportFailed as exc:
-            bar.close()
+            progress.close()
             for section, messages in exc.errors.items():
                 for message in messages:
                     self.stderr.write(f"[{section}] {message}")
             raise CommandError(str(exc)) from None
-        bar.close()
+        progress.close()
         for warning in result.get("warnings", []):
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(json.dumps({k: v for k, v in result.items() if k != "warnings"}))

@@ -4,9 +4,8 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from annotation.models import Project
+from annotation.management.command_support import TqdmProgress, project_or_error
 from annotation.services.images import register_folder
 
 
@@ -26,23 +25,14 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=200)
 
     def handle(self, *args, project_id, folder, in_place, batch_size, **options):
-        try:
-            project = Project.objects.get(pk=project_id)
-        except Project.DoesNotExist:
-            raise CommandError(f"No project with id {project_id}.") from None
-        bar = tqdm(unit="file", desc="registering", disable=options["verbosity"] == 0)
-
-        def progress(done, total, message=""):
-            bar.total = total
-            bar.update(done - bar.n)
-            bar.set_postfix_str(message)
-
+        project = project_or_error(project_id)
+        progress = TqdmProgress("registering", "file", options["verbosity"])
         try:
             result = register_folder(project, folder, in_place=in_place, batch_size=batch_size, progress=progress)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         finally:
-            bar.close()
+            progress.close()
         for item in result.results:
             if item.status == "rejected":
                 self.stderr.write(f"rejected {item.file_name}: {item.reason}")
