@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from contextlib import nullcontext
 from importlib import import_module
 from typing import Callable
 
@@ -76,10 +77,12 @@ class ProgressReporter:
     def __init__(self, run_id: str):
         self.run_id = run_id
         self._last = 0.0
+        self.fraction, self.message = 0.0, ""
 
     def __call__(self, done: float, total: float | None = None, message: str = "") -> None:
         fraction = float(done) / float(total) if total else float(done)
         fraction = max(0.0, min(1.0, fraction))
+        self.fraction, self.message = fraction, message[:500]
         now = time.monotonic()
         if now - self._last < self.min_interval and fraction < 1.0:
             return
@@ -105,14 +108,21 @@ def run_job(run_id: str):
     )
     module_path, func_name = run.func.rsplit(".", 1)
     func = getattr(import_module(module_path), func_name)
+    # In-process, the job runs inside the caller's transaction: a savepoint
+    # keeps a failing job from poisoning it (the caller's own writes stand).
+    # A worker runs it in autocommit, so its progress writes are seen at once.
+    isolation = nullcontext() if use_redis() else transaction.atomic()
+    reporter = ProgressReporter(run_id)
     try:
-        result = func(progress=ProgressReporter(run_id), **run.kwargs)
+        with isolation:
+            result = func(progress=reporter, **run.kwargs)
     except Exception as exc:
         logger.exception("job %s (%s) failed", run_id, run.func)
         JobRun.objects.filter(pk=run_id).update(
             state=JobRun.State.FAILED, finished_at=timezone.now(),
             error=f"{exc}\n\n{traceback.format_exc()}"[:20000],
             result=getattr(exc, "job_result", None),
+            progress=reporter.fraction, message=reporter.message,  # how far it got (a savepoint may have undone it)
         )
         if use_redis():
             raise

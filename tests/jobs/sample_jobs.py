@@ -15,3 +15,10 @@ def create_users(progress, names):
 def explode(progress):
     progress(1, 2, "half way")
     raise RuntimeError("the model file is corrupt")
+
+
+def create_then_collide(progress, name):
+    """Writes a row, then breaks a unique constraint: the database error must not escape the job."""
+    User = get_user_model()
+    User.objects.create(username=f"{name}-scratch")
+    User.objects.create(username=name)

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from jointly.jobs.models import JobRun
 from jointly.jobs.services import enqueue, run_job
@@ -41,6 +42,18 @@ def test_jobs_of_other_users_are_not_visible(django_user_model, api_client, staf
     other = django_user_model.objects.create_user("other")
     api_client.force_authenticate(other)
     assert api_client.get(f"/api/v1/jobs/{run.id}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_failing_in_process_job_rolls_back_its_writes_and_not_the_callers(django_user_model):
+    with transaction.atomic():
+        django_user_model.objects.create(username="caller")
+        django_user_model.objects.create(username="taken")
+        run = enqueue("default", "tests.jobs.sample_jobs.create_then_collide", name="taken")
+        django_user_model.objects.create(username="after")  # the caller's transaction is still usable
+    assert run.state == JobRun.State.FAILED and "duplicate key" in run.error
+    names = set(django_user_model.objects.values_list("username", flat=True))
+    assert {"caller", "after", "taken"} <= names and "taken-scratch" not in names
 
 
 def test_unknown_queue_is_refused():
