@@ -193,6 +193,13 @@ def reviewable_projects(user) -> QuerySet[Project]:
     ).distinct()
 
 
+def quality_projects(user) -> QuerySet[Project]:
+    """Projects whose agreement figures and consensus the user may read (managers and QA leads)."""
+    return Project.objects.filter(
+        Q(pk__in=managed_projects(user).values("pk")) | Q(pk__in=reviewable_projects(user).values("pk"))
+    )
+
+
 def can_create_project_in(user, organization_id: int) -> bool:
     if not user.is_authenticated:
         return False

@@ -5,26 +5,18 @@ Annotators never get here: an annotator must not see the consensus or the
 others' labels of an image (blind annotation), so these views 404 for them.
 """
 
-from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.access import managed_projects, reviewable_projects
+from annotation.access import quality_projects
 from annotation.models import Annotation, Image, Project
 from jointly.jobs.api import JobRunSerializer
 from jointly.jobs.services import enqueue
 
 from .models import ConsensusResult, ProjectAgreement
-
-
-def quality_projects(user) -> QuerySet[Project]:
-    """Projects whose quality figures the user may read."""
-    return Project.objects.filter(
-        Q(pk__in=managed_projects(user).values("pk")) | Q(pk__in=reviewable_projects(user).values("pk"))
-    )
 
 
 class ImageConsensus(APIView):
