@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet
 
 from .models import Annotation, Assignment, Image, Membership, Project, ProjectAnnotator, Vendor
 from .prepared import columns, fetch_one
 
 Role = Membership.Role
+User = get_user_model()
 
 ORG_MANAGERS = (Role.ADMIN, Role.PROJECT_MANAGER)
 VENDOR_SUPERVISORS = (Role.VENDOR_MANAGER, Role.QA_LEAD)
@@ -89,26 +91,39 @@ STAFFED_SQL = """
         JOIN annotation_project_vendors pv ON pv.project_id = s.project_id AND pv.vendor_id = s.vendor_id
         JOIN annotation_membership m ON m.vendor_id = s.vendor_id AND m.user_id = s.user_id
                                      AND m.role = 'annotator' AND m.is_active
-        WHERE s.user_id = %(user)s AND s.project_id = {project}
+        WHERE s.user_id = {user} AND s.project_id = {project}
     )
 """
 
-_TASK_CONTEXT_SQL = """
+#: The hot statements find their caller themselves: the signed-in user's id, or the
+#: user of the request's API token, which saves the token its own round trip (see
+#: api/authentication.py). An inactive user is nobody, as in DRF's TokenAuthentication.
+_CALLER_SQL = """
+    WITH caller AS (
+        SELECT {user_columns} FROM {user_table} c
+        WHERE c.id = COALESCE(%(user)s, (SELECT t.user_id FROM authtoken_token t WHERE t.key = %(token)s))
+          AND c.is_active
+    )
+"""
+
+_TASK_CONTEXT_SQL = _CALLER_SQL + """
     SELECT {project_columns}, s.vendor_id AS staffed_vendor_id, ins.version AS current_instructions_version,
            sk.updated_at AS skeleton_updated_at,
            EXISTS (SELECT 1 FROM annotation_instructionsacknowledgement k
-                   WHERE k.user_id = %(user)s AND k.instructions_id = p.instructions_id
+                   WHERE k.user_id = c.id AND k.instructions_id = p.instructions_id
                      AND k.version = ins.version) AS acknowledged,
            (SELECT a.id FROM annotation_assignment a
-            WHERE a.project_id = p.id AND a.annotator_id = %(user)s AND a.state = 'leased' LIMIT 1) AS held_lease_id
-    FROM annotation_projectannotator s
+            WHERE a.project_id = p.id AND a.annotator_id = c.id AND a.state = 'leased' LIMIT 1) AS held_lease_id,
+           c.*
+    FROM caller c
+    JOIN annotation_projectannotator s ON s.user_id = c.id
     JOIN annotation_project p ON p.id = s.project_id AND p.is_active
     JOIN annotation_project_vendors pv ON pv.project_id = s.project_id AND pv.vendor_id = s.vendor_id
     JOIN annotation_membership m ON m.vendor_id = s.vendor_id AND m.user_id = s.user_id
                                  AND m.role = 'annotator' AND m.is_active
     JOIN annotation_skeleton sk ON sk.id = p.skeleton_id
     LEFT JOIN annotation_instructions ins ON ins.id = p.instructions_id
-    WHERE s.user_id = %(user)s AND s.project_id = %(project)s
+    WHERE s.project_id = %(project)s
     LIMIT 1
 """
 _TASK_CONTEXT_EXTRA = (
@@ -116,17 +131,28 @@ _TASK_CONTEXT_EXTRA = (
 )
 
 
-def task_context(user, project_id: int) -> Project | None:
-    """The project the user annotates on, or None, in one prepared statement.
-
-    The Project carries: staffed_vendor_id, current_instructions_version,
-    skeleton_updated_at, acknowledged (the current instructions version) and
-    held_lease_id (the user's open lease in it, if any).
-    """
+def _caller_params(user, token: str | None) -> dict | None:
+    if token is not None:
+        return {"user": None, "token": token}
     if not user.is_authenticated:
         return None
-    return fetch_one(Project, _statement("task_context"), {"user": user.pk, "project": project_id},
-                     extra=_TASK_CONTEXT_EXTRA)
+    return {"user": user.pk, "token": None}
+
+
+def task_context(user, project_id: int, *, token: str | None = None) -> Project | None:
+    """The project the caller annotates on, or None, in one prepared statement.
+
+    The caller is `user`, or with `token` the user of that API token. The
+    Project carries: caller (the user), staffed_vendor_id,
+    current_instructions_version, skeleton_updated_at, acknowledged (the
+    current instructions version) and held_lease_id (the caller's open lease
+    in it, if any). None also when the token is unknown or its user inactive.
+    """
+    params = _caller_params(user, token)
+    if params is None:
+        return None
+    return fetch_one(Project, _statement("task_context"), {**params, "project": project_id},
+                     extra=_TASK_CONTEXT_EXTRA, joined=(("caller", User),))
 
 
 #: The project fields the engine's submit path needs, read with the assignment.
@@ -135,12 +161,15 @@ _ENGINE_PROJECT_FIELDS = (
     "show_prelabels", "gold_rate", "organization_id", "is_active",
 )
 _OWN_ASSIGNMENT_SQL = (
-    "SELECT {assignment_columns}, i.width AS image_width, i.height AS image_height, sk.updated_at AS skeleton_updated_at, "
+    _CALLER_SQL
+    + "SELECT {assignment_columns}, i.width AS image_width, i.height AS image_height, "
+    "sk.updated_at AS skeleton_updated_at, "
     + ", ".join(f"p.{name} AS project__{name}" for name in _ENGINE_PROJECT_FIELDS) + ", "
-    + STAFFED_SQL.format(project="a.project_id") + " AS workable "
-    "FROM annotation_assignment a JOIN annotation_image i ON i.id = a.image_id "
+    + STAFFED_SQL.format(user="c.id", project="a.project_id") + " AS workable, c.* "
+    "FROM caller c JOIN annotation_assignment a ON a.annotator_id = c.id "
+    "JOIN annotation_image i ON i.id = a.image_id "
     "JOIN annotation_project p ON p.id = a.project_id JOIN annotation_skeleton sk ON sk.id = p.skeleton_id "
-    "WHERE a.id = %(assignment)s AND a.annotator_id = %(user)s"
+    "WHERE a.id = %(assignment)s"
 )
 _OWN_ASSIGNMENT_EXTRA = (
     "image_width", "image_height", "skeleton_updated_at", *(f"project__{name}" for name in _ENGINE_PROJECT_FIELDS),
@@ -151,19 +180,22 @@ _OWN_ASSIGNMENT_EXTRA = (
 @lru_cache(maxsize=None)
 def _statement(name: str) -> str:
     """The hot-path statements, with the models' column lists filled in once per process."""
+    caller = {"user_columns": columns(User, "c"), "user_table": User._meta.db_table}
     if name == "task_context":
-        return _TASK_CONTEXT_SQL.format(project_columns=columns(Project, "p"))
-    return _OWN_ASSIGNMENT_SQL.format(assignment_columns=columns(Assignment, "a"))
+        return _TASK_CONTEXT_SQL.format(project_columns=columns(Project, "p"), **caller)
+    return _OWN_ASSIGNMENT_SQL.format(assignment_columns=columns(Assignment, "a"), **caller)
 
 
-def own_assignment_to_work_on(user, assignment_id) -> Assignment | None:
-    """The caller's own assignment in one statement, with `workable` (still staffed on its
-    project?), the image size, the skeleton's row version (for the cached spec) and
+def own_assignment_to_work_on(user, assignment_id, *, token: str | None = None) -> Assignment | None:
+    """The caller's own assignment in one statement, with `caller` (the user; with
+    `token`, the user of that API token), `workable` (still staffed on its project?),
+    the image size, the skeleton's row version (for the cached spec) and
     `assignment.project` holding the fields the engine reads (a partial row: never saved)."""
-    if not user.is_authenticated or not str(assignment_id).isdigit():
+    params = _caller_params(user, token)
+    if params is None or not str(assignment_id).isdigit():
         return None
-    assignment = fetch_one(Assignment, _statement("own_assignment"),
-                           {"user": user.pk, "assignment": int(assignment_id)}, extra=_OWN_ASSIGNMENT_EXTRA)
+    assignment = fetch_one(Assignment, _statement("own_assignment"), {**params, "assignment": int(assignment_id)},
+                           extra=_OWN_ASSIGNMENT_EXTRA, joined=(("caller", User),))
     if assignment is None:
         return None
     assignment.project = Project(

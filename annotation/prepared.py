@@ -35,19 +35,32 @@ def _converters(model, vendor: str) -> tuple:
     return tuple(result)
 
 
-def fetch_one(model, sql: str, params, extra: tuple[str, ...] = ()):
-    """Run a statement whose row is the model's columns then `extra` ones; an instance or None."""
+def fetch_one(model, sql, params, extra: tuple[str, ...] = (), joined: tuple[tuple[str, type], ...] = ()):
+    """Run a statement whose row is the model's columns, then `extra` ones, then the
+    columns of each `joined` (attribute name, model) in turn; an instance or None.
+
+    Extra columns and joined instances end up as attributes of the instance.
+    """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    count = len(model._meta.concrete_fields)
-    values = list(row[:count])
+    instance = _instance(model, row[:len(model._meta.concrete_fields)])
+    start = len(model._meta.concrete_fields)
+    for name, value in zip(extra, row[start:start + len(extra)]):
+        setattr(instance, name, value)
+    start += len(extra)
+    for name, other in joined:
+        end = start + len(other._meta.concrete_fields)
+        setattr(instance, name, _instance(other, row[start:end]))
+        start = end
+    return instance
+
+
+def _instance(model, row):
+    values = list(row)
     for i, expression, converters in _converters(model, connection.vendor):
         for convert in converters:
             values[i] = convert(values[i], expression, connection)
-    instance = model.from_db(connection.alias, None, values)
-    for name, value in zip(extra, row[count:]):
-        setattr(instance, name, value)
-    return instance
+    return model.from_db(connection.alias, None, values)

@@ -138,14 +138,11 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         assignment = self._workable()
         serializer = SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        assignment, created = engine.submit_assignment(
-            assignment, serializer.validated_data["instances"],
-            client_active_ms=serializer.validated_data.get("active_ms"),
-            spec=engine.skeleton_spec(assignment.project.skeleton_id, assignment.skeleton_updated_at),
-            image_size=(assignment.image_width, assignment.image_height),
+        result, replayed = submit_labels(
+            assignment, serializer.validated_data["instances"], serializer.validated_data.get("active_ms"),
         )
-        response = Response(_submit_result(assignment))
-        if not created:
+        response = Response(result)
+        if replayed:
             response["Idempotent-Replayed"] = "true"
         return response
 
@@ -158,6 +155,16 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         serializer.is_valid(raise_exception=True)
         assignment = engine.release_assignment(assignment, client_active_ms=serializer.validated_data.get("active_ms"))
         return Response(AssignmentSummarySerializer(assignment).data)
+
+
+def submit_labels(assignment: Assignment, instances: list, active_ms: int | None) -> tuple[dict, bool]:
+    """Submit, for an assignment read by `own_assignment_to_work_on`: (response body, replayed?)."""
+    assignment, created = engine.submit_assignment(
+        assignment, instances, client_active_ms=active_ms,
+        spec=engine.skeleton_spec(assignment.project.skeleton_id, assignment.skeleton_updated_at),
+        image_size=(assignment.image_width, assignment.image_height),
+    )
+    return _submit_result(assignment), not created
 
 
 def _submit_result(assignment: Assignment) -> dict:

@@ -1,11 +1,12 @@
-"""Token authentication in one prepared statement, for the engine's hot endpoints.
+"""Token authentication in one prepared statement, for the engine's endpoints.
 
 DRF's TokenAuthentication builds its `select_related` query through the ORM
-on every request; on tasks/next and submit, which hundreds of annotators
+on every request; on the engine's endpoints, which hundreds of annotators
 call in a loop, that compilation is a measurable share of the request. This
 subclass asks the same question (a token of an active user) with a constant
 statement, so the database can also keep it prepared per connection. The
-answer and the errors are DRF's own.
+answer and the errors are DRF's own. (tasks/next and submit with a token
+mostly skip even that: see fast_lane.py.)
 """
 
 from functools import lru_cache
@@ -42,3 +43,15 @@ set_override(PreparedTokenAuthentication, "suppress_collision_warning", True)
 
 #: What the engine's views authenticate with: sessions (the web workspace) and tokens.
 ENGINE_AUTHENTICATION = [authentication.SessionAuthentication, PreparedTokenAuthentication]
+
+
+
+def token_in(request) -> str | None:
+    """The key of a well-formed `Authorization: Token <key>` header, or None."""
+    parts = authentication.get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != PreparedTokenAuthentication.keyword.lower().encode():
+        return None
+    try:
+        return parts[1].decode()
+    except UnicodeError:
+        return None

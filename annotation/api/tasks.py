@@ -94,6 +94,20 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
     }
 
 
+def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
+    """tasks/next for a staffed caller clear to work: (task payload or None, HTTP status)."""
+    assignment, created = engine.next_task(
+        user, project, vendor_id=project.staffed_vendor_id, may_hold_lease=project.held_lease_id is not None,
+    )
+    if assignment is None:
+        return None, status.HTTP_204_NO_CONTENT
+    return task_payload(request, assignment, project), status.HTTP_201_CREATED if created else status.HTTP_200_OK
+
+
+def must_acknowledge_first(project: Project) -> bool:
+    return bool(project.instructions_id) and not project.acknowledged
+
+
 class NextTaskView(APIView):
     authentication_classes = ENGINE_AUTHENTICATION
 
@@ -109,7 +123,7 @@ class NextTaskView(APIView):
     def post(self, request, project_id: int):
         """Lease the next image to label (or return the lease the caller holds)."""
         project = staffed_project(request.user, project_id)
-        if project.instructions_id and not project.acknowledged:
+        if must_acknowledge_first(project):
             return error_response(
                 f"Read and acknowledge the instructions of this project (version "
                 f"{project.current_instructions_version}) before your first task.",
@@ -119,16 +133,8 @@ class NextTaskView(APIView):
                 }},
                 status_code=status.HTTP_409_CONFLICT,
             )
-        assignment, created = engine.next_task(
-            request.user, project, vendor_id=project.staffed_vendor_id,
-            may_hold_lease=project.held_lease_id is not None,
-        )
-        if assignment is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(
-            task_payload(request, assignment, project),
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        payload, status_code = lease_next_task(request, request.user, project)
+        return Response(payload, status=status_code)
 
 
 class AcknowledgeSerializer(serializers.Serializer):

@@ -18,8 +18,10 @@ transaction and candidate selection is one indexed query:
   `expire_overdue_leases` does the same in bulk so statistics stay current.
 - The database itself refuses the same annotator twice on an image and two
   open leases of one annotator in one project (constraints on Assignment).
-- On PostgreSQL the two hottest steps (lease, and submit's writes) run as one
-  statement each, written out (`_one_statement_paths`). On SQLite (the
+- On PostgreSQL the common lease and the common submit (an open lease, not
+  the image's last replica) each run as one statement outside any
+  transaction, and the last replica's writes as one statement under its
+  locks, written out (`_one_statement_paths`). On SQLite (the
   embedded default) there are no row locks, but every transaction starts
   IMMEDIATE (see settings), so writers run one at a time and the portable
   paths are correct there; the tests run both paths on PostgreSQL.
@@ -29,6 +31,7 @@ Lock order is always image, then assignment, so no two transactions deadlock.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
@@ -357,9 +360,7 @@ def _lease_in_one_statement(user, project: Project, vendor_id, now: datetime) ->
         "project": project.pk, "replicas": project.replicas, "user": user.pk, "vendor": vendor_id, "now": now,
         "expires": expires, "instructions_version": instructions_version,
     }
-    # Outside a transaction the statement is its own; inside one, a savepoint keeps a
-    # constraint violation (a concurrent double click) from breaking the caller's.
-    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+    with _statement_of_its_own():
         with connection.cursor() as cursor:
             cursor.execute(_LEASE_ONE_STATEMENT_SQL, params)
             row = cursor.fetchone()
@@ -533,6 +534,10 @@ def submit_assignment(
     width, height = image_size or (assignment.image.width, assignment.image.height)
     validated = validate_instances(instances, spec, width, height)
     digest = submission_digest(validated)
+    if assignment.state == State.LEASED and _one_statement_paths():
+        submitted = _submit_in_one_statement(assignment, validated, digest, client_active_ms, now)
+        if submitted is not None:
+            return submitted, True
 
     with transaction.atomic():
         image, locked = _lock_image_and_assignment(assignment.pk)
@@ -604,6 +609,82 @@ _STORE_SUBMISSION_SQL = """
     WHERE id = %(image)s AND EXISTS (SELECT 1 FROM marked)
     RETURNING submitted_count, status, (SELECT id FROM stored)
 """
+
+
+#: The common submit on PostgreSQL as one statement, no transaction around it: a lease
+#: that is still open, on an image this submit does not complete (the last replica
+#: also starts scoring, which the general path does in its transaction). It runs on
+#: what the caller read, unlocked, and checks that under the locks:
+#: - `guard` locks the image first (the engine's lock order) and holds only while
+#:   this is not the image's last replica;
+#: - `marked` moves the assignment to submitted only if it is still the open lease
+#:   the active time was computed from (state and active-time fields unchanged);
+#: - the annotation and the image's count follow `marked`, so all or nothing happens.
+#: Counters change by deltas, which READ COMMITTED applies to the latest row version:
+#: a lease that becomes a submission keeps its slot, so only submitted_count moves.
+#: next_lease_expiry is left as it was: a lower bound, made exact by the next recount.
+_SUBMIT_ONE_STATEMENT_SQL = """
+    WITH guard AS (
+        SELECT i.id FROM annotation_image i
+        WHERE i.id = %(image)s
+          AND (i.is_gold OR i.status NOT IN ('new', 'annotating') OR i.submitted_count + 1 < %(replicas)s)
+        FOR UPDATE
+    ), new_annotation AS (
+        SELECT nextval(pg_get_serial_sequence('annotation_annotation', 'id')) AS id
+    ), marked AS (
+        UPDATE annotation_assignment a SET
+            state = 'submitted', submitted_at = %(now)s, annotation_id = (SELECT id FROM new_annotation),
+            instance_count = %(instance_count)s, submission_digest = %(digest)s, active_ms = %(active_ms)s,
+            client_active_ms = %(client_active_ms)s, observed_ms = %(observed_ms)s,
+            last_activity_at = %(last_activity_at)s
+        WHERE a.id = %(assignment)s AND a.state = 'leased' AND EXISTS (SELECT 1 FROM guard)
+          AND a.observed_ms = %(read_observed_ms)s AND a.client_active_ms = %(read_client_active_ms)s
+          AND a.last_activity_at IS NOT DISTINCT FROM %(read_last_activity_at)s
+        RETURNING a.annotation_id
+    ), stored AS (
+        INSERT INTO annotation_annotation (id, image_id, source, annotator_id, instances, version, created_at, updated_at)
+        SELECT marked.annotation_id, %(image)s, 'annotator', %(annotator)s, %(instances)s::jsonb, 1, %(now)s, %(now)s
+        FROM marked
+        RETURNING id
+    ), counted AS (
+        UPDATE annotation_image SET submitted_count = submitted_count + 1
+        WHERE id = %(image)s AND EXISTS (SELECT 1 FROM marked)
+    )
+    SELECT id FROM stored
+"""
+
+
+def _submit_in_one_statement(
+    read: Assignment, instances: list[dict], digest: str, client_active_ms: int | None, now: datetime,
+) -> Assignment | None:
+    """The submitted assignment, or None when the general path must decide (see the SQL)."""
+    submitted = copy.copy(read)
+    credit_active_time(submitted, client_active_ms, now, read.project.idle_limit_seconds)
+    submitted.state = State.SUBMITTED
+    submitted.submitted_at = now
+    submitted.instance_count = len(instances)
+    submitted.submission_digest = digest
+    with _statement_of_its_own():
+        with connection.cursor() as cursor:
+            cursor.execute(_SUBMIT_ONE_STATEMENT_SQL, {
+                "image": read.image_id, "replicas": read.project.replicas, "assignment": read.pk,
+                "annotator": read.annotator_id, "now": now, "instances": json.dumps(instances),
+                "instance_count": submitted.instance_count, "digest": digest, "active_ms": submitted.active_ms,
+                "client_active_ms": submitted.client_active_ms, "observed_ms": submitted.observed_ms,
+                "last_activity_at": submitted.last_activity_at, "read_observed_ms": read.observed_ms,
+                "read_client_active_ms": read.client_active_ms, "read_last_activity_at": read.last_activity_at,
+            })
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    submitted.annotation_id = row[0]
+    return submitted
+
+
+def _statement_of_its_own():
+    """Outside a transaction a statement is its own; inside one, a savepoint keeps a
+    constraint violation (a concurrent double click) from breaking the caller's."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
 def _one_statement_paths() -> bool:

@@ -77,9 +77,15 @@ def make_annotator(project: Project, vendor: Vendor, username: str | None = None
     return user
 
 
-def client_for(user) -> APIClient:
+def client_for(user, *, token: bool = False) -> APIClient:
+    """An API client signed in as `user` (None: anonymous): with token=True through a real
+    `Authorization: Token` header, as API clients sign in, else DRF's forced authentication."""
     client = APIClient()
-    if user is not None:
+    if user is not None and token:
+        from rest_framework.authtoken.models import Token
+
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    elif user is not None:
         client.force_authenticate(user)
     return client
 

@@ -2,7 +2,9 @@
 
 import pytest
 
+from annotation.access import own_assignment_to_work_on
 from annotation.models import Annotation, Assignment, Image, ProjectAnnotator
+from annotation.services.assignments import submit_assignment
 
 from .factories import (  # noqa: F401  (fixtures: clock, engine_path runs both engine paths)
     client_for,
@@ -163,3 +165,25 @@ def test_a_stale_lower_total_never_lowers_the_credit(clock):
     clock.advance(seconds=10)
     response = client.post(f"/api/v1/assignments/{lease['id']}/heartbeat/", {"active_ms": 20_000}, format="json")
     assert response.data["active_ms"] == 90_000
+
+
+@pytest.mark.parametrize("replicas", [1, 2], ids=["last replica", "not the last replica"])
+def test_a_heartbeat_between_the_submits_read_and_its_write_is_not_lost(clock, replicas):
+    """Submit computes active time from the row it read; on PostgreSQL it writes
+    without a lock when nothing changed since. Here something did."""
+    world = make_world(images=1, replicas=replicas, idle_limit_seconds=20, lease_seconds=7200)
+    user = world["annotator_a"]
+    lease = lease_for(user, world.project)
+    read = own_assignment_to_work_on(user, lease["id"])
+    clock.advance(seconds=15)
+    client_for(user).post(f"/api/v1/assignments/{lease['id']}/heartbeat/", {"active_ms": 15_000}, format="json")
+    clock.advance(seconds=30)
+    submitted, created = submit_assignment(read, [instance()], client_active_ms=45_000)
+    # 15 s to the heartbeat, then the 30 s since capped at the 20 s idle limit; from the
+    # stale read alone it would have been one capped gap of 20 s.
+    assert created and (submitted.observed_ms, submitted.active_ms) == (35_000, 35_000)
+    stored = Assignment.objects.get(pk=lease["id"])
+    assert (stored.state, stored.observed_ms, stored.active_ms, stored.annotation_id) == (
+        "submitted", 35_000, 35_000, submitted.annotation_id)
+    image = Image.objects.get(pk=lease["image"]["id"])
+    assert (image.slots_taken, image.submitted_count) == (1, 1)

@@ -1,0 +1,119 @@
+"""The engine's two hottest requests, answered ahead of the rest of the stack.
+
+Every annotator calls tasks/next and submit in a loop, all day, so on a
+busy project these two are nearly all of the API's traffic (bench/bench_tasks.py
+measures that loop). A request to either with an API token is answered here,
+by a middleware that sits right after the security headers: no session,
+CSRF or message middleware, no URL resolution, no DRF request, content
+negotiation or serializer. The caller is identified by the request's first
+statement, which reads what the endpoint needs anyway (access.task_context,
+access.own_assignment_to_work_on), so the token costs no round trip of its own.
+
+The lane only ever answers success, through the same selectors and services
+as the API views (api/tasks.py, api/assignments.py) and with the same
+bytes. Anything else - no token, a session, an unknown token, a refusal,
+input the serializers would reject, a conflict - goes on down the stack to
+the API view, whose answer is the canonical one. Nothing is written before
+the lane decides to answer: a refused submit rolls back before it falls
+through, so the API view meets the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
+from django.urls import reverse
+from rest_framework.exceptions import APIException
+from rest_framework.renderers import JSONRenderer
+
+from ..access import own_assignment_to_work_on, task_context
+from .assignments import MAX_ACTIVE_MS, submit_labels
+from .authentication import token_in
+from .tasks import lease_next_task, must_acknowledge_first
+
+_renderer = JSONRenderer()
+
+
+def next_task(request, token: str, project_id: int) -> HttpResponse | None:
+    project = task_context(None, project_id, token=token)
+    if project is None or must_acknowledge_first(project):
+        return None
+    payload, status = lease_next_task(request, project.caller, project)
+    return _json(payload, status)
+
+
+def submit(request, token: str, assignment_id: int) -> HttpResponse | None:
+    labels = _submission(request)
+    if labels is None:
+        return None
+    assignment = own_assignment_to_work_on(None, assignment_id, token=token)
+    if assignment is None or not assignment.workable:
+        return None
+    try:
+        result, replayed = submit_labels(assignment, *labels)
+    except (DjangoValidationError, APIException):
+        return None
+    response = _json(result, 200)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _submission(request) -> tuple[list, int | None] | None:
+    """(instances, active_ms) when SubmitSerializer would take the body as it is, else None."""
+    if request.content_type != "application/json":
+        return None
+    try:
+        body = json.loads(request.body, parse_constant=_refuse)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
+        return None
+    active_ms = body.get("active_ms")
+    if active_ms is not None and not (type(active_ms) is int and 0 <= active_ms <= MAX_ACTIVE_MS):
+        return None
+    return body["instances"], active_ms
+
+
+def _refuse(constant: str):
+    raise ValueError(f"{constant} is not JSON")  # NaN and Infinity: DRF's parser refuses them too
+
+
+def _json(payload, status: int) -> HttpResponse:
+    if payload is None:
+        return HttpResponse(status=status)
+    return HttpResponse(_renderer.render(payload), status=status, content_type="application/json")
+
+
+@lru_cache(maxsize=1)
+def _routes() -> tuple[tuple[re.Pattern, object], ...]:
+    """The two paths as the URLconf spells them, with the id as the one group."""
+    sentinel = "987654321"
+
+    def pattern(name: str, kwarg: str) -> re.Pattern:
+        return re.compile("^" + re.escape(reverse(name, kwargs={kwarg: sentinel})).replace(sentinel, r"(\d+)") + "$")
+
+    return (pattern("task-next", "project_id"), next_task), (pattern("assignment-submit", "pk"), submit)
+
+
+class FastLaneMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST":
+            token = token_in(request)
+            if token is not None:
+                for pattern, answer in _routes():
+                    match = pattern.match(request.path_info)
+                    if match:
+                        request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it
+                        response = answer(request, token, int(match.group(1)))
+                        if response is not None:
+                            return response
+                        break
+        return self.get_response(request)
