@@ -459,7 +459,7 @@ def main() -> int:
     parser.add_argument("--lease-seconds", type=int, default=600,
                         help="a lease shorter than a cycle makes leases expire mid-task: a stress test of reclaiming "
                              "(late submits whose slot went to someone else are refused with 409 and counted)")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=3)
     # Measured on this 2-core machine: single-threaded sync workers (one request each,
     # balanced through the shared accept queue) beat gthread's sticky keep-alive
     # connections on tail latency at the same throughput; more threads only add GIL
