@@ -97,7 +97,7 @@ STAFFED_SQL = """
 
 #: The hot statements find their caller themselves: the signed-in user's id, or the
 #: user of the request's API token, which saves the token its own round trip (see
-#: api/authentication.py). An inactive user is nobody, as in DRF's TokenAuthentication.
+#: api/fast_lane.py). An inactive user is nobody, as in DRF's TokenAuthentication.
 _CALLER_SQL = """
     WITH caller AS (
         SELECT {user_columns} FROM {user_table} c

@@ -45,7 +45,6 @@ set_override(PreparedTokenAuthentication, "suppress_collision_warning", True)
 ENGINE_AUTHENTICATION = [authentication.SessionAuthentication, PreparedTokenAuthentication]
 
 
-
 def token_in(request) -> str | None:
     """The key of a well-formed `Authorization: Token <key>` header, or None."""
     parts = authentication.get_authorization_header(request).split()
