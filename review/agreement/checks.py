@@ -286,7 +286,8 @@ def check_left_right_swap(batch: InstanceBatch, clusters: Clusters, skeleton, *,
     cj = -1.0 / (8.0 * sk.sigmas[fj] ** 2)
     config, cut = _orientations(m)
     si, sj = np.triu_indices(m, 1)
-    take = lambda a, cols: np.take(a, cols, axis=1)  # noqa: E731 (fast column selection)
+    slot_of_pair = np.zeros((si.shape[0], m))  # (T, M): the two member slots of each slot pair
+    slot_of_pair[np.arange(si.shape[0]), si] = slot_of_pair[np.arange(si.shape[0]), sj] = 1.0
     found = []
     multi = np.flatnonzero(clusters.support >= 2)
     for sl in chunks(multi.shape[0], CHUNK_ROWS * 2):
@@ -300,10 +301,7 @@ def check_left_right_swap(batch: InstanceBatch, clusters: Clusters, skeleton, *,
             gain[rows, :, t] = g
             tests[rows, :, t] = n
         # members taking part in a hypothesis: at least one test with someone
-        part_p = np.zeros((r, n_flip, m), dtype=bool)
-        for t in range(si.shape[0]):
-            part_p[:, :, si[t]] |= tests[:, :, t] > 0
-            part_p[:, :, sj[t]] |= tests[:, :, t] > 0
+        part_p = (tests > 0).astype(np.float64) @ slot_of_pair > 0  # (R, F, M)
         part_m = part_p.any(1, keepdims=True)
         # hypotheses: each pair alone (R, F, C), and the mirror, all pairs pooled (R, 1, C)
         flag_p, g_p = _split_flags(gain @ cut.T, tests @ cut.T, config, part_p, margin)
