@@ -20,22 +20,24 @@ through, so the API view meets the same state.
 
 from __future__ import annotations
 
-import json
+import io
 import re
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.urls import reverse
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
 from ..access import own_assignment_to_work_on, task_context
-from .assignments import MAX_ACTIVE_MS, submit_labels
+from .assignments import SubmitSerializer, submit_labels
 from .authentication import token_in
 from .tasks import lease_next_task, must_acknowledge_first
 
 _renderer = JSONRenderer()
+_parser = JSONParser()
 
 
 def next_task(request, token: str, project_id: int) -> HttpResponse | None:
@@ -64,23 +66,17 @@ def submit(request, token: str, assignment_id: int) -> HttpResponse | None:
 
 
 def _submission(request) -> tuple[list, int | None] | None:
-    """(instances, active_ms) when SubmitSerializer would take the body as it is, else None."""
+    """(instances, active_ms) when the API view's parser and serializer take the body, else None."""
     if request.content_type != "application/json":
         return None
     try:
-        body = json.loads(request.body, parse_constant=_refuse)
-    except ValueError:
+        data = _parser.parse(io.BytesIO(request.body))
+    except ParseError:
         return None
-    if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
+    serializer = SubmitSerializer(data=data)
+    if not serializer.is_valid():
         return None
-    active_ms = body.get("active_ms")
-    if active_ms is not None and not (type(active_ms) is int and 0 <= active_ms <= MAX_ACTIVE_MS):
-        return None
-    return body["instances"], active_ms
-
-
-def _refuse(constant: str):
-    raise ValueError(f"{constant} is not JSON")  # NaN and Infinity: DRF's parser refuses them too
+    return serializer.validated_data["instances"], serializer.validated_data.get("active_ms")
 
 
 def _json(payload, status: int) -> HttpResponse:
