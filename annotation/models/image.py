@@ -28,9 +28,11 @@ class Image(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     is_gold = models.BooleanField(default=False)
     priority = models.IntegerField(default=0)
-    # Counters kept by the assignment engine (annotation/services/assignments.py),
-    # recomputed from the Assignment rows under this row's lock on every lease
-    # change, so candidate selection is one indexed query over images.
+    # Counters kept by the assignment engine (annotation/services/assignments.py)
+    # under this row's lock on every lease change, so candidate selection is one
+    # indexed query over images. The counts are exact; next_lease_expiry may be a
+    # lower bound (a submit that skips the recount leaves it), made exact by the
+    # next recount, which a past value triggers.
     slots_taken = models.PositiveIntegerField(default=0, help_text="Open leases (expired or not) + submissions.")
     submitted_count = models.PositiveIntegerField(default=0)
     next_lease_expiry = models.DateTimeField(

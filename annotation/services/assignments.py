@@ -6,7 +6,8 @@ transaction and candidate selection is one indexed query:
 - Each Image carries counters (`slots_taken` = open leases + submissions,
   `submitted_count`, `next_lease_expiry`) kept under the image's row lock on
   every change: recomputed from its Assignment rows (the truth), except the
-  lease fast path, which adds its one new lease to the locked row.
+  one-statement lease and submit, which apply their one change as a delta
+  (and leave `next_lease_expiry` as a lower bound until the next recount).
 - `next_task` picks the image closest to completion (most slots taken), then
   the highest `Image.priority`, then import order, with
   ``SELECT ... FOR UPDATE SKIP LOCKED``: concurrent callers never wait on the
