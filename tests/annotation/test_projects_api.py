@@ -146,7 +146,7 @@ def test_skeleton_cannot_change_once_annotated(manager_client, project):
 
 
 def test_prelabel_model_must_predict_the_project_skeleton(manager_client, project):
-    from models_registry.models import PoseModel
+    from models_registry.models import ModelVersion as PoseModel
 
     other = create_skeleton({"name": "paw", "keypoints": [{"name": "toe", "sigma": 0.1}]})
     wrong = PoseModel.objects.create(name="paws", skeleton=other)
