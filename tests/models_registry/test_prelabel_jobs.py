@@ -1,0 +1,132 @@
+"""Pre-labels through a real RQ worker: tiny TorchScript and ONNX models made here, re-runs, failures."""
+
+import numpy as np
+import pytest
+
+from annotation.models import Annotation
+from jointly.jobs.models import JobRun
+from models_registry.models import PrelabelRun
+from models_registry.services.registry import register_model_version
+from tests.annotation.factories import client_for, make_project, make_skeleton, make_user, grant, Role
+
+from .models_fixtures import K, blob_image, onnx_bytes, store_image, torchscript_bytes, upload, version_fields
+
+BLOBS = [(40.0, 50.0), (60.0, 90.0), (25.5, 100.25)]  # (x, y) of the bright spot in each 96x128 image
+
+
+def blob_project():
+    project = make_project(skeleton=make_skeleton(K))
+    images = [store_image(project, blob_image(96, 128, x, y), f"blob{i}.png") for i, (x, y) in enumerate(BLOBS)]
+    manager = make_user()
+    grant(manager, Role.PROJECT_MANAGER, organization=project.organization)
+    return project, images, manager
+
+
+def predicted(version, image) -> np.ndarray:
+    instances = Annotation.objects.get(image=image, source="model", pose_model=version).instances
+    assert len(instances) == 1
+    return np.asarray(instances[0]["keypoints"], dtype=float).reshape(K, 3), instances[0]
+
+
+@pytest.mark.parametrize("runtime, make_file, boxes", [
+    ("torchscript", torchscript_bytes, "annotations"),
+    ("onnx", onnx_bytes, "image"),
+])
+def test_tiny_model_prelabels_a_project_on_a_real_worker(transactional_db, run_worker, runtime, make_file, boxes):
+    project, images, manager = blob_project()
+    if boxes == "annotations":  # top-down: boxes from imported labels around each blob
+        for image, (x, y) in zip(images, BLOBS):
+            Annotation.objects.create(image=image, source="import", instances=[{
+                "bbox": [x - 20, y - 25, 40, 50], "keypoints": [x, y, 2] * K}])
+    version = register_model_version(
+        version_fields(project.skeleton, runtime, mode="top_down" if boxes == "annotations" else "whole_image"),
+        upload=upload(make_file()))
+    response = client_for(manager).post(f"/api/v1/models/{version.pk}/prelabel/",
+                                        {"project": project.pk, "options": {"boxes": boxes, "batch_size": 2}},
+                                        format="json")
+    assert response.status_code == 202, response.data
+    job = JobRun.objects.get(pk=response.data["job"])
+    assert job.queue == "gpu" and job.state == "queued"
+    worker = run_worker("gpu")
+    job.refresh_from_db()
+    assert job.state == "finished", (job.error, worker.stderr[-3000:])
+    assert job.result == {"images": 3, "instances": 3, "created": 3, "updated": 0, "unchanged": 0}
+    assert job.progress == 1.0
+    for image, (x, y) in zip(images, BLOBS):
+        kps, instance = predicted(version, image)
+        # Every keypoint is at the blob: decoding, the crop and its inverse put it back within 1.5 px
+        # (the network sees the image through 4x4 pooling of a 2x or 1.6x resampled crop).
+        assert np.abs(kps[:, :2] - (x, y)).max() < 1.5, kps
+        assert (kps[:, 2] == 2).all() and len(instance["scores"]) == K and min(instance["scores"]) > 0.99
+
+    # A re-run updates in place: still one annotation per image and version.
+    client_for(manager).post(f"/api/v1/models/{version.pk}/prelabel/", {"project": project.pk}, format="json")
+    run_worker("gpu")
+    assert Annotation.objects.filter(source="model", pose_model=version).count() == 3
+
+
+def test_a_failing_model_fails_the_job_with_its_reason_and_writes_nothing(transactional_db, run_worker, settings):
+    project, images, manager = blob_project()
+    version = register_model_version(version_fields(project.skeleton, "torchscript", mode="whole_image"),
+                                     upload=upload(torchscript_bytes()))
+    # The stored file is damaged after registration (a bad disk, a botched copy).
+    with open(version.weights.path, "wb") as fh:
+        fh.write(b"PK\x03\x04 not really a zip")
+    run = client_for(manager).post(f"/api/v1/models/{version.pk}/prelabel/", {"project": project.pk},
+                                   format="json").data
+    run_worker("gpu")
+    job = JobRun.objects.get(pk=run["job"])
+    assert job.state == "failed"
+    assert job.error.startswith("Not a TorchScript archive") or "cannot be loaded" in job.error.splitlines()[0]
+    assert not Annotation.objects.filter(source="model").exists()
+
+
+def test_an_unreadable_image_fails_the_job_naming_it_and_nothing_is_written(transactional_db, run_worker):
+    project, images, manager = blob_project()
+    version = register_model_version(version_fields(project.skeleton, "onnx", mode="whole_image"),
+                                     upload=upload(onnx_bytes()))
+    with open(images[2].file.path, "wb") as fh:
+        fh.write(b"this is not a png")
+    run = client_for(manager).post(f"/api/v1/models/{version.pk}/prelabel/",
+                                   {"project": project.pk, "options": {"batch_size": 1}}, format="json").data
+    run_worker("gpu")
+    job = JobRun.objects.get(pk=run["job"])
+    assert job.state == "failed" and "blob2.png" in job.error.splitlines()[0]
+    # Two images had been predicted before the third failed: none of it was written.
+    assert not Annotation.objects.filter(source="model").exists()
+
+
+@pytest.mark.django_db
+def test_a_cancelled_run_writes_nothing(monkeypatch):
+    project, images, manager = blob_project()
+    version = register_model_version(version_fields(project.skeleton, "onnx", mode="whole_image"),
+                                     upload=upload(onnx_bytes()))
+    from models_registry.services import prelabel
+
+    real = prelabel.read_rgb
+
+    def cancel_during_first_batch(image):
+        PrelabelRun.objects.update(cancel_requested=True)  # someone presses cancel while batch 1 runs
+        return real(image)
+
+    monkeypatch.setattr(prelabel, "read_rgb", cancel_during_first_batch)
+    run = client_for(manager).post(f"/api/v1/models/{version.pk}/prelabel/",
+                                   {"project": project.pk, "options": {"batch_size": 1}}, format="json").data
+    job = JobRun.objects.get(pk=run["job"])
+    assert job.state == "failed" and job.error.startswith("Cancelled after 1 of 3 images; nothing was written.")
+    assert not Annotation.objects.filter(source="model").exists()
+
+
+@pytest.mark.django_db
+def test_cancel_endpoint_is_for_the_projects_managers_only():
+    project, images, manager = blob_project()
+    version = register_model_version(version_fields(project.skeleton, "onnx", mode="whole_image"),
+                                     upload=upload(onnx_bytes()))
+    run = PrelabelRun.objects.create(model_version=version, project=project, options={})
+    assert client_for(make_user()).post(f"/api/v1/models/prelabel-runs/{run.pk}/cancel/").status_code == 404
+    run.refresh_from_db()
+    assert not run.cancel_requested
+    response = client_for(manager).post(f"/api/v1/models/prelabel-runs/{run.pk}/cancel/")
+    assert response.status_code == 200 and response.data["cancel_requested"] is True
+    run.refresh_from_db()
+    assert run.cancel_requested
