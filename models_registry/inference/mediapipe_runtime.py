@@ -72,7 +72,7 @@ class MediapipeRuntime:
         if self.preset == "pose":
             if result.pose_landmarks is None:
                 return np.zeros((0, k, 2)), np.zeros((0, k))
-            lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])[BLAZEPOSE_TO_COCO17]
+            lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])[list(BLAZEPOSE_TO_COCO17)]
             return (lm[None, :, :2] * (w, h)), lm[None, :, 2]
         if self.preset == "hand":
             hands = result.multi_hand_landmarks or []
