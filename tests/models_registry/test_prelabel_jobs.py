@@ -130,3 +130,39 @@ def test_cancel_endpoint_is_for_the_projects_managers_only():
     assert response.status_code == 200 and response.data["cancel_requested"] is True
     run.refresh_from_db()
     assert run.cancel_requested
+
+
+@pytest.mark.django_db
+def test_workforce_numbers_record_how_far_annotators_moved_the_prelabels():
+    from datetime import timedelta
+
+    from annotation.models import ProjectAnnotator, Vendor
+    from annotation.services.assignments import next_task, submit_assignment
+    from django.utils import timezone
+
+    project, images, manager = blob_project()
+    vendor = Vendor.objects.create(name="V")
+    project.vendors.add(vendor)
+    version = register_model_version(version_fields(project.skeleton, "onnx", mode="whole_image"),
+                                     upload=upload(onnx_bytes()))
+    project.prelabel_model = version
+    project.replicas = 1
+    project.save()
+    annotator = make_user()
+    grant(annotator, Role.ANNOTATOR, vendor=vendor)
+    ProjectAnnotator.objects.create(project=project, user=annotator, vendor=vendor)
+    client_for(manager).post(f"/api/v1/models/{version.pk}/prelabel/", {"project": project.pk}, format="json")
+    now = timezone.now()
+    for step in range(2):
+        assignment, _ = next_task(annotator, project, vendor_id=vendor.pk, now=now)
+        shown = client_for(annotator).get(f"/api/v1/assignments/{assignment.pk}/").data["prelabel"]
+        assert shown["model"] == {"id": version.pk, "name": version.name, "version": "1"}
+        kps = np.asarray(shown["instances"][0]["keypoints"], dtype=float).reshape(K, 3)
+        kps[0, :2] += (3.0, 4.0)  # moved 5 px
+        kps[1, 2] = 0  # deleted: not compared
+        kps[1, :2] = 0
+        submit_assignment(assignment, [{"bbox": shown["instances"][0]["bbox"], "keypoints": kps.ravel().tolist()}],
+                          client_active_ms=1000, now=now + timedelta(seconds=1))
+    response = client_for(manager).get("/api/v1/workforce/stats/", {"group_by": "project"})
+    row = response.data["results"][0]
+    assert row["prelabel_shift"] == {"keypoints": 4, "mean_px": 2.5, "per_keypoint_px": [5.0, None, 0.0]}
