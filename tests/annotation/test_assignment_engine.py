@@ -6,7 +6,7 @@ import pytest
 
 from annotation.models import Annotation, Assignment, Image, ProjectAnnotator
 from jointly.jobs.models import JobRun
-from models_registry.models import ModelVersion as PoseModel
+from models_registry.models import ModelVersion
 from review.models import ConsensusResult
 
 from .factories import (  # noqa: F401  (engine_path runs both engine paths)
@@ -185,7 +185,7 @@ def test_draft_refused_after_submit():
 
 def test_prelabels_shown_only_when_the_project_asks_for_them():
     world = make_world(images=1)
-    model = PoseModel.objects.create(name="rtm", skeleton=world.project.skeleton)
+    model = ModelVersion.objects.create(name="rtm", skeleton=world.project.skeleton)
     world.project.prelabel_model = model
     world.project.save()
     predicted = {**instance(x=50), "scores": [0.9] * world.project.skeleton.keypoints.count()}

@@ -110,3 +110,26 @@ def test_normalization_follows_mean_std_and_channel_order(channel_order):
     tensor = runtime.to_tensor(crop)
     first = (50 - 10) / 2 if channel_order == "rgb" else (150 - 10) / 2
     assert tensor.shape == (1, 3, 4, 4) and tensor[0, 0, 0, 0] == pytest.approx(first)
+
+
+def test_coordinate_outputs_in_pixels_or_normalized():
+    coords = np.array([[[0.5, 0.25, 0.9], [0.0, 1.0, 0.1]]])
+    xy, scores = decode([coords], "coordinates", 192, 256, normalized=True)
+    assert xy.tolist() == [[[96.0, 64.0], [0.0, 256.0]]] and scores.tolist() == [[0.9, 0.1]]
+    xy, scores = decode([coords[..., :2] * 100], "coordinates", 192, 256)
+    assert xy.tolist() == [[[50.0, 25.0], [0.0, 100.0]]] and scores.tolist() == [[1.0, 1.0]]
+
+
+def test_mediapipe_presets_output_exactly_the_shipped_skeleton_presets():
+    """The runtime's output names are the preset skeletons' keypoint names, so the default mapping is complete."""
+    import json
+    from pathlib import Path
+
+    from models_registry.inference.mediapipe_presets import FACEMESH_TO_FACE68, PRESETS
+
+    shipped = {json.loads(p.read_text())["name"]: json.loads(p.read_text())["keypoints"]
+               for p in (Path(__file__).resolve().parents[2] / "annotation" / "presets").glob("*.json")}
+    assert list(PRESETS["pose"][0]) == shipped["coco-17-person"]
+    assert list(PRESETS["hand"][0]) == shipped["hand-21"]
+    assert list(PRESETS["face"][0]) == shipped["face-68"]
+    assert len(FACEMESH_TO_FACE68) == 68 and all(0 <= i < 468 for pair in FACEMESH_TO_FACE68 for i in pair)

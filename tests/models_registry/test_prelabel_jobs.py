@@ -166,3 +166,19 @@ def test_workforce_numbers_record_how_far_annotators_moved_the_prelabels():
     response = client_for(manager).get("/api/v1/workforce/stats/", {"group_by": "project"})
     row = response.data["results"][0]
     assert row["prelabel_shift"] == {"keypoints": 4, "mean_px": 2.5, "per_keypoint_px": [5.0, None, 0.0]}
+
+
+@pytest.mark.django_db
+def test_python_runtime_prelabels_with_its_own_detection_when_no_boxes_exist():
+    """boxes=auto on images without labels: the python runtime gets boxes=None and finds objects itself."""
+    project, images, manager = blob_project()
+    version = register_model_version(version_fields(
+        project.skeleton, "python", callable_path="tests.models_registry.python_model.make_predictor",
+        score_threshold=0.9, below_threshold_visibility=1))
+    run = client_for(manager).post(f"/api/v1/models/{version.pk}/prelabel/", {"project": project.pk},
+                                   format="json").data
+    assert JobRun.objects.get(pk=run["job"]).state == "finished"
+    kps, instance = predicted(version, images[0])
+    # The test predictor puts every keypoint at the center of the whole 96x128 image; scores 0.8 < 0.9 -> v=1.
+    assert kps.tolist() == [[48.0, 64.0, 1.0]] * K and instance["scores"] == [0.8] * K
+    assert instance["bbox"] == [48.0, 64.0, 0.0, 0.0]  # no box given: the keypoints' extent
