@@ -68,27 +68,27 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
         upload = data.pop("weights", None)
         serializer.instance = register_model_version(data, upload=upload, created_by=self.request.user)
 
+    def _job_request(self, request):
+        """(version, project, options) of a prelabel / evaluate request, or the matching 4xx."""
+        version = self.get_object()
+        body = JobRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return version, managed_project(request.user, body.validated_data["project"]), body.validated_data["options"]
+
     @extend_schema(request=JobRequestSerializer, responses={202: PrelabelRunSerializer})
     @action(detail=True, methods=["post"])
     def prelabel(self, request, pk=None):
         """Pre-label a project's images with this version (a job on the `gpu` queue)."""
-        version = self.get_object()
-        body = JobRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        project = managed_project(request.user, body.validated_data["project"])
-        run = prelabel_services.start_prelabel(version, project, body.validated_data["options"], user=request.user)
+        version, project, options = self._job_request(request)
+        run = prelabel_services.start_prelabel(version, project, options, user=request.user)
         return Response(PrelabelRunSerializer(run, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=JobRequestSerializer, responses={202: JobRunSerializer})
     @action(detail=True, methods=["post"])
     def evaluate(self, request, pk=None):
         """Score this version against a project's accepted ground truth (a job on the `gpu` queue)."""
-        version = self.get_object()
-        body = JobRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        project = managed_project(request.user, body.validated_data["project"])
-        job = evaluation_services.start_evaluation(version, project, body.validated_data["options"],
-                                                   user=request.user)
+        version, project, options = self._job_request(request)
+        job = evaluation_services.start_evaluation(version, project, options, user=request.user)
         return Response(JobRunSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: EvaluationSerializer(many=True)})

@@ -57,3 +57,11 @@ def boxes_for(boxes: np.ndarray, coco_keypoints: np.ndarray, width: float, heigh
     x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, width)
     y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, height)
     return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+
+
+def instance_scores(scores: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """(N,) instance scores: the mean score of the keypoints the model predicts (unmapped ones don't count)."""
+    mapped = index >= 0
+    if not mapped.any() or not len(scores):
+        return np.zeros(len(scores))
+    return np.asarray(scores, dtype=np.float64)[:, mapped].mean(axis=1)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import orjson
 import numpy as np
-from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
@@ -21,38 +20,18 @@ from annotation.models import Image, Project
 from annotation.services.coco_export import ExportSelection, coco_chunks, exported_images
 from jointly.jobs.services import enqueue
 
-from ..inference.base import ModelLoadError
 from ..inference.evaluation import evaluate_keypoints
-from ..inference.loading import build_runtime
-from ..inference.mapping import mapping_index, to_skeleton
+from ..inference.mapping import instance_scores, mapping_index, to_skeleton
 from ..models import Evaluation, ModelVersion
-from .inference_input import ImageUnreadable, read_rgb
-from .prelabel import DETECTING_RUNTIMES, MAX_BATCH, ModelJobFailed, usable_version_for
-from .registry import local_weights
+from .model_runs import ModelJobFailed, explained_failures, predict_batches
+from .prelabel import clean_options, usable_version_for
 
 EVAL_BOXES = ("ground_truth", "detector", "image")
 
 
-def clean_options(options: dict, version: ModelVersion) -> dict:
-    if not isinstance(options, dict):
-        raise ValidationError({"options": ["Expected an object."]})
-    unknown = sorted(set(options) - {"boxes", "batch_size"})
-    if unknown:
-        raise ValidationError({"options": [f"Unknown option(s): {', '.join(unknown)}."]})
-    boxes = options.get("boxes", "ground_truth")
-    if boxes not in EVAL_BOXES:
-        raise ValidationError({"options": [f"boxes must be one of {', '.join(EVAL_BOXES)}, not {boxes!r}."]})
-    if boxes == "detector" and version.runtime not in DETECTING_RUNTIMES:
-        raise ValidationError({"options": [f"A {version.runtime} model has no detector."]})
-    batch_size = options.get("batch_size", 16)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH:
-        raise ValidationError({"options": [f"batch_size must be an integer from 1 to {MAX_BATCH}."]})
-    return {"boxes": boxes, "batch_size": batch_size}
-
-
 def start_evaluation(version: ModelVersion, project: Project, options: dict, *, user):
     usable_version_for(version, project)
-    options = clean_options(options or {}, version)
+    options = clean_options(options or {}, version, EVAL_BOXES)
     return enqueue("gpu", "models_registry.jobs.evaluate_model", created_by=user,
                    description=f"Evaluate {version} on {project}"[:200],
                    model_version_id=version.pk, project_id=project.pk, options=options)
@@ -70,40 +49,29 @@ def predict_detections(version: ModelVersion, project: Project, gt: dict, image_
     """COCO results (image_id, category_id, keypoints, score) of the model on the ground-truth images."""
     category_id = gt["categories"][0]["id"]
     index = mapping_index(project.skeleton.spec().names, version.output_keypoints, version.keypoint_mapping)
-    mapped = index >= 0
     gt_boxes: dict[int, list] = {}
     for ann in gt["annotations"]:
         gt_boxes.setdefault(ann["image_id"], []).append(ann["bbox"])
     images = list(Image.objects.filter(pk__in=list(image_ids)).order_by("id"))
-    batch_size, mode = options["batch_size"], options["boxes"]
+
+    def boxes(batch: list[Image]) -> list | None:
+        if options["boxes"] == "ground_truth":
+            return [np.asarray(gt_boxes.get(image_ids[im.pk], []), dtype=np.float64).reshape(-1, 4) for im in batch]
+        if options["boxes"] == "image":
+            return [np.array([[0.0, 0.0, im.width, im.height]]) for im in batch]
+        return None  # the runtime's detector
+
     detections = []
-    with local_weights(version) as path:
-        runtime = build_runtime(version.runtime_spec(weights_path=path, batch_size=batch_size))
-        try:
-            for start in range(0, len(images), batch_size):
-                batch = images[start:start + batch_size]
-                if mode == "ground_truth":
-                    boxes = [np.asarray(gt_boxes.get(image_ids[im.pk], []), dtype=np.float64).reshape(-1, 4)
-                             for im in batch]
-                elif mode == "image":
-                    boxes = [np.array([[0.0, 0.0, im.width, im.height]]) for im in batch]
-                else:
-                    boxes = None
-                predictions = runtime.predict([read_rgb(im) for im in batch], boxes)
-                for im, prediction in zip(batch, predictions):
-                    # Every mapped keypoint counts (OKS ignores a detection's visibility).
-                    coco, scores = to_skeleton(prediction.keypoints, prediction.scores, index, threshold=0.0,
-                                               below_visibility=0, width=im.width, height=im.height)
-                    for kps, sc in zip(coco, scores):
-                        detections.append({
-                            "image_id": image_ids[im.pk], "category_id": category_id,
-                            "keypoints": [float(v) for v in kps.ravel()],
-                            "score": float(sc[mapped].mean()) if mapped.any() else 0.0,
-                        })
-                progress(start + len(batch), len(images), f"{start + len(batch)} of {len(images)} images")
-        finally:
-            if hasattr(runtime, "close"):
-                runtime.close()
+    for im, prediction in predict_batches(version, images, boxes, batch_size=options["batch_size"], progress=progress):
+        # Every mapped keypoint counts (OKS ignores a detection's visibility).
+        coco, scores = to_skeleton(prediction.keypoints, prediction.scores, index, threshold=0.0,
+                                   below_visibility=0, width=im.width, height=im.height)
+        for kps, score in zip(coco, instance_scores(scores, index)):
+            detections.append({
+                "image_id": image_ids[im.pk], "category_id": category_id,
+                "keypoints": [float(v) for v in kps.ravel()],
+                "score": float(score),
+            })
     return detections
 
 
@@ -114,12 +82,8 @@ def run_evaluation(model_version_id: int, project_id: int, options: dict, progre
     gt, image_ids = ground_truth(project)
     if not gt["annotations"]:
         raise ModelJobFailed(f"Project '{project}' has no accepted ground truth to evaluate against.")
-    try:
+    with explained_failures(options["batch_size"]):
         detections = predict_detections(version, project, gt, image_ids, options, progress)
-    except (ModelLoadError, ImageUnreadable) as exc:
-        raise ModelJobFailed(str(exc)) from exc
-    except ValueError as exc:
-        raise ModelJobFailed(f"The model's output does not fit its declaration: {exc}") from exc
     metrics = evaluate_keypoints(gt, detections, project.skeleton.spec().sigmas)
     with transaction.atomic():
         evaluation, _ = Evaluation.objects.select_for_update().update_or_create(

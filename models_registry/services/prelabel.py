@@ -19,21 +19,14 @@ from annotation.models import Annotation, Image, Project
 from annotation.services.instances import validate_instances
 from jointly.jobs.services import enqueue
 
-from ..inference.base import ModelLoadError
-from ..inference.loading import build_runtime
-from ..inference.mapping import boxes_for, mapping_index, to_skeleton
+from ..inference.mapping import boxes_for, instance_scores, mapping_index, to_skeleton
 from ..models import ModelVersion, PrelabelRun
-from .inference_input import ImageUnreadable, boxes_of_labels, read_rgb
-from .registry import local_weights
+from .model_runs import ModelJobFailed, boxes_of_labels, explained_failures, predict_batches
 
 Source = Annotation.Source
 BOX_MODES = ("auto", "annotations", "detector", "image")
 MAX_BATCH = 256
 DETECTING_RUNTIMES = (ModelVersion.Runtime.MEDIAPIPE, ModelVersion.Runtime.PYTHON)
-
-
-class ModelJobFailed(Exception):
-    """The job cannot finish; the message says why, for a person. Nothing was written."""
 
 
 def usable_version_for(version: ModelVersion, project: Project) -> None:
@@ -46,19 +39,19 @@ def usable_version_for(version: ModelVersion, project: Project) -> None:
             f"skeleton {project.skeleton_id}."]})
 
 
-def clean_options(options: dict, version: ModelVersion) -> dict:
-    """Bounded, explicit options: boxes (auto|annotations|detector|image), batch_size (1..256)."""
+def clean_options(options: dict, version: ModelVersion, box_modes=BOX_MODES) -> dict:
+    """Bounded, explicit job options: boxes (one of `box_modes`, the first is the default), batch_size (1..256)."""
     if not isinstance(options, dict):
         raise ValidationError({"options": ["Expected an object."]})
     unknown = sorted(set(options) - {"boxes", "batch_size"})
     if unknown:
         raise ValidationError({"options": [f"Unknown option(s): {', '.join(unknown)}."]})
-    boxes = options.get("boxes", "auto")
-    if boxes not in BOX_MODES:
-        raise ValidationError({"options": [f"boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}."]})
+    boxes = options.get("boxes", box_modes[0])
+    if boxes not in box_modes:
+        raise ValidationError({"options": [f"boxes must be one of {', '.join(box_modes)}, not {boxes!r}."]})
     if boxes == "detector" and version.runtime not in DETECTING_RUNTIMES:
         raise ValidationError({"options": [f"A {version.runtime} model has no person detector; "
-                                           "use boxes=annotations or boxes=image."]})
+                                           f"use boxes={' or boxes='.join(b for b in box_modes if b != 'detector')}."]})
     batch_size = options.get("batch_size", 16)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH:
         raise ValidationError({"options": [f"batch_size must be an integer from 1 to {MAX_BATCH}."]})
@@ -101,15 +94,14 @@ def instances_from(prediction, index: np.ndarray, version: ModelVersion, width: 
     coco, scores = to_skeleton(prediction.keypoints, prediction.scores, index, threshold=version.score_threshold,
                                below_visibility=version.below_threshold_visibility, width=width, height=height)
     boxes = boxes_for(prediction.boxes, coco, width, height)
-    mapped = index >= 0
     out = []
-    for box, kps, sc in zip(boxes, coco, scores):
+    for box, kps, sc, score in zip(boxes, coco, scores, instance_scores(scores, index)):
         if not (kps[:, 2] > 0).any():
             continue
         out.append({
             "bbox": [round(float(v), 2) for v in box],
             "keypoints": [round(float(v), 2) for v in kps.ravel()],
-            "score": round(float(sc[mapped].mean()) if mapped.any() else 0.0, 4),
+            "score": round(float(score), 4),
             "scores": [round(float(v), 4) for v in sc],
         })
     return out
@@ -117,41 +109,30 @@ def instances_from(prediction, index: np.ndarray, version: ModelVersion, width: 
 
 def _predict_all(run: PrelabelRun, progress) -> dict[int, list[dict]]:
     version, project = run.model_version, run.project
-    spec_names = project.skeleton.spec().names
-    index = mapping_index(spec_names, version.output_keypoints, version.keypoint_mapping)
-    batch_size, mode = run.options["batch_size"], run.options["boxes"]
+    index = mapping_index(project.skeleton.spec().names, version.output_keypoints, version.keypoint_mapping)
     images = list(Image.objects.filter(project=project).order_by("id"))
-    results: dict[int, list[dict]] = {}
-    with local_weights(version) as path:
-        runtime = build_runtime(version.runtime_spec(weights_path=path, batch_size=batch_size))
-        try:
-            for start in range(0, len(images), batch_size):
-                if PrelabelRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
-                    raise ModelJobFailed(f"Cancelled after {start} of {len(images)} images; nothing was written.")
-                batch = images[start:start + batch_size]
-                pixels = [read_rgb(im) for im in batch]
-                try:
-                    predictions = runtime.predict(pixels, _boxes_for_batch(batch, mode))
-                except ValueError as exc:
-                    raise ModelJobFailed(f"The model's output does not fit its declaration: {exc}") from exc
-                for im, prediction in zip(batch, predictions):
-                    results[im.pk] = instances_from(prediction, index, version, im.width, im.height)
-                progress(start + len(batch), len(images), f"{start + len(batch)} of {len(images)} images")
-        finally:
-            if hasattr(runtime, "close"):
-                runtime.close()
-    return results
+
+    def stop_if_cancelled(done: int) -> None:
+        if PrelabelRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+            raise ModelJobFailed(f"Cancelled after {done} of {len(images)} images; nothing was written.")
+
+    return {
+        image.pk: instances_from(prediction, index, version, image.width, image.height)
+        for image, prediction in predict_batches(
+            version, images, lambda batch: _boxes_for_batch(batch, run.options["boxes"]),
+            batch_size=run.options["batch_size"], progress=progress, before_batch=stop_if_cancelled,
+        )
+    }
 
 
 @transaction.atomic
 def store_prelabels(version: ModelVersion, project: Project, results: dict[int, list[dict]]) -> dict[str, int]:
     """Create or update the version's annotation of each image (validated against the skeleton); counts."""
     spec = project.skeleton.spec()
-    sizes = dict(Image.objects.filter(pk__in=list(results)).values_list("pk", "width"))
-    heights = dict(Image.objects.filter(pk__in=list(results)).values_list("pk", "height"))
+    sizes = {pk: (w, h) for pk, w, h in Image.objects.filter(pk__in=list(results)).values_list("pk", "width", "height")}
     for image_id, instances in results.items():
         geometry = [{k: v for k, v in inst.items() if k != "scores"} for inst in instances]
-        validate_instances(geometry, spec, sizes[image_id], heights[image_id])
+        validate_instances(geometry, spec, *sizes[image_id])
     existing = {a.image_id: a for a in Annotation.objects.select_for_update().filter(
         source=Source.MODEL, pose_model=version, image__project=project)}
     new, changed = [], []
@@ -171,18 +152,8 @@ def store_prelabels(version: ModelVersion, project: Project, results: dict[int, 
 def run_prelabel(run_id: int, progress) -> dict:
     """The job: predict every image of the run's project, then store all of it at once."""
     run = PrelabelRun.objects.select_related("model_version", "project__skeleton").get(pk=run_id)
-    try:
+    with explained_failures(run.options["batch_size"]):
         results = _predict_all(run, progress)
-    except (ModelLoadError, ImageUnreadable) as exc:
-        raise ModelJobFailed(str(exc)) from exc
-    except MemoryError as exc:
-        raise ModelJobFailed(f"Out of memory at batch size {run.options['batch_size']}; "
-                             "run again with a smaller batch_size.") from exc
-    except RuntimeError as exc:
-        if "out of memory" in str(exc).lower():
-            raise ModelJobFailed(f"The device ran out of memory at batch size {run.options['batch_size']}; "
-                                 "run again with a smaller batch_size.") from exc
-        raise ModelJobFailed(f"The model failed: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
     try:
         counts = store_prelabels(run.model_version, run.project, results)
     except ValidationError as exc:

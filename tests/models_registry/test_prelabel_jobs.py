@@ -101,15 +101,15 @@ def test_a_cancelled_run_writes_nothing(monkeypatch):
     project, images, manager = blob_project()
     version = register_model_version(version_fields(project.skeleton, "onnx", mode="whole_image"),
                                      upload=upload(onnx_bytes()))
-    from models_registry.services import prelabel
+    from models_registry.services import model_runs
 
-    real = prelabel.read_rgb
+    real = model_runs.read_rgb
 
     def cancel_during_first_batch(image):
         PrelabelRun.objects.update(cancel_requested=True)  # someone presses cancel while batch 1 runs
         return real(image)
 
-    monkeypatch.setattr(prelabel, "read_rgb", cancel_during_first_batch)
+    monkeypatch.setattr(model_runs, "read_rgb", cancel_during_first_batch)
     run = client_for(manager).post(f"/api/v1/models/{version.pk}/prelabel/",
                                    {"project": project.pk, "options": {"batch_size": 1}}, format="json").data
     job = JobRun.objects.get(pk=run["job"])
