@@ -11,7 +11,12 @@ EDITABLE_AFTER_CHECKS = ("description", "status", "score_threshold", "below_thre
 
 
 class ModelVersionAddForm(forms.ModelForm):
-    """Adding a version runs every upload check; a version that fails one is not stored at all."""
+    """Adding a version runs every upload check; a version that fails one is not stored at all.
+
+    The service does the whole add (checks, then the row and file in one
+    transaction) from clean(), so its errors land on the form's fields; the
+    admin's save_model then only adopts the stored row.
+    """
 
     class Meta:
         model = ModelVersion
@@ -29,6 +34,12 @@ class ModelVersionAddForm(forms.ModelForm):
             for field, messages in exc.message_dict.items():
                 self.add_error(field if field in self.fields else None, messages)
         return cleaned
+
+    def _post_clean(self):
+        # Once the service stored the version, the form's own model validation would only
+        # find that row and call it a duplicate; the service already validated everything.
+        if getattr(self, "registered", None) is None:
+            super()._post_clean()
 
 
 @admin.register(ModelVersion)
