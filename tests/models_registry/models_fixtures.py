@@ -86,3 +86,27 @@ def version_fields(skeleton, runtime: str, **extra) -> dict:
         "mean": [0, 0, 0], "std": [1, 1, 1], "input_width": 192, "input_height": 256, "decoding": "heatmap",
         "score_threshold": 0.5, **extra,
     }
+
+
+def simcc_torchscript_bytes(num_keypoints: int = K, split_ratio: int = 2) -> bytes:
+    """A SimCC network (two outputs, as RTMPose exports): per axis, the brightness profile, split_ratio bins per pixel."""
+    import torch
+
+    class BlobSimCC(torch.nn.Module):
+        def __init__(self, k: int, ratio: int):
+            super().__init__()
+            self.k, self.ratio = k, ratio
+
+        def forward(self, x):
+            g = x.mean(dim=1)  # (B, H, W)
+            px = torch.nn.functional.interpolate(g.mean(dim=1, keepdim=True), scale_factor=float(self.ratio),
+                                                 mode="linear", align_corners=False)
+            py = torch.nn.functional.interpolate(g.mean(dim=2).unsqueeze(1), scale_factor=float(self.ratio),
+                                                 mode="linear", align_corners=False)
+            px = torch.exp((px - px.amax(dim=2, keepdim=True)) / 2.0)
+            py = torch.exp((py - py.amax(dim=2, keepdim=True)) / 2.0)
+            return px.repeat(1, self.k, 1), py.repeat(1, self.k, 1)
+
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(BlobSimCC(num_keypoints, split_ratio).eval()), buffer)
+    return buffer.getvalue()

@@ -182,3 +182,23 @@ def test_python_runtime_prelabels_with_its_own_detection_when_no_boxes_exist():
     # The test predictor puts every keypoint at the center of the whole 96x128 image; scores 0.8 < 0.9 -> v=1.
     assert kps.tolist() == [[48.0, 64.0, 1.0]] * K and instance["scores"] == [0.8] * K
     assert instance["bbox"] == [48.0, 64.0, 0.0, 0.0]  # no box given: the keypoints' extent
+
+
+@pytest.mark.django_db
+def test_a_simcc_model_with_two_outputs_prelabels_top_down():
+    from .models_fixtures import simcc_torchscript_bytes
+
+    project, images, manager = blob_project()
+    for image, (x, y) in zip(images, BLOBS):
+        Annotation.objects.create(image=image, source="consensus", instances=[{
+            "bbox": [x - 15, y - 20, 30, 40], "keypoints": [x, y, 2] * K}])
+    version = register_model_version(version_fields(project.skeleton, "torchscript", mode="top_down",
+                                                    decoding="simcc", simcc_split_ratio=2.0),
+                                     upload=upload(simcc_torchscript_bytes()))
+    assert version.check_report["output_shapes"] == [[1, K, 384], [1, K, 512]]
+    run = client_for(manager).post(f"/api/v1/models/{version.pk}/prelabel/", {"project": project.pk},
+                                   format="json").data
+    assert JobRun.objects.get(pk=run["job"]).state == "finished"
+    for image, (x, y) in zip(images, BLOBS):
+        kps, _ = predicted(version, image)
+        assert np.abs(kps[:, :2] - (x, y)).max() < 1.5, kps
