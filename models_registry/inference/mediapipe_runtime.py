@@ -101,7 +101,9 @@ class MediapipeRuntime:
         out = []
         k = len(self.keypoint_names)
         for image, image_boxes in zip(images, boxes):
-            if self.preset == "pose" and image_boxes is not None and len(image_boxes):
+            if image_boxes is not None and len(image_boxes) == 0:
+                out.append(Prediction.empty(k))  # asked to look in no box: nothing to find
+            elif self.preset == "pose" and image_boxes is not None:
                 parts = [self._run_in_box(image, b) for b in np.asarray(image_boxes, dtype=np.float64)]
                 found = [i for i, (xy, _) in enumerate(parts) if len(xy)]
                 xy = np.concatenate([parts[i][0] for i in found]) if found else np.zeros((0, k, 2))

@@ -41,7 +41,8 @@ class TensorRuntime:
         return np.ascontiguousarray((batch - self._mean) * self._inv_std)
 
     def _regions(self, image: np.ndarray, boxes: np.ndarray | None) -> np.ndarray:
-        if boxes is None or self.pre.mode != TOP_DOWN or len(boxes) == 0:
+        """Where to look: the given boxes (none: nothing to label), or the whole image."""
+        if boxes is None or self.pre.mode != TOP_DOWN:
             h, w = image.shape[:2]
             return np.array([[0.0, 0.0, w, h]])
         return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -61,13 +62,13 @@ class TensorRuntime:
             owners += [n] * len(region)
             regions.append(region)
         crops_all, m_all = np.concatenate(crops), np.concatenate(matrices)
-        xy_all, score_all = [], []
+        k = len(self.keypoint_names)
+        xy_all, score_all = [np.zeros((0, k, 2))], [np.zeros((0, k))]
         for start in range(0, len(crops_all), self.batch_size):
-            outputs = self.forward(self.to_tensor(crops_all[start:start + self.batch_size]))
-            problem = output_shape_problem(
-                outputs, self.decoding.kind, len(crops_all[start:start + self.batch_size]), len(self.keypoint_names),
-                pre.input_w, pre.input_h, self.decoding.split_ratio,
-            )
+            batch = crops_all[start:start + self.batch_size]
+            outputs = self.forward(self.to_tensor(batch))
+            problem = output_shape_problem(outputs, self.decoding.kind, len(batch), k, pre.input_w, pre.input_h,
+                                           self.decoding.split_ratio)
             if problem:
                 raise ValueError(problem)
             xy, scores = decode(outputs, self.decoding.kind, pre.input_w, pre.input_h,

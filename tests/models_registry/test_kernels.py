@@ -133,3 +133,21 @@ def test_mediapipe_presets_output_exactly_the_shipped_skeleton_presets():
     assert list(PRESETS["hand"][0]) == shipped["hand-21"]
     assert list(PRESETS["face"][0]) == shipped["face-68"]
     assert len(FACEMESH_TO_FACE68) == 68 and all(0 <= i < 468 for pair in FACEMESH_TO_FACE68 for i in pair)
+
+
+def test_top_down_runtime_labels_nothing_when_given_no_box_and_the_whole_image_when_given_none():
+    from models_registry.inference.base import Decoding, Preprocessing
+    from models_registry.inference.tensor_runtime import TensorRuntime
+
+    calls = []
+
+    def forward(batch):
+        calls.append(len(batch))
+        return [np.ones((len(batch), 2, 64, 48))]
+
+    runtime = TensorRuntime(forward, ("a", "b"), Preprocessing(), Decoding(), batch_size=4)
+    image = np.zeros((100, 80, 3), dtype=np.uint8)
+    empty, whole, boxed = runtime.predict([image] * 3, [np.zeros((0, 4)), None, np.array([[1, 2, 30, 40]] * 5)])
+    assert len(empty) == 0 and empty.keypoints.shape == (0, 2, 2)
+    assert whole.boxes.tolist() == [[0, 0, 80, 100]] and len(boxed) == 5
+    assert calls == [4, 2]  # six crops in batches of at most four
