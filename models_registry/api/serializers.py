@@ -1,22 +1,34 @@
+import json
+
 from rest_framework import serializers
 
 from annotation.models import Skeleton
 
 from ..models import Evaluation, ModelVersion, PrelabelRun
 
-JSON_FIELDS = ("output_keypoints", "keypoint_mapping", "mean", "std", "options")
+
+
+class JSONValueField(serializers.JSONField):
+    """A JSON value sent as JSON (application/json) or as JSON text (a multipart form field)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, (str, bytes)):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     """A model version as the API shows it; create takes the same fields plus the `weights` file."""
 
     skeleton = serializers.PrimaryKeyRelatedField(queryset=Skeleton.objects.all())
-    # multipart/form-data sends JSON values as strings: binary=True parses them.
-    output_keypoints = serializers.JSONField(binary=True, required=False)
-    keypoint_mapping = serializers.JSONField(binary=True, required=False)
-    mean = serializers.JSONField(binary=True, required=False)
-    std = serializers.JSONField(binary=True, required=False)
-    options = serializers.JSONField(binary=True, required=False)
+    output_keypoints = JSONValueField(required=False)
+    keypoint_mapping = JSONValueField(required=False)
+    mean = JSONValueField(required=False)
+    std = JSONValueField(required=False)
+    options = JSONValueField(required=False)
     weights = serializers.FileField(write_only=True, required=False)
     has_weights = serializers.SerializerMethodField()
 

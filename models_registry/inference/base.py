@@ -22,7 +22,12 @@ TOP_DOWN, WHOLE_IMAGE = "top_down", "whole_image"
 
 
 class ModelLoadError(Exception):
-    """The model file or configuration cannot be used; the message says why, for a person."""
+    """The model file or configuration cannot be used; the message says why, for a person,
+    and `field` which setting it is about (weights, callable_path, preset, output_keypoints)."""
+
+    def __init__(self, message: str, field: str = "weights"):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass

@@ -79,11 +79,16 @@ def build_runtime(spec: RuntimeSpec):
                 weights = load_state_dict(spec.weights_path)
             except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ...
                 raise ModelLoadError(f"The weights are not a plain state dict (loaded with weights_only=True): "
-                                     f"{str(exc).splitlines()[0]}") from exc
+                                     f"{_first_line(exc)}") from exc
         factory = resolve(spec.callable_path)
-        return PythonRuntime(factory(weights, dict(spec.options)), spec.keypoint_names)
+        try:
+            predict = factory(weights, dict(spec.options))
+        except Exception as exc:  # the site's own code: any failure means "cannot load"
+            raise ModelLoadError(f"{spec.callable_path}(weights, options) failed: {_first_line(exc)}",
+                                 "callable_path") from exc
+        return PythonRuntime(predict, spec.keypoint_names)
     if spec.runtime not in (TORCHSCRIPT, ONNX):
-        raise ModelLoadError(f"Unknown runtime '{spec.runtime}'; expected one of {', '.join(RUNTIMES)}.")
+        raise ModelLoadError(f"Unknown runtime '{spec.runtime}'; expected one of {', '.join(RUNTIMES)}.", "runtime")
     if not spec.weights_path or not Path(spec.weights_path).is_file():
         raise ModelLoadError(f"A {spec.runtime} model needs its uploaded file, and there is none.")
     sniff_format(spec.weights_path, spec.runtime)
@@ -101,15 +106,14 @@ def build_runtime(spec: RuntimeSpec):
     except ModelLoadError:
         raise
     except Exception as exc:  # each loader has its own exception types; all mean "cannot load"
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise ModelLoadError(f"The {spec.runtime} file cannot be loaded: {first_line}") from exc
+        raise ModelLoadError(f"The {spec.runtime} file cannot be loaded: {_first_line(exc)}") from exc
     return TensorRuntime(forward, spec.keypoint_names, spec.preprocessing, spec.decoding, spec.batch_size)
 
 
 def check_model(spec: RuntimeSpec, *, max_bytes: int) -> DryRunReport:
     """Every check an upload must pass; raises ModelLoadError naming the first that fails."""
     if not spec.keypoint_names:
-        raise ModelLoadError("Declare the keypoint names the model outputs.")
+        raise ModelLoadError("Declare the keypoint names the model outputs.", "output_keypoints")
     if spec.weights_path:
         size = Path(spec.weights_path).stat().st_size
         if size > max_bytes:
@@ -117,14 +121,19 @@ def check_model(spec: RuntimeSpec, *, max_bytes: int) -> DryRunReport:
         if spec.runtime in (TORCHSCRIPT, ONNX):
             sniff_format(spec.weights_path, spec.runtime)
     runtime = build_runtime(spec)
+    # What a failing dry run is about: the code for the python runtime, else the file.
+    field = "callable_path" if spec.runtime == PYTHON else "weights"
     try:
         report = runtime.dry_run()
     except Exception as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise ModelLoadError(f"The dry run on a blank input failed: {first_line}") from exc
+        raise ModelLoadError(f"The dry run on a blank input failed: {_first_line(exc)}", field) from exc
     finally:
         if hasattr(runtime, "close"):
             runtime.close()
     if report.problem:
-        raise ModelLoadError(report.problem)
+        raise ModelLoadError(report.problem, field)
     return report
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

@@ -40,9 +40,11 @@ class MediapipeRuntime:
 
     def __init__(self, preset: str, *, max_instances: int = 4, min_detection_confidence: float = 0.5):
         if preset not in PRESETS:
-            raise ModelLoadError(f"Unknown MediaPipe preset '{preset}'; expected one of {', '.join(PRESETS)}.")
+            raise ModelLoadError(f"Unknown MediaPipe preset '{preset}'; expected one of {', '.join(PRESETS)}.",
+                                 "preset")
         if not mediapipe_available():
-            raise ModelLoadError("The mediapipe runtime needs the optional extra: pip install 'jointly[mediapipe]'.")
+            raise ModelLoadError("The mediapipe runtime needs the optional extra: pip install 'jointly[mediapipe]'.",
+                                 "runtime")
         import mediapipe as mp
 
         self.preset = preset

@@ -32,11 +32,12 @@ from .base import DryRunReport, ModelLoadError, Prediction
 def resolve(dotted_path: str) -> Callable:
     module_path, _, name = dotted_path.rpartition(".")
     if not module_path:
-        raise ModelLoadError(f"'{dotted_path}' is not a dotted path like package.module.make_predictor.")
+        raise ModelLoadError(f"'{dotted_path}' is not a dotted path like package.module.make_predictor.",
+                             "callable_path")
     try:
         return getattr(import_module(module_path), name)
     except (ImportError, AttributeError) as exc:
-        raise ModelLoadError(f"Cannot import '{dotted_path}': {exc}.") from exc
+        raise ModelLoadError(f"Cannot import '{dotted_path}': {exc}.", "callable_path") from exc
 
 
 class PythonRuntime:

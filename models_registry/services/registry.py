@@ -70,6 +70,8 @@ def _settings_errors(fields: dict, skeleton: Skeleton) -> dict[str, list[str]]:
         errors["callable_path"] = ["The python runtime needs the dotted path of its factory."]
     if runtime in (Runtime.TORCHSCRIPT, Runtime.ONNX) and fields.get("weights") is None:
         errors["weights"] = [f"Upload the {runtime} file."]
+    if runtime == Runtime.MEDIAPIPE and fields.get("weights") is not None:
+        errors["weights"] = ["MediaPipe presets run the models inside the mediapipe package; upload nothing."]
     return errors
 
 
@@ -120,18 +122,20 @@ def register_model_version(fields: dict, *, upload=None, created_by=None) -> Mod
             report = check_model(version.runtime_spec(weights_path=path, batch_size=1, device="cpu"),
                                  max_bytes=max_upload_bytes())
         except ModelLoadError as exc:
-            field = {Runtime.MEDIAPIPE: "preset", Runtime.PYTHON: "callable_path"}.get(version.runtime, "weights")
-            if version.runtime == Runtime.PYTHON and path and "weights" in str(exc):
-                field = "weights"
-            raise ValidationError({field: [str(exc)]}) from exc
+            raise ValidationError({exc.field: [str(exc)]}) from exc
         version.sha256, version.file_size = sha256, size
         version.check_report = {"output_shapes": [list(s) for s in report.output_shapes], "device": "cpu"}
         version.checked_at = timezone.now()
-        with transaction.atomic():
-            if path:
-                with open(path, "rb") as fh:
-                    version.weights.save(f"{sha256}.bin", File(fh), save=False)
-            version.save()
+        try:
+            with transaction.atomic():
+                if path:
+                    with open(path, "rb") as fh:
+                        version.weights.save(f"{sha256}.bin", File(fh), save=False)
+                version.save()
+        except Exception:
+            if version.weights:  # the row was not stored: neither is its file
+                version.weights.delete(save=False)
+            raise
     return version
 
 

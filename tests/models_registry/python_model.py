@@ -17,3 +17,11 @@ def make_predictor(weights, options):
         return out
 
     return predict
+
+
+def broken_factory(weights, options):
+    raise RuntimeError("libfoo.so: cannot open shared object file")
+
+
+def wrong_shape_factory(weights, options):
+    return lambda images, boxes: [{"keypoints": np.zeros((1, 5, 2)), "scores": np.zeros((1, 5))} for _ in images]

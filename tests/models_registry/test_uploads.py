@@ -117,3 +117,23 @@ def test_python_runtime_loads_weights_only_state_dicts(staff_client, settings):
     missing = post_model(staff_client, skeleton, buffer.getvalue(), runtime="python", version="3",
                          callable_path="tests.models_registry.nowhere.make_predictor")
     assert missing.status_code == 400 and "Cannot import" in missing.data["errors"]["callable_path"][0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("factory, message", [
+    ("broken_factory", "libfoo.so"),
+    ("wrong_shape_factory", "expected (N, 3, 2) for the 3 declared keypoints"),
+])
+def test_python_factories_that_fail_or_mismatch_are_refused(staff_client, settings, factory, message):
+    response = staff_client.post("/api/v1/models/", {
+        "name": "mine", "skeleton": make_skeleton(K).pk, "runtime": "python", "output_keypoints": NAMES,
+        "callable_path": f"tests.models_registry.python_model.{factory}"}, format="json")
+    assert response.status_code == 400 and message in response.data["errors"].get("callable_path", [""])[0], response.data
+    assert nothing_stored(settings)
+
+
+@pytest.mark.django_db
+def test_mediapipe_presets_take_no_upload(staff_client, settings):
+    response = post_model(staff_client, make_skeleton(K), torchscript_bytes(), runtime="mediapipe", preset="pose")
+    assert response.status_code == 400 and "upload nothing" in response.data["errors"]["weights"][0]
+    assert nothing_stored(settings)
