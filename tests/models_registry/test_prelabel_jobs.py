@@ -202,3 +202,17 @@ def test_a_simcc_model_with_two_outputs_prelabels_top_down():
     for image, (x, y) in zip(images, BLOBS):
         kps, _ = predicted(version, image)
         assert np.abs(kps[:, :2] - (x, y)).max() < 1.5, kps
+
+
+@pytest.mark.parametrize("error, reason", [
+    (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), "ran out of memory at batch size 64"),
+    (MemoryError(), "Out of memory at batch size 64"),
+    (ValueError("The model returned (1, 5, 64, 48)"), "does not fit its declaration"),
+    (RuntimeError("shape mismatch\nat line 3"), "The model failed: shape mismatch"),
+])
+def test_model_failures_are_explained_for_a_person(error, reason):
+    from models_registry.services.model_runs import ModelJobFailed, explained_failures
+
+    with pytest.raises(ModelJobFailed, match=reason):
+        with explained_failures(64):
+            raise error
