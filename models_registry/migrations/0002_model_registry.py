@@ -8,15 +8,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    """PoseModel becomes ModelVersion (annotation's foreign keys follow the rename), with everything a
+    registered model needs; pre-label runs and evaluations."""
 
     dependencies = [
         ('annotation', '0002_initial'),
         ('jobs', '0001_initial'),
-        ('models_registry', '0002_model_versions'),
+        ('models_registry', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        migrations.RenameModel('PoseModel', 'ModelVersion'),
+        migrations.RenameField('ModelVersion', 'framework', 'runtime'),
         migrations.AddField(
             model_name='modelversion',
             name='below_threshold_visibility',
