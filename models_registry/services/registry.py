@@ -66,6 +66,12 @@ def _settings_errors(fields: dict, skeleton: Skeleton) -> dict[str, list[str]]:
         errors["std"] = ["Every std must be positive."]
     if runtime == Runtime.MEDIAPIPE and fields.get("preset") not in PRESETS:
         errors["preset"] = [f"Choose one of {', '.join(PRESETS)}."]
+    options = fields.get("options") or {}
+    if runtime == Runtime.MEDIAPIPE and (
+        set(options) - {"max_instances"}
+        or not isinstance(options.get("max_instances", 4), int) or not 1 <= options.get("max_instances", 4) <= 50
+    ):
+        errors["options"] = ["MediaPipe takes one option, max_instances: an integer from 1 to 50."]
     if runtime == Runtime.PYTHON and not fields.get("callable_path"):
         errors["callable_path"] = ["The python runtime needs the dotted path of its factory."]
     if runtime in (Runtime.TORCHSCRIPT, Runtime.ONNX) and fields.get("weights") is None:

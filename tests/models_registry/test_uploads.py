@@ -137,3 +137,12 @@ def test_mediapipe_presets_take_no_upload(staff_client, settings):
     response = post_model(staff_client, make_skeleton(K), torchscript_bytes(), runtime="mediapipe", preset="pose")
     assert response.status_code == 400 and "upload nothing" in response.data["errors"]["weights"][0]
     assert nothing_stored(settings)
+
+
+@pytest.mark.django_db
+def test_mediapipe_options_are_bounded(staff_client):
+    body = {"name": "mp", "skeleton": make_skeleton(K).pk, "runtime": "mediapipe", "preset": "hand",
+            "options": {"max_instances": 10_000}}
+    response = staff_client.post("/api/v1/models/", body, format="json")
+    assert response.status_code == 400 and "max_instances" in response.data["errors"]["options"][0]
+    assert not ModelVersion.objects.exists()
