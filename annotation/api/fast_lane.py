@@ -31,6 +31,8 @@ from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
+from jointly.domain_errors import DomainError
+
 from ..access import own_assignment_to_work_on, task_context
 from .assignments import SubmitSerializer, submit_labels
 from .authentication import token_in
@@ -57,7 +59,7 @@ def submit(request, token: str, assignment_id: int) -> HttpResponse | None:
         return None
     try:
         result, replayed = submit_labels(assignment, *labels)
-    except (DjangoValidationError, APIException):
+    except (DjangoValidationError, DomainError, APIException):
         return None
     response = _json(result, 200)
     if replayed:
