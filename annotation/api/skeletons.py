@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from ..models import Skeleton
 from ..services import skeletons as skeleton_services
+from .filters import SkeletonFilter, read
 
 
 class KeypointSerializer(serializers.Serializer):
@@ -59,7 +60,9 @@ class SkeletonViewSet(
 
     def get_queryset(self):
         queryset = Skeleton.with_frozen(super().get_queryset())
-        name = self.request.query_params.get("name")
+        if self.action != "list":
+            return queryset
+        name = read(SkeletonFilter, self.request.query_params).get("name")
         return queryset.filter(name=name) if name else queryset
 
     def create(self, request, *args, **kwargs):
