@@ -31,7 +31,7 @@ from jointly.jobs.api import JobRunSerializer
 from jointly.jobs.models import JobRun
 
 from ..services.coco_export import coco_chunks, selection_from_params
-from ..services.coco_import import IMPORT_SOURCES, CocoImportFailed, sniff_json, start_coco_import
+from ..services.coco_import import IMPORT_SOURCES, sniff_json, start_coco_import
 from .filters import CocoImportOptions, read
 
 _COPY_CHUNK = 1024 * 1024
