@@ -35,16 +35,20 @@ def test_too_few_labels_propose_nothing():
     assert Skeleton.objects.filter(name="coco-17-person").count() == 1
 
 
-def test_admin_action_reports_the_proposal(django_user_model):
-    world = make_scored_world(120, noise=1.0, seed=23)
+def estimate_in_admin(django_user_model, project) -> list[str]:
+    """Run the project admin's "Estimate sigmas" action; the messages it shows."""
     admin = django_user_model.objects.create_superuser("root", password="pw")
     client = Client()
     client.force_login(admin)
     response = client.post(
-        "/admin/annotation/project/", {"action": "estimate_sigmas", "_selected_action": [world.project.pk]},
-        follow=True,
+        "/admin/annotation/project/", {"action": "estimate_sigmas", "_selected_action": [project.pk]}, follow=True,
     )
-    messages = [str(m) for m in response.context["messages"]]
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_admin_action_reports_the_proposal(django_user_model):
+    world = make_scored_world(120, noise=1.0, seed=23)
+    messages = estimate_in_admin(django_user_model, world.project)
     assert any("proposed coco-17-person v2 with learned sigmas" in m for m in messages), messages
     assert Skeleton.objects.filter(name="coco-17-person", version=2).exists()
     run = JobRun.objects.get(func="review.jobs.propose_sigmas")
@@ -54,13 +58,6 @@ def test_admin_action_reports_the_proposal(django_user_model):
 
 def test_admin_action_reports_a_failed_proposal(django_user_model):
     world = make_scored_world(2, seed=24)
-    admin = django_user_model.objects.create_superuser("root", password="pw")
-    client = Client()
-    client.force_login(admin)
-    response = client.post(
-        "/admin/annotation/project/", {"action": "estimate_sigmas", "_selected_action": [world.project.pk]},
-        follow=True,
-    )
-    messages = [str(m) for m in response.context["messages"]]
+    messages = estimate_in_admin(django_user_model, world.project)
     assert any("redundant annotator pairs" in m for m in messages), messages
     assert JobRun.objects.get(func="review.jobs.propose_sigmas").state == "failed"
