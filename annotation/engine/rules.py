@@ -49,6 +49,20 @@ def is_last_replica(submitted_count: int, replicas: int) -> bool:
     return submitted_count >= replicas
 
 
+def free_slot_sql(slots_taken: str) -> str:
+    """`has_free_slot` (not gold) in SQL, for a column or expression."""
+    return f"{slots_taken} < %(replicas)s"
+
+
+def not_last_replica_sql(submitted_count: str) -> str:
+    """`not is_last_replica(...)` in SQL, for a column or expression."""
+    return f"{submitted_count} < %(replicas)s"
+
+
+def holds_a_slot_sql(state: str) -> str:
+    return f"{state} IN ({', '.join(repr(str(s)) for s in HOLDS_A_SLOT)})"
+
+
 # --- who may take an image: the candidate condition ---------------------------------------
 
 
@@ -81,7 +95,7 @@ def candidate_sql(*, gold: bool) -> str:
     if gold:
         order = f"i.{slots}, i.id"
     else:
-        where.append(f"(i.{slots} < %(replicas)s OR i.{expiry} <= %(now)s)")
+        where.append(f"({free_slot_sql('i.' + slots)} OR i.{expiry} <= %(now)s)")
         order = f"i.{slots} DESC, i.{column(Image, 'priority')} DESC, i.id"
     return f"FROM {i} i WHERE {' AND '.join(where)} ORDER BY {order}"
 
