@@ -91,6 +91,9 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
         ),
         "draft": assignment.draft,
         "active_ms": assignment.active_ms,
+        # A rework round: the QA lead's comments, each pinned to an instance and keypoint index of
+        # the annotator's own previous labels (given back as the draft), optionally to a point.
+        "review_comments": assignment.review_comments or [],
     }
 
 
@@ -98,6 +101,7 @@ def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
     """tasks/next for a staffed caller clear to work: (task payload or None, HTTP status)."""
     assignment, created = engine.next_task(
         user, project, vendor_id=project.staffed_vendor_id, may_hold_lease=project.held_lease_id is not None,
+        rework_id=project.rework_assignment_id,
     )
     if assignment is None:
         return None, status.HTTP_204_NO_CONTENT

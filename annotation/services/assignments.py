@@ -45,7 +45,7 @@ from typing import Any, Callable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -156,7 +156,8 @@ def _for_update(sql: str) -> str:
 
 
 _LOCK_IMAGE_AND_ASSIGNMENT_SQL = (
-    "SELECT {assignment_columns}, i.is_gold AS image_is_gold, i.status AS image_status, i.slots_taken AS image_slots_taken "
+    "SELECT {assignment_columns}, i.is_gold AS image_is_gold, i.status AS image_status, i.slots_taken AS image_slots_taken, "
+    "i.extra_replicas AS image_extra_replicas "
     "FROM annotation_image i JOIN annotation_assignment a ON a.image_id = i.id WHERE a.id = %s"
 )
 
@@ -170,11 +171,11 @@ def _lock_image_and_assignment(assignment_id: int) -> tuple[Image, Assignment]:
     """Both row locks in one statement. PostgreSQL takes them in the order of the FROM
     list, image first, the same order as every other path of the engine."""
     locked = fetch_one(Assignment, _lock_image_and_assignment_sql(), [assignment_id],
-                       extra=("image_is_gold", "image_status", "image_slots_taken"))
+                       extra=("image_is_gold", "image_status", "image_slots_taken", "image_extra_replicas"))
     if locked is None:
         raise Assignment.DoesNotExist(f"assignment {assignment_id} no longer exists")
     image = Image(pk=locked.image_id, is_gold=bool(locked.image_is_gold), status=locked.image_status,
-                  slots_taken=locked.image_slots_taken)
+                  slots_taken=locked.image_slots_taken, extra_replicas=locked.image_extra_replicas)
     return image, locked
 
 
@@ -229,7 +230,7 @@ def open_lease(user, project: Project) -> Assignment | None:
 
 def next_task(
     user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
-    rng: Callable[[], float] = random.random, may_hold_lease: bool = True,
+    rng: Callable[[], float] = random.random, may_hold_lease: bool = True, rework_id: int | None | bool = True,
 ) -> tuple[Assignment | None, bool]:
     """Lease the caller one image that still needs replicas and that they never had.
 
@@ -240,6 +241,9 @@ def next_task(
     code path and the same response, and only while real work remains.
     may_hold_lease=False lets a caller that already knows there is no open
     lease (it asked in its access query) skip looking for one.
+    Rework comes first: an image a QA lead sent back to this annotator is
+    their next task (rework_id: the reserved assignment when the caller
+    already knows it, None when it knows there is none, True to look).
     """
     now = now or timezone.now()
     held = open_lease(user, project) if may_hold_lease else None
@@ -249,6 +253,13 @@ def next_task(
         renewed = _renew_lease(held, project, now)
         if renewed is not None:
             return renewed, False
+    if rework_id is True:
+        rework_id = Assignment.objects.filter(project=project, annotator=user, state=State.REWORK).values_list(
+            "pk", flat=True).first()
+    if rework_id and held is None:
+        reopened = _reopen_rework(rework_id, project, now)
+        if reopened is not None:
+            return reopened, True
 
     pools = [False]
     if project.gold_rate > 0 and rng() < project.gold_rate and _has_candidate(user, project, now, gold=False):
@@ -276,16 +287,16 @@ def next_task(
 #: costs one round trip and no ORM compilation. Served by the partial index
 #: image_task_queue (project, is_gold, slots_taken DESC, priority DESC, id).
 _SELECT_CANDIDATE_SQL = """
-    SELECT i.id, i.file, i.width, i.height, i.status, i.next_lease_expiry FROM annotation_image i
+    SELECT i.id, i.file, i.width, i.height, i.status, i.next_lease_expiry, i.extra_replicas FROM annotation_image i
     WHERE i.project_id = %(project)s AND i.is_gold = %(gold)s AND i.status IN ('new', 'annotating')
-      AND (i.slots_taken < %(replicas)s OR i.next_lease_expiry <= %(now)s)
+      AND (i.slots_taken < %(replicas)s + i.extra_replicas OR i.next_lease_expiry <= %(now)s)
       AND NOT EXISTS (SELECT 1 FROM annotation_assignment a WHERE a.image_id = i.id AND a.annotator_id = %(user)s)
     ORDER BY i.slots_taken DESC, i.priority DESC, i.id
     LIMIT 1
 """
 
 
-_CANDIDATE_FIELDS = ("id", "file", "width", "height", "status", "next_lease_expiry")
+_CANDIDATE_FIELDS = ("id", "file", "width", "height", "status", "next_lease_expiry", "extra_replicas")
 
 
 def _select_candidate(user, project: Project, now: datetime, *, gold: bool) -> Image | None:
@@ -322,9 +333,9 @@ def _select_candidate(user, project: Project, now: datetime, *, gold: bool) -> I
 #: a new NOT NULL field on Assignment must be added here (the tests would fail).
 _LEASE_ONE_STATEMENT_SQL = """
     WITH candidate AS (
-        SELECT i.id, i.slots_taken FROM annotation_image i
+        SELECT i.id, i.slots_taken, i.extra_replicas FROM annotation_image i
         WHERE i.project_id = %(project)s AND NOT i.is_gold AND i.status IN ('new', 'annotating')
-          AND (i.slots_taken < %(replicas)s OR i.next_lease_expiry <= %(now)s)
+          AND (i.slots_taken < %(replicas)s + i.extra_replicas OR i.next_lease_expiry <= %(now)s)
           AND NOT EXISTS (SELECT 1 FROM annotation_assignment a WHERE a.image_id = i.id AND a.annotator_id = %(user)s)
         ORDER BY i.slots_taken DESC, i.priority DESC, i.id
         LIMIT 1
@@ -336,7 +347,7 @@ _LEASE_ONE_STATEMENT_SQL = """
         )
         SELECT %(project)s, candidate.id, %(user)s, %(vendor)s, 'leased', %(now)s, %(expires)s, %(now)s,
                %(instructions_version)s, 0, 0, 0, 0, ''
-        FROM candidate WHERE candidate.slots_taken < %(replicas)s
+        FROM candidate WHERE candidate.slots_taken < %(replicas)s + candidate.extra_replicas
         RETURNING id, image_id
     ), counted AS (
         UPDATE annotation_image i SET
@@ -383,7 +394,9 @@ def _candidates(user, project: Project, now: datetime, *, gold: bool) -> QuerySe
         # Gold images check every annotator, so they are not capped by replicas;
         # the least-used ones go first to spread the checks.
         return images.order_by("slots_taken", "id")
-    return images.filter(Q(slots_taken__lt=project.replicas) | Q(next_lease_expiry__lte=now)).order_by(
+    return images.filter(
+        Q(slots_taken__lt=project.replicas + F("extra_replicas")) | Q(next_lease_expiry__lte=now)
+    ).order_by(
         "-slots_taken", "-priority", "id"
     )
 
@@ -403,7 +416,7 @@ def _lease_from_pool(user, project: Project, vendor_id, *, gold: bool, now: date
                     image_id=image.pk, state=State.LEASED, lease_expires_at__lte=now
                 ).update(state=State.EXPIRED)
                 taken, _, _ = recount_image(image.pk)
-                if not gold and taken >= project.replicas:
+                if not gold and taken >= project.replicas + image.extra_replicas:
                     continue  # every slot is really taken; it no longer matches the selection
             assignment = Assignment.objects.create(
                 project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
@@ -413,6 +426,19 @@ def _lease_from_pool(user, project: Project, vendor_id, *, gold: bool, now: date
             recount_image(image.pk, mark_started=True)
             return assignment
         return None
+
+
+def _reopen_rework(assignment_id: int, project: Project, now: datetime) -> Assignment | None:
+    """Lease the annotator the image a QA lead sent back to them (state rework -> leased)."""
+    with transaction.atomic():
+        image, locked = _lock_image_and_assignment(assignment_id)
+        if locked.state != State.REWORK or image.status != Image.Status.REWORK:
+            return None
+        locked.state, locked.leased_at, locked.last_activity_at = State.LEASED, now, now
+        locked.lease_expires_at = now + timedelta(seconds=project.lease_seconds)
+        locked.save(update_fields=["state", "leased_at", "last_activity_at", "lease_expires_at"])
+        recount_image(image.pk)
+        return Assignment.objects.select_related("image").get(pk=locked.pk)
 
 
 def _instructions_version(project: Project) -> int | None:
@@ -451,6 +477,7 @@ def _refuse_unless_open(assignment: Assignment, action: str) -> None:
         State.RELEASED: "you released it",
         State.EXPIRED: f"its lease expired at {assignment.lease_expires_at.isoformat()}",
         State.REJECTED: "it was rejected in review",
+        State.REWORK: "it was sent back for rework: ask for your next task to reopen it",
     }
     raise LeaseConflict(f"Cannot {action} assignment {assignment.pk}: {reasons[assignment.state]}.")
 
@@ -552,7 +579,8 @@ def submit_assignment(
         if locked.state == State.RELEASED:
             raise LeaseConflict(f"Assignment {locked.pk} was released; it can no longer be submitted.")
         if locked.state == State.EXPIRED:
-            slot_free = image.status in IN_ANNOTATION and (image.is_gold or image.slots_taken < project.replicas)
+            slot_free = image.status in IN_ANNOTATION and (
+                image.is_gold or image.slots_taken < project.replicas + image.extra_replicas)
             if not slot_free:
                 raise LeaseConflict(
                     f"Your lease on this image expired at {locked.lease_expires_at.isoformat()} and the image "
@@ -577,8 +605,12 @@ def submit_assignment(
                 "state", "submitted_at", "annotation", "instance_count", "submission_digest", *ACTIVE_TIME_FIELDS,
             ])
             _, submitted, status = recount_image(image.pk)
-        if not image.is_gold and status in IN_ANNOTATION and submitted >= project.replicas:
+        if not image.is_gold and status in IN_ANNOTATION and submitted >= project.replicas + image.extra_replicas:
             _start_scoring(image)
+        elif status == Image.Status.REWORK and not Assignment.objects.filter(
+            image_id=image.pk, state__in=(State.REWORK, State.LEASED)
+        ).exists():
+            _start_scoring(image)  # the last reworked labels are in: score the image again
         return locked, True
 
 
@@ -628,7 +660,8 @@ _SUBMIT_ONE_STATEMENT_SQL = """
     WITH guard AS (
         SELECT i.id FROM annotation_image i
         WHERE i.id = %(image)s
-          AND (i.is_gold OR i.status NOT IN ('new', 'annotating') OR i.submitted_count + 1 < %(replicas)s)
+          AND (i.is_gold OR i.status NOT IN ('new', 'annotating', 'rework')
+               OR (i.status <> 'rework' AND i.submitted_count + 1 < %(replicas)s + i.extra_replicas))
         FOR UPDATE
     ), new_annotation AS (
         SELECT nextval(pg_get_serial_sequence('annotation_annotation', 'id')) AS id

@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 import numpy as np
 import orjson
 from django.db import transaction
-from django.db.models import TextField
+from django.db.models import Count, TextField
 from django.db.models.functions import Cast
 
 from annotation.models import Annotation, Assignment, Image, Project, SkeletonSpec
@@ -34,7 +34,7 @@ from jointly.bulk import upsert
 from review.agreement import FLAG_CODES, InstanceBatch, PipelineResult, run_pipeline, summarize
 from review.agreement.oks import pair_agreement
 
-from ..models import ConsensusResult, ProjectAgreement, ReviewTask
+from ..models import ConsensusResult, ProjectAgreement, ReviewDecision, ReviewTask
 
 Source = Annotation.Source
 #: Flags that send an image to review on their own. The others are shown but
@@ -68,7 +68,9 @@ def _load(images: list[Image], spec: SkeletonSpec) -> _Rows:
     annotations = [
         (pk, image_id, annotator_id, version, orjson.loads(text))
         for pk, image_id, annotator_id, version, text in
+        # Labels set aside by a reassigning rejection no longer count.
         Annotation.objects.filter(image_id__in=position, source=Source.ANNOTATOR)
+        .exclude(assignments__state=Assignment.State.REJECTED)
         .order_by("image_id", "annotator_id")
         .values_list("pk", "image_id", "annotator_id", "version", Cast("instances", TextField()))
     ]
@@ -143,7 +145,14 @@ def _none_if_nan(values: np.ndarray) -> list:
 
 
 def _decide(project: Project, image: Image, agreement: float | None, n_drawn: int, rejected: int,
-            blocking: dict[str, int], n_annotators: int) -> tuple[str, list[str]]:
+            blocking: dict[str, int], n_annotators: int) -> tuple[str, list[str], str]:
+    """(decision, reasons, review task kind) for one scored image.
+
+    Adaptive replicas: an image that missed only on agreement or the quorum
+    (no blocking flag: a swap or a duplicate is a person's mistake, not noise
+    that one more opinion averages out) gets one more annotator while the
+    project's `max_replicas` allows, and goes to a QA lead only after that.
+    """
     reasons = []
     if agreement is not None:
         if agreement < project.auto_accept_oks:
@@ -154,12 +163,23 @@ def _decide(project: Project, image: Image, agreement: float | None, n_drawn: in
         reasons.append("agreement cannot be measured: fewer than two annotators drew this image's objects")
     if rejected:
         reasons.append(f"{rejected} instance(s) drawn by too few annotators to reach the quorum")
+    settleable = bool(reasons) and not blocking
     for code, count in blocking.items():
         reasons.append(f"{count} flag(s) '{code}': {FLAG_CODES[code].lower().rstrip('.')}")
+    kind = ReviewTask.Kind.REVIEW
     if not reasons and _sampled_for_review(image.pk, project.review_sample_rate):
         reasons.append(f"drawn for the spot-check sample ({project.review_sample_rate:.0%} of accepted images)")
-    decision = ConsensusResult.Decision.NEEDS_REVIEW if reasons else ConsensusResult.Decision.AUTO_ACCEPTED
-    return decision, reasons
+        kind = ReviewTask.Kind.SPOT_CHECK
+    if not reasons:
+        return ConsensusResult.Decision.AUTO_ACCEPTED, reasons, kind
+    ceiling = project.replica_ceiling
+    if settleable and ceiling > project.replicas:
+        if n_annotators < ceiling:
+            reasons.append(f"adaptive replicas: one more annotator ({n_annotators + 1} of at most {ceiling}) "
+                           "before a QA lead looks")
+            return ConsensusResult.Decision.MORE_REPLICAS, reasons, kind
+        reasons.append(f"adaptive replicas: max_replicas ({ceiling}) reached without settling")
+    return ConsensusResult.Decision.NEEDS_REVIEW, reasons, kind
 
 
 def _pairwise(rows: _Rows, result: PipelineResult, sigmas: np.ndarray) -> list[dict]:
@@ -291,11 +311,14 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
     agreements = _none_if_nan(img_agree.agreement)
     visibility = _none_if_nan(img_agree.visibility)
 
-    results, to_accept, to_review = [], [], []
+    results, to_accept, to_review, to_replicate, kinds = [], [], [], [], {}
+    Decision = ConsensusResult.Decision
     for i, image in enumerate(images):
         blocking = blocking_by_image[i]
-        decision, reasons = _decide(project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking,
-                                    int(n_annotators[i]))
+        decision, reasons, kinds[image.pk] = _decide(
+            project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking, int(n_annotators[i]))
+        if decision == Decision.MORE_REPLICAS and image.status != Image.Status.SCORING:
+            decision = Decision.NEEDS_REVIEW  # a rescore never reopens annotation of a reviewed image
         results.append(ConsensusResult(
             image=image, project=project, agreement=agreements[i], keypoint_agreement=keypoint_agreement[i],
             visibility_agreement=visibility[i],
@@ -304,8 +327,16 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
             flags=flag_records[i], decision=decision, reasons=reasons, inputs=rows.inputs[i],
         ))
         if image.status == Image.Status.SCORING:
-            (to_accept if decision == ConsensusResult.Decision.AUTO_ACCEPTED else to_review).append(image)
-            image.status = Image.Status.ACCEPTED if decision == ConsensusResult.Decision.AUTO_ACCEPTED else Image.Status.REVIEW
+            if decision == Decision.AUTO_ACCEPTED:
+                to_accept.append(image)
+                image.status = Image.Status.ACCEPTED
+            elif decision == Decision.MORE_REPLICAS:
+                image.extra_replicas = int(n_annotators[i]) + 1 - project.replicas
+                image.status = Image.Status.ANNOTATING
+                to_replicate.append(image)
+            else:
+                to_review.append(image)
+                image.status = Image.Status.REVIEW
 
     upsert(
         ConsensusResult, results, unique_fields=["image"],
@@ -315,12 +346,42 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
     replace_source_annotations(Source.CONSENSUS, {im.pk: inst for im, inst in zip(images, consensus_instances)})
     Image.objects.filter(pk__in=[im.pk for im in to_accept]).update(status=Image.Status.ACCEPTED)
     Image.objects.filter(pk__in=[im.pk for im in to_review]).update(status=Image.Status.REVIEW)
-    reasons_of = {r.image_id: r.reasons for r in results}
+    Image.objects.bulk_update(to_replicate, ["status", "extra_replicas"], batch_size=2000)
+    _store_review_tasks(project, results, to_review, kinds)
+    return sum(1 for r in results if r.decision == Decision.AUTO_ACCEPTED)
+
+
+def _store_review_tasks(project: Project, results: list[ConsensusResult], to_review: list[Image], kinds: dict) -> None:
+    """Open a task for each image newly sent to review; refresh the open tasks a rescore changed.
+
+    An image that went through rework comes back as a `rework` task (its
+    round counts the rejections so far). A rescore that changes an open
+    task's reasons or agreement bumps its version, so a QA lead deciding on
+    what they read gets a 409 instead of deciding on stale numbers; an
+    unchanged rescore leaves the task as it was (a re-run writes nothing new).
+    """
+    by_image = {r.image_id: r for r in results}
+    open_tasks = list(ReviewTask.objects.filter(image_id__in=list(by_image), state=ReviewTask.State.OPEN))
+    changed = []
+    for task in open_tasks:
+        result = by_image[task.image_id]
+        if task.reasons != result.reasons or task.agreement != result.agreement:
+            task.reasons, task.agreement, task.version = result.reasons, result.agreement, task.version + 1
+            changed.append(task)
+    ReviewTask.objects.bulk_update(changed, ["reasons", "agreement", "version"], batch_size=2000)
+    if not to_review:
+        return
+    rounds = dict(
+        ReviewDecision.objects.filter(image_id__in=[im.pk for im in to_review], action=ReviewDecision.Action.REJECT)
+        .values("image_id").annotate(n=Count("id")).values_list("image_id", "n")
+    )
     ReviewTask.objects.bulk_create(
-        [ReviewTask(image=im, project=project, reasons=reasons_of[im.pk]) for im in to_review],
+        [ReviewTask(image=im, project=project, reasons=by_image[im.pk].reasons, agreement=by_image[im.pk].agreement,
+                    round=rounds.get(im.pk, 0),
+                    kind=ReviewTask.Kind.REWORK if rounds.get(im.pk) else kinds[im.pk])
+         for im in to_review],
         batch_size=2000, ignore_conflicts=True,
     )
-    return sum(1 for r in results if r.decision == ConsensusResult.Decision.AUTO_ACCEPTED)
 
 
 @transaction.atomic
