@@ -66,12 +66,13 @@ class ReviewWorld:
         return self.client(user).post(f"/api/v1/assignments/{assignment_id}/submit/",
                                       {"instances": instances, "active_ms": 20000}, format="json")
 
-    def label_all(self, labels_for) -> dict:
-        """Every annotator asks for tasks until none is left and submits labels_for(annotator index, image id).
-
-        Returns {(annotator index, image id): assignment id}."""
+    def label_all(self, labels_for, only=None) -> dict:
+        """Every annotator (or those indexed in `only`) asks for tasks until none is left and
+        submits labels_for(annotator index, image id). Returns {(annotator index, image id): assignment id}."""
         done = {}
         for n, user in enumerate(self.annotators):
+            if only is not None and n not in only:
+                continue
             while True:
                 response = self.next_task(user)
                 if response.status_code == 204:
