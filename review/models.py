@@ -155,3 +155,30 @@ class ProjectAgreement(models.Model):
     report = models.JSONField(default=dict)
     n_images = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(auto_now=True)
+
+
+class GoldScore(models.Model):
+    """One annotator's submission on a gold image, scored against gold when it was submitted.
+
+    `oks` is COCO OKS against the gold objects (pycocotools semantics, the
+    skeleton's sigmas), averaged over gold objects plus extra instances
+    (a missed or an extra object scores 0). `keypoints` says, per keypoint
+    over the matched objects, how far and in which direction the annotator
+    was off: what a failed qualification shows them.
+    """
+
+    assignment = models.OneToOneField("annotation.Assignment", on_delete=models.CASCADE, related_name="gold_score")
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="gold_scores")
+    image = models.ForeignKey("annotation.Image", on_delete=models.CASCADE, related_name="gold_scores")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gold_scores")
+    oks = models.FloatField()
+    instances = models.JSONField(default=list, help_text="Per gold object: the matched instance and its OKS.")
+    keypoints = models.JSONField(default=list, help_text="Per keypoint: OKS term, mean dx/dy in px, distance in sigmas.")
+    qualification = models.BooleanField(default=False, help_text="Part of the annotator's qualification.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "annotator", "created_at"])]
+
+    def __str__(self):
+        return f"gold OKS {self.oks:.3f} of {self.annotator_id} on image {self.image_id}"

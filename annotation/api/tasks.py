@@ -7,6 +7,8 @@ whether the image is a gold check (no file name, no gold flag).
 
 from __future__ import annotations
 
+import json
+
 import markdown
 import nh3
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -97,11 +99,39 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
     }
 
 
+def qualifying(project: Project) -> bool:
+    """The caller must still qualify on gold before production tasks (from task_context's staffing columns)."""
+    return bool(project.qualification_images) and project.staffing_qualification != "passed"
+
+
+def _json_column(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def work_refusal(project: Project) -> tuple[str, dict] | None:
+    """Why a staffed caller may not work now (paused, or failed qualification), or None.
+
+    Both are decided by review/services/quality.py and read from the staffing
+    row in task_context's one statement: no extra query on the hot path.
+    """
+    if project.staffing_paused_at is not None:
+        reason = _json_column(project.staffing_paused_reason) or {}
+        return reason.get("message", "You are paused on this project."), {"paused": reason}
+    if qualifying(project) and project.staffing_qualification == "failed":
+        result = _json_column(project.staffing_qualification_result) or {}
+        return (
+            f"You did not pass this project's qualification: mean gold OKS {result.get('mean_oks')} is below "
+            f"{result.get('threshold')}. Your per-keypoint mistakes are listed under errors.qualification.",
+            {"qualification": result},
+        )
+    return None
+
+
 def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
     """tasks/next for a staffed caller clear to work: (task payload or None, HTTP status)."""
     assignment, created = engine.next_task(
         user, project, vendor_id=project.staffed_vendor_id, may_hold_lease=project.held_lease_id is not None,
-        rework_id=project.rework_assignment_id,
+        rework_id=project.rework_assignment_id, gold_only=qualifying(project),
     )
     if assignment is None:
         return None, status.HTTP_204_NO_CONTENT
@@ -137,6 +167,9 @@ class NextTaskView(APIView):
                 }},
                 status_code=status.HTTP_409_CONFLICT,
             )
+        refusal = work_refusal(project)
+        if refusal is not None:
+            return error_response(refusal[0], refusal[1], status_code=status.HTTP_403_FORBIDDEN)
         payload, status_code = lease_next_task(request, request.user, project)
         return Response(payload, status=status_code)
 

@@ -52,6 +52,8 @@ from django.utils import timezone
 from jointly.api_errors import Conflict
 from jointly.jobs.services import enqueue
 
+from ..signals import gold_submitted
+
 from ..models import Annotation, Assignment, Image, Project, Skeleton, SkeletonSpec
 from ..prepared import columns, fetch_one
 from .active_time import ACTIVE_TIME_FIELDS, credit_active_time
@@ -231,6 +233,7 @@ def open_lease(user, project: Project) -> Assignment | None:
 def next_task(
     user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
     rng: Callable[[], float] = random.random, may_hold_lease: bool = True, rework_id: int | None | bool = True,
+    gold_only: bool = False,
 ) -> tuple[Assignment | None, bool]:
     """Lease the caller one image that still needs replicas and that they never had.
 
@@ -244,6 +247,7 @@ def next_task(
     Rework comes first: an image a QA lead sent back to this annotator is
     their next task (rework_id: the reserved assignment when the caller
     already knows it, None when it knows there is none, True to look).
+    gold_only: an annotator still qualifying gets gold images only.
     """
     now = now or timezone.now()
     held = open_lease(user, project) if may_hold_lease else None
@@ -261,8 +265,8 @@ def next_task(
         if reopened is not None:
             return reopened, True
 
-    pools = [False]
-    if project.gold_rate > 0 and rng() < project.gold_rate and _has_candidate(user, project, now, gold=False):
+    pools = [True] if gold_only else [False]
+    if not gold_only and project.gold_rate > 0 and rng() < project.gold_rate and _has_candidate(user, project, now, gold=False):
         pools = [True, False]
     for gold in pools:
         for _ in range(3):
@@ -387,7 +391,11 @@ def _lease_in_one_statement(user, project: Project, vendor_id, now: datetime) ->
 
 
 def _candidates(user, project: Project, now: datetime, *, gold: bool) -> QuerySet[Image]:
-    images = Image.objects.filter(project=project, is_gold=gold, status__in=IN_ANNOTATION).exclude(
+    # Gold images are never scored into a consensus, so any of them can check an annotator.
+    images = Image.objects.filter(project=project, is_gold=gold)
+    if not gold:
+        images = images.filter(status__in=IN_ANNOTATION)
+    images = images.exclude(
         Exists(Assignment.objects.filter(image_id=OuterRef("pk"), annotator=user))
     )
     if gold:
@@ -611,6 +619,10 @@ def submit_assignment(
             image_id=image.pk, state__in=(State.REWORK, State.LEASED)
         ).exists():
             _start_scoring(image)  # the last reworked labels are in: score the image again
+        if image.is_gold:
+            # Scored against gold now, in this transaction: qualification and pausing are
+            # decided before the annotator's next request (review/services/gold.py).
+            gold_submitted.send(sender=Assignment, assignment=locked, project=project)
         return locked, True
 
 
@@ -660,7 +672,7 @@ _SUBMIT_ONE_STATEMENT_SQL = """
     WITH guard AS (
         SELECT i.id FROM annotation_image i
         WHERE i.id = %(image)s
-          AND (i.is_gold OR i.status NOT IN ('new', 'annotating', 'rework')
+          AND NOT i.is_gold AND (i.status NOT IN ('new', 'annotating', 'rework')
                OR (i.status <> 'rework' AND i.submitted_count + 1 < %(replicas)s + i.extra_replicas))
         FOR UPDATE
     ), new_annotation AS (

@@ -34,6 +34,7 @@ from jointly.bulk import upsert
 from review.agreement import FLAG_CODES, InstanceBatch, PipelineResult, run_pipeline, summarize
 from review.agreement.oks import pair_agreement
 
+from .quality import pause_annotators_below_loo_floor
 from ..models import ConsensusResult, ProjectAgreement, ReviewDecision, ReviewTask
 
 Source = Annotation.Source
@@ -247,6 +248,8 @@ def _score(project: Project, images_qs, progress=None) -> _Scored:
     if progress:
         progress(0.7, 1, "storing consensus and decisions")
     accepted = _store(project, rows, result, spec)
+    # Automatic pausing on the project's leave-one-out floor, for the annotators scored here.
+    pause_annotators_below_loo_floor(project, rows.annotators.tolist())
     return _Scored(auto_accepted=accepted, needs_review=len(images) - accepted, result=result, rows=rows)
 
 

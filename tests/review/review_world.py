@@ -75,7 +75,7 @@ class ReviewWorld:
                 continue
             while True:
                 response = self.next_task(user)
-                if response.status_code == 204:
+                if response.status_code in (204, 403):  # nothing left, or paused
                     break
                 assert response.status_code in (200, 201), response.content
                 task = response.json()
