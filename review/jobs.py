@@ -2,7 +2,7 @@
 
 `score_image` is enqueued by the assignment engine on the `scoring` queue
 exactly once per image, in the transaction that stores the image's last
-replica (annotation/services/assignments.py). Both jobs are idempotent:
+replica (annotation/engine/). Both jobs are idempotent:
 running one twice leaves the same rows.
 """
 

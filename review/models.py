@@ -83,8 +83,7 @@ class ReviewTask(models.Model):
                          name="review_queue"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["image"], condition=models.Q(state="open"),
-                                    name="one_open_review_task_per_image"),
+            models.UniqueConstraint(fields=["image"], condition=models.Q(state="open"), name="one_open_review_per_image"),
         ]
 
     def __str__(self):

@@ -18,16 +18,7 @@ from annotation.models import Image
 from .models import ReviewDecision, ReviewTask
 from .selectors import image_history, review_picture, review_projects, reviewable_images, visible_review_tasks
 from .services.decisions import MAX_COMMENTS, DecisionInput, decide
-from .services.errors import ReviewConflict
 from .services.queue import next_review, release_review_lease, renew_review_lease
-
-
-def conflict_response(error: ReviewConflict) -> Response:
-    return Response(
-        {"detail": str(error), "errors": {"version": [f"The current version is {error.version}."]},
-         "version": error.version},
-        status=status.HTTP_409_CONFLICT,
-    )
 
 
 class DecideSerializer(serializers.Serializer):
@@ -93,10 +84,7 @@ class DecideView(APIView):
         task = get_object_or_404(visible_review_tasks(request.user), pk=pk)
         serializer = DecideSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            decision = decide(task.pk, request.user, DecisionInput(**serializer.validated_data))
-        except ReviewConflict as error:
-            return conflict_response(error)
+        decision = decide(task.pk, request.user, DecisionInput(**serializer.validated_data))
         return Response({
             "decision": decision.pk, "action": decision.action, "task": decision.task_id,
             "image": decision.image_id,
@@ -110,10 +98,7 @@ class RenewReviewView(APIView):
     def post(self, request, pk: int):
         """Extend your lease on a review task."""
         task = get_object_or_404(visible_review_tasks(request.user), pk=pk)
-        try:
-            task = renew_review_lease(task, request.user)
-        except ReviewConflict as error:
-            return conflict_response(error)
+        task = renew_review_lease(task, request.user)
         return Response({"id": task.pk, "lease_expires_at": task.lease_expires_at, "version": task.version})
 
 
@@ -122,10 +107,7 @@ class ReleaseReviewView(APIView):
     def post(self, request, pk: int):
         """Give the task back to the queue."""
         task = get_object_or_404(visible_review_tasks(request.user), pk=pk)
-        try:
-            task = release_review_lease(task, request.user)
-        except ReviewConflict as error:
-            return conflict_response(error)
+        task = release_review_lease(task, request.user)
         return Response({"id": task.pk, "leased_by": task.leased_by_id, "version": task.version})
 
 

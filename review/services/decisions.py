@@ -34,7 +34,8 @@ from django.utils import timezone
 
 from annotation.models import Annotation, Assignment, Image
 from annotation.services.annotations import replace_source_annotations
-from annotation.services.assignments import recount_images
+from annotation.engine import recount_images
+from annotation.services import image_status
 from annotation.services.instances import validate_instances
 
 from ..models import ConsensusResult, ReviewDecision, ReviewTask
@@ -134,7 +135,7 @@ def _accept(image: Image, data: DecisionInput, annotations: dict, consensus: Ann
             raise ValidationError({"instances": error.messages}) from None
         payload = {"instances": final}
     replace_source_annotations(Source.REVIEW, {image.pk: final})
-    Image.objects.filter(pk=image.pk).update(status=Image.Status.ACCEPTED)
+    image_status.accept([image.pk])
     return payload
 
 
@@ -155,7 +156,7 @@ def _reject(image: Image, task: ReviewTask, actor, data: DecisionInput, annotati
         image=image, annotator_id__in=chosen)}
     if data.reassign:
         Assignment.objects.filter(pk__in=[a.pk for a in assignments.values()]).update(state=Assignment.State.REJECTED)
-        new_status = Image.Status.ANNOTATING
+        move = image_status.reassign
     else:
         for user in chosen:
             a = assignments[user]
@@ -171,8 +172,8 @@ def _reject(image: Image, task: ReviewTask, actor, data: DecisionInput, annotati
         # The resubmission is a new annotation of the same annotator (one per image and annotator):
         # the returned labels live on in this decision's state_before and in the draft.
         Annotation.objects.filter(pk__in=[annotations[u].pk for u in chosen]).delete()
-        new_status = Image.Status.REWORK
-    Image.objects.filter(pk=image.pk).update(status=new_status)
+        move = image_status.send_to_rework
+    move([image.pk])
     recount_images(Image.objects.filter(pk=image.pk))
     return {"comments": comments, "annotators": chosen, "reassign": data.reassign}
 

@@ -1,6 +1,6 @@
 """The QA lead's queue: lease the next review task, renew, release.
 
-Leases work like the annotators' (annotation/services/assignments.py): one
+Leases work like the annotators' (annotation/engine/): one
 short transaction, ``SELECT ... FOR UPDATE SKIP LOCKED`` so concurrent QA
 leads never wait on the same row and never get the same task, an expiry
 after which anybody may take the task, and asking again returns (and

@@ -29,6 +29,7 @@ from django.db.models import Count, TextField
 from django.db.models.functions import Cast
 
 from annotation.models import Annotation, Assignment, Image, Project, SkeletonSpec
+from annotation.services import image_status
 from annotation.services.annotations import replace_source_annotations
 from jointly.bulk import upsert
 from review.agreement import FLAG_CODES, InstanceBatch, PipelineResult, run_pipeline, summarize
@@ -43,7 +44,7 @@ Source = Annotation.Source
 #: just past the image border passed submit validation's tolerance, and limb
 #: lengths are only judged well against a whole project (see `score_project`).
 BLOCKING_FLAGS = ("left_right_swap", "duplicate_instance", "outside_box")
-SCORED_STATUSES = (Image.Status.SCORING, Image.Status.REVIEW, Image.Status.ACCEPTED)
+SCORED_STATUSES = image_status.SCORED
 
 
 @dataclass
@@ -332,14 +333,11 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
         if image.status == Image.Status.SCORING:
             if decision == Decision.AUTO_ACCEPTED:
                 to_accept.append(image)
-                image.status = Image.Status.ACCEPTED
             elif decision == Decision.MORE_REPLICAS:
                 image.extra_replicas = int(n_annotators[i]) + 1 - project.replicas
-                image.status = Image.Status.ANNOTATING
                 to_replicate.append(image)
             else:
                 to_review.append(image)
-                image.status = Image.Status.REVIEW
 
     upsert(
         ConsensusResult, results, unique_fields=["image"],
@@ -347,9 +345,10 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
                        "clusters", "annotator_scores", "flags", "decision", "reasons", "inputs", "computed_at"],
     )
     replace_source_annotations(Source.CONSENSUS, {im.pk: inst for im, inst in zip(images, consensus_instances)})
-    Image.objects.filter(pk__in=[im.pk for im in to_accept]).update(status=Image.Status.ACCEPTED)
-    Image.objects.filter(pk__in=[im.pk for im in to_review]).update(status=Image.Status.REVIEW)
-    Image.objects.bulk_update(to_replicate, ["status", "extra_replicas"], batch_size=2000)
+    image_status.auto_accept(to_accept)
+    image_status.send_to_review(to_review)
+    Image.objects.bulk_update(to_replicate, ["extra_replicas"], batch_size=2000)
+    image_status.request_replica(to_replicate)
     _store_review_tasks(project, results, to_review, kinds)
     return sum(1 for r in results if r.decision == Decision.AUTO_ACCEPTED)
 

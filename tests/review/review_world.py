@@ -27,6 +27,7 @@ BOX = [220.0, 80.0, 170.0, 370.0]
 
 def person(*, noise: float = 1.5, seed: int = 0, swapped: bool = False, shift=(0.0, 0.0)) -> dict:
     xy = PERSON + np.random.default_rng(seed).normal(0, noise, PERSON.shape) + np.asarray(shift)
+    xy = np.clip(xy, 0, [639, 479])  # a sloppy click still lands on the 640x480 image
     if swapped:
         for a, b in FLIP_PAIRS:
             xy[[a, b]] = xy[[b, a]]

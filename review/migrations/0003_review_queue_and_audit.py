@@ -36,8 +36,8 @@ def drop_append_only(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0003_review_stage'),
-        ('review', '0001_initial'),
+        ('annotation', '0004_review_stage'),
+        ('review', '0002_review_task_per_round'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -90,18 +90,9 @@ class Migration(migrations.Migration):
             name='version',
             field=models.PositiveIntegerField(default=1),
         ),
-        migrations.AlterField(
-            model_name='reviewtask',
-            name='image',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_tasks', to='annotation.image'),
-        ),
         migrations.AddIndex(
             model_name='reviewtask',
             index=models.Index(condition=models.Q(('state', 'open')), fields=['project', 'kind', 'agreement', 'id'], name='review_queue'),
-        ),
-        migrations.AddConstraint(
-            model_name='reviewtask',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'open')), fields=('image',), name='one_open_review_task_per_image'),
         ),
         migrations.AddField(
             model_name='reviewdecision',

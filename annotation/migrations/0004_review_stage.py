@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0002_initial'),
+        ('annotation', '0003_image_status_machine'),
     ]
 
     operations = [
@@ -80,10 +80,5 @@ class Migration(migrations.Migration):
             model_name='assignment',
             name='state',
             field=models.CharField(choices=[('leased', 'Leased'), ('submitted', 'Submitted'), ('released', 'Released'), ('expired', 'Expired'), ('rejected', 'Rejected'), ('rework', 'Rework')], default='leased', max_length=16),
-        ),
-        migrations.AlterField(
-            model_name='image',
-            name='status',
-            field=models.CharField(choices=[('new', 'New'), ('annotating', 'In annotation'), ('scoring', 'Scoring'), ('review', 'In review'), ('rework', 'In rework'), ('accepted', 'Accepted'), ('rejected', 'Rejected')], default='new', max_length=16),
         ),
     ]
