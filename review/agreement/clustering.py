@@ -184,14 +184,16 @@ def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float =
 
 def mirror_tolerant(batch: InstanceBatch, a, b, similarity, sigmas, flip_permutation, *,
                     threshold: float = 0.5, min_iou: float = 0.5) -> np.ndarray:
-    """Similarity for *matching*: the better of a pair's agreement and its mirror's.
+    """Similarity for *matching*: each flip pair scored in its better orientation.
 
     An annotator who mirrored a person (left and right exchanged throughout)
-    still drew that person; scored as is, the pair may fall below the match
-    threshold and the swap would go unnoticed as an unmatched instance. Pairs
-    below ``threshold`` whose boxes overlap by ``min_iou`` are re-scored with
-    one side mirrored, and the better score is kept, so clustering sees the
-    object and the swap check can flag the mirrored member.
+    or exchanged one limb pair still drew that person; scored as is, the
+    pair may fall below the match threshold, the instance would end up
+    alone and the swap would go unnoticed. Pairs below ``threshold`` whose
+    boxes overlap by ``min_iou`` are re-scored with every flip pair in
+    whichever orientation agrees better (the plain and the mirrored
+    skeleton are two of those choices), so clustering sees the object and
+    the orientation step can flag the member who swapped.
 
     Parameters
     ----------
@@ -210,10 +212,24 @@ def mirror_tolerant(batch: InstanceBatch, a, b, similarity, sigmas, flip_permuta
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     sim = np.array(similarity, dtype=np.float64)
+    perm = np.asarray(flip_permutation, dtype=np.int64)
     with np.errstate(invalid="ignore"):
         low = np.flatnonzero(~(sim >= threshold))
     low = low[box_iou(batch.bbox[a[low]], batch.bbox[b[low]]) >= min_iou]
-    if low.size:
-        mirrored = pair_agreement(batch, a[low], b[low], sigmas, permute_b=flip_permutation)
-        sim[low] = np.fmax(sim[low], mirrored)
+    fi = np.flatnonzero(perm > np.arange(perm.size))
+    if low.size == 0 or fi.size == 0:
+        return sim
+    fj = perm[fi]
+    _, plain = pair_agreement(batch, a[low], b[low], sigmas, keypoints=True)
+    _, mirrored = pair_agreement(batch, a[low], b[low], sigmas, permute_b=perm, keypoints=True)
+    # per keypoint: NaN where neither side labeled it (it does not count)
+    better = (np.nan_to_num(mirrored[:, fi]) + np.nan_to_num(mirrored[:, fj])
+              > np.nan_to_num(plain[:, fi]) + np.nan_to_num(plain[:, fj]))
+    best = plain.copy()
+    best[:, fi] = np.where(better, mirrored[:, fi], plain[:, fi])
+    best[:, fj] = np.where(better, mirrored[:, fj], plain[:, fj])
+    counted = np.count_nonzero(~np.isnan(best), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tolerant = np.nansum(best, axis=1) / counted
+    sim[low] = np.fmax(sim[low], np.where(counted > 0, tolerant, np.nan))
     return sim
