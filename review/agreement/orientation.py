@@ -72,6 +72,8 @@ class Orientation:
     swap_rate : ndarray, shape (S,)
         ``(swapped + prior + 1) / (checked + prior + 2)``: the history used
         to settle undecided objects.
+    flag_counts : ndarray, shape (S,), int64
+        Swap findings (instance, pair) on each annotator's instances.
     """
 
     exchanged: np.ndarray
@@ -81,6 +83,7 @@ class Orientation:
     checked: np.ndarray
     swapped: np.ndarray
     swap_rate: np.ndarray
+    flag_counts: np.ndarray
 
 
 @lru_cache(maxsize=16)
@@ -266,7 +269,8 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
     none = np.zeros(0, np.int64)
     empty = Orientation(exchanged=np.zeros((n, n_flip), bool), flagged=(none, none, np.zeros(0)),
                         undecided=np.zeros(len(clusters), bool), disputed=none, checked=np.zeros(n_src, np.int64),
-                        swapped=np.zeros(n_src, np.int64), swap_rate=np.full(n_src, 0.5))
+                        swapped=np.zeros(n_src, np.int64), swap_rate=np.full(n_src, 0.5),
+                        flag_counts=np.zeros(n_src, np.int64))
     if n_flip == 0 or m < 2:
         return empty
     if m > _MAX_ENUMERATED_MEMBERS:
@@ -334,7 +338,8 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
     undecided[multi] = undecided_split.any(1)
     return Orientation(exchanged=exchanged, flagged=(mem[rr, ss], ff, score[rr, ff, ss]), undecided=undecided,
                        disputed=multi[disputed.any(1)],
-                       checked=checked.astype(np.int64), swapped=swapped.astype(np.int64), swap_rate=swap_rate)
+                       checked=checked.astype(np.int64), swapped=swapped.astype(np.int64), swap_rate=swap_rate,
+                       flag_counts=np.bincount(batch.source[mem[rr, ss]], minlength=n_src).astype(np.int64))
 
 
 def exchange_pairs(batch: InstanceBatch, exchanged: np.ndarray, flip_pairs) -> InstanceBatch:
