@@ -1,15 +1,17 @@
 """Group the instances that several annotators drew for the same object.
 
 With ``n`` annotators per image, the instances of one person form a
-*cluster*: at most one instance per annotator, and every pair inside a
-cluster at least ``threshold`` similar (complete linkage — a cluster is never
-held together by a chain of merely similar neighbours).
+*cluster*: at most one instance per annotator, similar to the members on
+average by at least ``threshold`` and to *every* member by at least
+``min_link`` (half the threshold by default) — so a cluster is never held
+together by a chain of merely similar neighbours, yet one sloppy member
+does not push a careful annotator's instance out into a cluster of its own.
 
 Clusters are grown annotator by annotator, in every image at once: the
 first annotator's instances seed clusters; each next annotator's instances
 are matched (Hungarian, via `assign_blocks`) to the existing clusters with
 score = mean similarity to the members, admissible only if the similarity
-to *every* member clears the threshold; unmatched instances start new
+to every member clears ``min_link``; unmatched instances start new
 clusters. The loop runs over annotator *ranks within an image* (at most the
 number of annotators per image), never over images, pairs or instances.
 """
@@ -107,8 +109,8 @@ def clusters_from_labels(labels: np.ndarray, image: np.ndarray, order_key: np.nd
 
 
 def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float = 0.5,
-                      priority=None) -> Clusters:
-    """Cluster instances across annotators (complete linkage, one per annotator).
+                      priority=None, min_link: float | None = None) -> Clusters:
+    """Cluster instances across annotators (linkage to every member, one per annotator).
 
     Parameters
     ----------
@@ -119,7 +121,10 @@ def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float =
     similarity : array_like, shape (P,)
         Their agreement (`pair_agreement`).
     threshold : float
-        Minimum similarity between any two members of a cluster.
+        Minimum mean similarity of a joining instance to the cluster's members.
+    min_link : float, optional
+        Minimum similarity to each member (default ``threshold / 2``;
+        ``threshold`` gives complete linkage).
     priority : array_like, shape (n_sources,), optional
         Annotators with higher priority seed clusters first (e.g. their
         reliability); default: by annotator index.
@@ -133,8 +138,9 @@ def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float =
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     sim = np.asarray(similarity, dtype=np.float64)
+    floor = threshold / 2 if min_link is None else min(min_link, threshold)
     with np.errstate(invalid="ignore"):
-        keep = np.isfinite(sim) & (sim >= threshold) & (sim > 0)
+        keep = np.isfinite(sim) & (sim >= floor) & (sim > 0)
     a, b, sim = a[keep], b[keep], sim[keep]
 
     # Rank of each instance's annotator within its image: the growth step.
@@ -170,7 +176,7 @@ def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float =
             total = np.add.reduceat(s, head)
             count = np.diff(np.r_[head, q.size])
             q, cl = q[head], cl[head]
-            complete = count == size[cl]  # similar enough to every member
+            complete = count == size[cl]  # linked to every member
             score = np.where(complete, total / count, 0.0)
             hit = assign_blocks(img[q], cl, q, score, threshold)
             cluster[q[hit]] = cl[hit]
