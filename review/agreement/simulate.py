@@ -69,6 +69,32 @@ class SimulatedProject:
     noise: np.ndarray
     skeleton: Skeleton
 
+    def true_objects(self, consensus) -> tuple[np.ndarray, np.ndarray]:
+        """Accepted consensus objects and the true person each depicts (the one most members drew).
+
+        Returns
+        -------
+        objects, person : ndarray, shape (Q,), int64
+            Indices into the consensus and into ``truth``; objects made of
+            invented instances only are left out.
+        """
+        acc = np.flatnonzero(consensus.accepted)
+        members = consensus.clusters.members[acc]  # (Q, M)
+        person = np.where(members >= 0, self.truth_of[np.maximum(members, 0)], -1)
+        votes = ((person[:, :, None] == person[:, None, :]) & (person[:, None, :] >= 0)).sum(2)
+        best = np.take_along_axis(person, np.argmax(np.where(person >= 0, votes, -1), axis=1)[:, None], 1)[:, 0]
+        keep = best >= 0
+        return acc[keep], best[keep]
+
+    def consensus_error(self, consensus) -> float:
+        """Mean distance of consensus keypoints to the truth in units of ``sigma_k * s``
+        (keypoints labeled in both), over the accepted objects that depict a true person."""
+        obj, person = self.true_objects(consensus)
+        t = self.truth
+        d = np.hypot(*(consensus.xy[obj] - t.xy[person]).transpose(2, 0, 1))
+        d = d / (np.sqrt(t.area[person])[:, None] * self.skeleton.sigmas)
+        return float(d[(consensus.v[obj] > 0) & (t.v[person] > 0)].mean())
+
 
 def _template(skeleton: Skeleton, rng) -> np.ndarray:
     if skeleton.num_keypoints == 17 and skeleton.flip_pairs.shape[0] == 8:

@@ -10,7 +10,7 @@ import pytest
 
 from review.agreement import COCO_PERSON, AnnotatorHistory, InstanceBatch, run_pipeline
 
-from ._helpers import normalized_errors, simulated
+from ._helpers import simulated
 
 SIGMAS = COCO_PERSON.sigmas
 PAIR_OF = {(i, j): n for n, (i, j) in enumerate(COCO_PERSON.flip_pairs.tolist())}
@@ -20,23 +20,6 @@ MIXED = dict(n_annotators=5, noise=(1.0, 1.0, 2.0, 1.0, 1.0), swap_rate=(0, 0, 0
              bias=tuple(tuple((0.0, 1.2) if (s == 4 and k in HIPS_AND_KNEES) else (0.0, 0.0) for k in range(17))
                         for s in range(5)))
 LEGACY = dict(method="median", orient=False)
-
-
-def truth_of_objects(sim, result):
-    """(accepted object, its true person) pairs: the person most members depict."""
-    cl = result.consensus.clusters
-    acc = np.flatnonzero(result.consensus.accepted)
-    members = cl.members[acc]
-    depicts = np.where(members >= 0, sim.truth_of[np.maximum(members, 0)], -1)
-    truth = np.array([np.bincount(row[row >= 0]).argmax() if (row >= 0).any() else -1 for row in depicts])
-    return acc[truth >= 0], truth[truth >= 0]
-
-
-def consensus_error(sim, result) -> float:
-    """Mean distance of the consensus keypoints to the truth, in sigma units."""
-    obj, truth = truth_of_objects(sim, result)
-    con = result.consensus
-    return float(normalized_errors(con.xy[obj], con.v[obj], sim.truth, truth, SIGMAS).mean())
 
 
 def swap_scores(sim, result):
@@ -60,17 +43,17 @@ def swap_scores(sim, result):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_consensus_error_is_15_percent_lower_than_todays_on_a_mixed_workforce(seed):
     sim = simulated(500, seed=seed, **MIXED)
-    before = consensus_error(sim, run_pipeline(sim.batch, COCO_PERSON, **LEGACY))
-    after = consensus_error(sim, run_pipeline(sim.batch, COCO_PERSON))
+    before = sim.consensus_error(run_pipeline(sim.batch, COCO_PERSON, **LEGACY).consensus)
+    after = sim.consensus_error(run_pipeline(sim.batch, COCO_PERSON).consensus)
     assert after <= 0.85 * before, (after, before)
     corrected = run_pipeline(sim.batch, COCO_PERSON, subtract_offsets=True)
-    assert corrected.offsets_subtracted and consensus_error(sim, corrected) < after
+    assert corrected.offsets_subtracted and sim.consensus_error(corrected.consensus) < after
 
 
 def test_consensus_error_is_not_worse_than_todays_when_annotators_are_alike():
     sim = simulated(500, n_annotators=5, seed=3)
-    before = consensus_error(sim, run_pipeline(sim.batch, COCO_PERSON, **LEGACY))
-    after = consensus_error(sim, run_pipeline(sim.batch, COCO_PERSON))
+    before = sim.consensus_error(run_pipeline(sim.batch, COCO_PERSON, **LEGACY).consensus)
+    after = sim.consensus_error(run_pipeline(sim.batch, COCO_PERSON).consensus)
     assert after <= before
 
 
@@ -136,7 +119,7 @@ def test_no_consensus_pair_collapses_onto_the_center_line():
     narrower than the true pair by more than noise (today's midpoint puts both on the center line)."""
     sim = simulated(300, n_annotators=2, swap_rate=0.2, mirror_fraction=1.0, seed=8)
     result = run_pipeline(sim.batch, COCO_PERSON)
-    obj, truth = truth_of_objects(sim, result)
+    obj, truth = sim.true_objects(result.consensus)
     con, t = result.consensus, sim.truth
     fi, fj = COCO_PERSON.flip_pairs.T
     width = lambda xy: np.hypot(*(xy[:, fi] - xy[:, fj]).transpose(2, 0, 1))  # noqa: E731
