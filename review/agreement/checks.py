@@ -8,7 +8,9 @@ code                       raised when
 =========================  ===============================================
 left_right_swap            splitting an object's annotators into the two
                            orientations of a flip pair (e.g. left/right knee)
-                           gains more than ``swap_margin`` similarity; the
+                           is likelier than no swap by ``swap_margin`` (log
+                           likelihood ratio, against each annotator's
+                           scatter and swap record); the
                            minority side is flagged, or on an even split
                            the side with the worse history
                            (`orientation.orient_members`)
@@ -158,7 +160,8 @@ def check_left_right_swap(batch: InstanceBatch, clusters: Clusters, skeleton, *,
 
     Returns
     -------
-    Flags with ``keypoint = i``, ``other_keypoint = j``, ``score`` = mean gain.
+    Flags with ``keypoint = i``, ``other_keypoint = j``, ``score`` = the
+    split's evidence (log-likelihood ratio of swapped against as drawn).
     """
     return swap_flags(batch, skeleton, orient_members(batch, clusters, skeleton, margin=margin, prior=prior))
 

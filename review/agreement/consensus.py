@@ -7,7 +7,11 @@ Per cluster of matched instances (`cluster_instances`) and per keypoint:
 * **visible or occluded** by majority among those who labeled it, ties
   counting as visible;
 * **position** by a robust center of the labelers' positions: the geometric
-  median by default, a reliability-weighted mean as an option;
+  median, a reliability-weighted mean, or ("learned", what the pipeline
+  uses) each point weighted by the inverse of its annotator's learned
+  variance for that keypoint (`noise.NoiseModel`), gross clicks rejected
+  against the geometric median, which stays the answer wherever an
+  annotator has too little history;
 * **spread**: RMS distance of the labelers to the consensus in units of the
   keypoint's sigma times object scale — ~1 when annotators scatter as much as
   COCO's did, NaN with fewer than two labelers. It is the keypoint's

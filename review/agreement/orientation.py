@@ -7,14 +7,18 @@ every left/right pair onto the body's center line, so before any consensus
 is built each member is brought into its object's orientation:
 
 * For every flip pair ``(i, j)`` and every two members ``a, b`` of an
-  object, the *gain* of exchanging one side's pair is how much the OKS
-  keypoint terms improve with the pair crossed (see `_pair_tests`). The
-  members are split into the two orientations that maximize the total gain
-  over split pairs (all ``2**(M-1)`` splits of M members at once). Two kinds
+  object, the *evidence* for exchanging one side's pair is a log-likelihood
+  ratio: how much likelier the positions are with the pair crossed, for
+  Gaussian clicks with the two annotators' scatter (COCO's, or their learned
+  `noise.NoiseModel`; see `_pair_tests`). The members are split into the two
+  orientations with the most evidence across the split (all ``2**(M-1)``
+  splits of M members at once; pairs across a split share each member's own
+  error, so their sum is scaled to that of the two sides' means). Two kinds
   of hypotheses are tested per object: each flip pair alone, and the whole
   skeleton mirrored (all pairs pooled, which catches a mirrored person even
   on pairs too close together to judge alone).
-* If the mean gain across the split exceeds ``margin``, the members on the
+* If the evidence exceeds ``margin`` (and, given the annotators' swap
+  rates, the prior odds of those annotators swapping), the members on the
   *smaller* side swapped: they are flagged, and their pairs (every pair for
   a mirrored member) are exchanged back for the consensus.
 * When the sides are equal (two members who disagree, no third opinion),
@@ -60,7 +64,7 @@ class Orientation:
         its object's orientation (all pairs of a mirrored instance).
     flagged : tuple (instance (G,), pair (G,), score (G,))
         Swap findings: the swapper's instance, the flip pair (index into the
-        skeleton's ``flip_pairs``) and the mean OKS gain of the split.
+        skeleton's ``flip_pairs``) and the split's evidence (log-likelihood ratio).
     undecided : ndarray, shape (C,), bool
         Objects whose orientation rested on the history (an even split).
     disputed : ndarray, shape (D,), int64
