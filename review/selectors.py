@@ -2,14 +2,17 @@
 
 Every queryset starts from `annotation.access.reviewable_projects`: a QA
 lead (or an organization's manager) sees the tasks of their projects only;
-anyone else gets nothing, which the API turns into 404.
+anyone else gets nothing, which the API turns into 404. `annotator_names`
+adds usernames to reports for the people the caller may see by name.
 """
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from django.contrib.auth import get_user_model
 
-from annotation.access import reviewable_projects
+from annotation.access import reviewable_projects, statistics_scope
 from annotation.models import Annotation, Assignment, Image, Project
 
 from .models import ConsensusResult, ReviewDecision, ReviewTask
@@ -131,3 +134,19 @@ def image_history(image: Image) -> list[dict]:
                        "payload": d.payload, "state_before": d.state_before})
     events.sort(key=lambda e: (e["at"], e["event"]))
     return events
+
+
+def annotator_names(user, project: Project, user_ids: Iterable) -> dict[str, str]:
+    """Usernames of the given annotators, for those the user may see by name (one query).
+
+    Reports name annotators by user id everywhere; the username is added for
+    people whose work on the project the user may already read numbers of
+    (`statistics_scope`: the organization's managers and QA leads, the
+    vendor's own supervisors). Keys are user ids as strings, as in the reports.
+    """
+    ids = {int(i) for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    rows = (statistics_scope(user).filter(project=project, annotator_id__in=ids)
+            .values_list("annotator_id", "annotator__username").distinct())
+    return {str(uid): name for uid, name in rows}

@@ -6,9 +6,17 @@ rows in and out of the database, in bulk, and decides what happens to each
 image:
 
 - auto-accepted when its agreement reaches the project's `auto_accept_oks`,
-  every drawn object reached the quorum, no blocking flag was raised, and it
-  was not drawn for the spot-check sample (`review_sample_rate`);
-- otherwise sent to review with the reasons, so the QA lead sees why.
+  every drawn object reached the quorum, nobody missed an object the others
+  agree exists, no object's left/right orientation is undecided, no blocking
+  flag was raised, and it was not drawn for the spot-check sample
+  (`review_sample_rate`);
+- otherwise sent to review with the reasons, naming the annotators (user
+  ids) concerned, so the QA lead sees why.
+
+The project's history (what the last `score_project` learned: each
+annotator's swap record and per-keypoint noise, kept in the project report)
+settles objects two annotators disagree on and weights the consensus when a
+few images are scored at a time.
 
 Scoring is idempotent: the consensus annotation, the ConsensusResult and the
 review task are rewritten, not added to, and only images still in `scoring`
@@ -32,7 +40,8 @@ from annotation.models import Annotation, Assignment, Image, Project, SkeletonSp
 from annotation.services import image_status
 from annotation.services.annotations import replace_source_annotations
 from jointly.bulk import upsert
-from review.agreement import FLAG_CODES, InstanceBatch, PipelineResult, run_pipeline, summarize
+from review.agreement import (FLAG_CODES, AnnotatorHistory, InstanceBatch, NoiseModel, PipelineResult, run_pipeline,
+                              summarize)
 from review.agreement.oks import pair_agreement
 
 from .quality import pause_annotators_below_loo_floor
@@ -59,6 +68,7 @@ class _Rows:
     inputs: list[dict]  # per image: {annotation id: version}
     assignments: tuple[np.ndarray, np.ndarray]
     gold: InstanceBatch | None
+    history: AnnotatorHistory | None = None
 
 
 def _load(images: list[Image], spec: SkeletonSpec) -> _Rows:
@@ -134,6 +144,43 @@ def _load_gold(images: list[Image], position: dict, k: int) -> InstanceBatch | N
     )
 
 
+def _history_record(result: PipelineResult, annotators: np.ndarray) -> dict:
+    """What a project pass learned about its annotators, keyed by user id, for the project report."""
+    history = result.history()
+    record = {"annotators": annotators.tolist(), "checked": history.checked.tolist(),
+              "swapped": history.swapped.tolist()}
+    if history.noise is not None:
+        noise = history.noise
+        record["noise"] = {"count": noise.count.tolist(), "sum_sq": np.round(noise.sum_sq, 6).tolist(),
+                           "sum_offset": np.round(noise.sum_offset, 6).tolist()}
+    return record
+
+
+def _load_history(project: Project, annotators: np.ndarray, k: int) -> AnnotatorHistory | None:
+    """The project report's annotator history, re-indexed to this batch's annotators (one query)."""
+    report = ProjectAgreement.objects.filter(project=project).values_list("report", flat=True).first()
+    record = (report or {}).get("history")
+    if not record or not annotators.size:
+        return None
+    known = np.asarray(record["annotators"], dtype=np.int64)
+    here = np.searchsorted(known, annotators)  # user ids are stored sorted (np.unique)
+    here = np.where(here < known.size, here, 0)
+    found = known[here] == annotators if known.size else np.zeros(annotators.size, bool)
+
+    def pick(values, shape):
+        out = np.zeros((annotators.size,) + shape)
+        values = np.asarray(values, dtype=np.float64).reshape((known.size,) + shape)
+        out[found] = values[here[found]]
+        return out
+
+    noise = None
+    if "noise" in record and np.asarray(record["noise"]["count"]).shape[-1:] == (k,):
+        stats = record["noise"]
+        noise = NoiseModel.from_statistics(pick(stats["count"], (k,)), pick(stats["sum_sq"], (k,)),
+                                           pick(stats["sum_offset"], (k, 2)))
+    return AnnotatorHistory(checked=pick(record["checked"], ()), swapped=pick(record["swapped"], ()), noise=noise)
+
+
 def _sampled_for_review(image_id: int, rate: float) -> bool:
     """A stable draw per image, so re-scoring makes the same spot-check choice."""
     digest = hashlib.blake2b(f"review-sample:{image_id}".encode(), digest_size=8).digest()
@@ -147,13 +194,14 @@ def _none_if_nan(values: np.ndarray) -> list:
 
 
 def _decide(project: Project, image: Image, agreement: float | None, n_drawn: int, rejected: int,
-            blocking: dict[str, int], n_annotators: int) -> tuple[str, list[str], str]:
+            blocking: dict[str, int], n_annotators: int, object_reasons: list[str] = ()) -> tuple[str, list[str], str]:
     """(decision, reasons, review task kind) for one scored image.
 
-    Adaptive replicas: an image that missed only on agreement or the quorum
-    (no blocking flag: a swap or a duplicate is a person's mistake, not noise
-    that one more opinion averages out) gets one more annotator while the
-    project's `max_replicas` allows, and goes to a QA lead only after that.
+    Adaptive replicas: an image that missed only on agreement, the quorum,
+    a missed object or an undecided orientation (no blocking flag: a swap or
+    a duplicate is a person's mistake, not noise that one more opinion
+    averages out) gets one more annotator while the project's
+    `max_replicas` allows, and goes to a QA lead only after that.
     """
     reasons = []
     if agreement is not None:
@@ -165,6 +213,7 @@ def _decide(project: Project, image: Image, agreement: float | None, n_drawn: in
         reasons.append("agreement cannot be measured: fewer than two annotators drew this image's objects")
     if rejected:
         reasons.append(f"{rejected} instance(s) drawn by too few annotators to reach the quorum")
+    reasons.extend(object_reasons)  # who missed which person; orientations left undecided
     settleable = bool(reasons) and not blocking
     for code, count in blocking.items():
         reasons.append(f"{count} flag(s) '{code}': {FLAG_CODES[code].lower().rstrip('.')}")
@@ -206,6 +255,20 @@ def _pairwise(rows: _Rows, result: PipelineResult, sigmas: np.ndarray) -> list[d
     return out
 
 
+def _people_of_objects(rows: _Rows, result: PipelineResult) -> tuple[dict, dict]:
+    """Per object (cluster index): user ids who missed it; for undecided ones, whose orientation was kept."""
+    cluster, source = result.missed
+    missed_by: dict[int, list[int]] = {}
+    for c, src in zip(cluster.tolist(), rows.annotators[source].tolist()):  # one per miss: there are few
+        missed_by.setdefault(c, []).append(src)
+    followed: dict[int, list[int]] = {}
+    members = result.consensus.clusters.members
+    for c in np.flatnonzero(result.consensus.undecided).tolist():  # undecided objects are rare
+        kept = [m for m in members[c].tolist() if m >= 0 and not result.orientation.exchanged[m].any()]
+        followed[c] = sorted({int(rows.annotators[rows.batch.source[m]]) for m in kept})
+    return missed_by, followed
+
+
 @dataclass
 class _Scored:
     """What one scoring pass did, and the engine's output for the project report."""
@@ -234,17 +297,19 @@ def score_images(image_ids: Iterable[int], *, progress: Callable | None = None) 
 
 
 @transaction.atomic
-def _score(project: Project, images_qs, progress=None) -> _Scored:
+def _score(project: Project, images_qs, progress=None, *, with_history: bool = True) -> _Scored:
     images = list(images_qs.select_for_update().order_by("pk"))
     if not images:
         return _Scored()
     spec = project.skeleton.spec()
     rows = _load(images, spec)
+    # A whole-project pass learns the history itself: adding the stored one would count it twice.
+    history = _load_history(project, rows.annotators, spec.num_keypoints) if with_history else None
     if progress:
         progress(0.2, 1, f"scoring {len(images)} images, {len(rows.batch)} instances")
     result = run_pipeline(
         rows.batch, spec, assignments=rows.assignments, gold=rows.gold,
-        image_size=np.array([[im.width, im.height] for im in images], dtype=np.float64),
+        image_size=np.array([[im.width, im.height] for im in images], dtype=np.float64), history=history,
     )
     if progress:
         progress(0.7, 1, "storing consensus and decisions")
@@ -295,16 +360,32 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
 
     objects = [[] for _ in images]
     consensus_instances = [[] for _ in images]
+    object_reasons: list[list[str]] = [[] for _ in images]
     cinst = con.instances
     keypoints = np.concatenate([np.round(cinst.xy, 3), cinst.v[..., None]], axis=2).reshape(len(con), -1)
     keypoints = keypoints.astype(object)
     keypoints[:, 2::3] = cinst.v.astype(int).tolist()  # visibility stays an int in JSON
     spreads = _none_if_nan(con.spread)
-    for c, (img, kp, box, area, support, quorum, accepted, spread) in enumerate(zip(
+    missed_by, followed = _people_of_objects(rows, result)
+    for c, (img, kp, box, area, support, quorum, accepted, spread, undecided) in enumerate(zip(
         cinst.image.tolist(), keypoints.tolist(), np.round(cinst.bbox, 3).tolist(),
         np.round(cinst.area, 3).tolist(), con.support.tolist(), con.quorum.tolist(), con.accepted.tolist(), spreads,
+        con.undecided.tolist(),
     )):  # one per consensus object
-        objects[img].append({"support": support, "quorum": quorum, "accepted": accepted, "spread": spread})
+        number = len(objects[img]) + 1  # as a person reads it: person 1, 2, ...
+        missing = missed_by.get(c, [])
+        objects[img].append({"support": support, "quorum": quorum, "accepted": accepted, "spread": spread,
+                             "undecided": undecided, "missed_by": missing})
+        if missing:
+            object_reasons[img].append(
+                f"person {number} was not drawn by annotator(s) {', '.join(map(str, missing))}, "
+                f"though {support} other annotator(s) agree it exists")
+        if undecided:
+            objects[img][-1]["orientation_from"] = followed.get(c, [])
+            object_reasons[img].append(
+                f"left and right of person {number} are undecided: its annotators disagree and no third "
+                f"opinion settles it (orientation taken from annotator(s) "
+                f"{', '.join(map(str, followed.get(c, [])))}, the better swap record)")
         if accepted:
             consensus_instances[img].append({"bbox": box, "keypoints": kp, "area": area})
 
@@ -320,7 +401,8 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
     for i, image in enumerate(images):
         blocking = blocking_by_image[i]
         decision, reasons, kinds[image.pk] = _decide(
-            project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking, int(n_annotators[i]))
+            project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking, int(n_annotators[i]),
+            object_reasons[i])
         if decision == Decision.MORE_REPLICAS and image.status != Image.Status.SCORING:
             decision = Decision.NEEDS_REVIEW  # a rescore never reopens annotation of a reviewed image
         results.append(ConsensusResult(
@@ -395,13 +477,14 @@ def score_project(project: Project, *, progress: Callable | None = None) -> Proj
     work; the report is what `/api/v1/projects/{id}/agreement/` serves.
     """
     images_qs = Image.objects.filter(project=project, status__in=SCORED_STATUSES)
-    done = _score(project, images_qs, progress)
+    done = _score(project, images_qs, progress, with_history=False)
     if done.result is None:
         report = {"images_scored": 0}
     else:
         spec = project.skeleton.spec()
         report = summarize(done.result, spec, names=spec.names, source_ids=done.rows.annotators).to_dict()
         report["decisions"] = {"auto_accepted": done.auto_accepted, "needs_review": done.needs_review}
+        report["history"] = _history_record(done.result, done.rows.annotators)
         report["timings"] = {k: round(v, 3) for k, v in done.result.timings.items()}
     agreement, _ = ProjectAgreement.objects.update_or_create(
         project=project, defaults={"report": report, "n_images": done.scored}
