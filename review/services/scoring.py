@@ -54,6 +54,8 @@ Source = Annotation.Source
 #: lengths are only judged well against a whole project (see `score_project`).
 BLOCKING_FLAGS = ("left_right_swap", "duplicate_instance", "outside_box")
 SCORED_STATUSES = image_status.SCORED
+#: Images written per transaction when a whole project is rescored.
+RESCORE_BATCH = 5000
 
 
 @dataclass
@@ -289,16 +291,21 @@ def score_images(image_ids: Iterable[int], *, progress: Callable | None = None) 
     project_ids = Image.objects.filter(pk__in=ids).values_list("project_id", flat=True).distinct()
     summary = {"scored": 0, "auto_accepted": 0, "needs_review": 0}
     for project in Project.objects.filter(pk__in=project_ids).select_related("skeleton"):
-        done = _score(project, Image.objects.filter(pk__in=ids, project=project), progress)
+        with transaction.atomic():  # a few images: lock them all before reading, one transaction
+            images = Image.objects.filter(pk__in=ids, project=project)
+            list(images.select_for_update().order_by("pk").values_list("pk", flat=True))
+            done = _score(project, images, progress)
         summary["scored"] += done.scored
         summary["auto_accepted"] += done.auto_accepted
         summary["needs_review"] += done.needs_review
     return summary
 
 
-@transaction.atomic
-def _score(project: Project, images_qs, progress=None, *, with_history: bool = True) -> _Scored:
-    images = list(images_qs.select_for_update().order_by("pk"))
+def _score(project: Project, images_qs, progress=None, *, with_history: bool = True,
+           batch_size: int | None = None) -> _Scored:
+    """Score these images together; write the outcome in batches of `batch_size` images
+    (None: all at once), each batch one transaction under its images' row locks."""
+    images = list(images_qs.order_by("pk"))
     if not images:
         return _Scored()
     spec = project.skeleton.spec()
@@ -312,15 +319,24 @@ def _score(project: Project, images_qs, progress=None, *, with_history: bool = T
         image_size=np.array([[im.width, im.height] for im in images], dtype=np.float64), history=history,
     )
     if progress:
-        progress(0.7, 1, "storing consensus and decisions")
-    accepted = _store(project, rows, result, spec)
+        progress(0.5, 1, "storing consensus and decisions")
+    accepted = _store(project, rows, result, spec, batch_size=batch_size or len(images), progress=progress)
     # Automatic pausing on the project's leave-one-out floor, for the annotators scored here.
-    pause_annotators_below_loo_floor(project, rows.annotators.tolist())
+    with transaction.atomic():
+        pause_annotators_below_loo_floor(project, rows.annotators.tolist())
     return _Scored(auto_accepted=accepted, needs_review=len(images) - accepted, result=result, rows=rows)
 
 
-def _store(project: Project, rows: _Rows, result: PipelineResult, spec: SkeletonSpec) -> int:
-    """Write consensus, results, statuses and review tasks; returns how many images were auto-accepted."""
+def _store(project: Project, rows: _Rows, result: PipelineResult, spec: SkeletonSpec, *, batch_size: int,
+           progress: Callable | None = None) -> int:
+    """Write consensus, results, statuses and review tasks; returns how many images were auto-accepted.
+
+    Everything is computed first; then each batch of images is written in one
+    transaction. A worker killed between batches leaves whole batches only,
+    and a re-run computes the same rows from the same inputs and rewrites them
+    to the same values (unchanged rows keep their versions), so it ends where
+    a clean run ends.
+    """
     sigmas = np.asarray(spec.sigmas, dtype=np.float64)
     images = rows.images
     n_img = len(images)
@@ -396,15 +412,13 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
     agreements = _none_if_nan(img_agree.agreement)
     visibility = _none_if_nan(img_agree.visibility)
 
-    results, to_accept, to_review, to_replicate, kinds = [], [], [], [], {}
+    results, kinds = [], {}
     Decision = ConsensusResult.Decision
     for i, image in enumerate(images):
         blocking = blocking_by_image[i]
         decision, reasons, kinds[image.pk] = _decide(
             project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking, int(n_annotators[i]),
             object_reasons[i])
-        if decision == Decision.MORE_REPLICAS and image.status != Image.Status.SCORING:
-            decision = Decision.NEEDS_REVIEW  # a rescore never reopens annotation of a reviewed image
         results.append(ConsensusResult(
             image=image, project=project, agreement=agreements[i], keypoint_agreement=keypoint_agreement[i],
             visibility_agreement=visibility[i],
@@ -412,15 +426,37 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
             annotator_scores={"per_annotator": per_image_annotator[i], "pairwise": pairwise[i]},
             flags=flag_records[i], decision=decision, reasons=reasons, inputs=rows.inputs[i],
         ))
-        if image.status == Image.Status.SCORING:
-            if decision == Decision.AUTO_ACCEPTED:
-                to_accept.append(image)
-            elif decision == Decision.MORE_REPLICAS:
-                image.extra_replicas = int(n_annotators[i]) + 1 - project.replicas
-                to_replicate.append(image)
-            else:
-                to_review.append(image)
+    for start in range(0, len(images), batch_size):
+        with transaction.atomic():
+            _write_batch(project, images[start:start + batch_size], results[start:start + batch_size],
+                         consensus_instances[start:start + batch_size], kinds)
+        if progress:
+            done = min(start + batch_size, len(images))
+            progress(0.5 + 0.5 * done / len(images), 1, f"stored {done} of {len(images)} images")
+    return sum(1 for r in results if r.decision == Decision.AUTO_ACCEPTED)
 
+
+def _write_batch(project: Project, images: list[Image], results: list[ConsensusResult],
+                 consensus_instances: list[list[dict]], kinds: dict) -> None:
+    """One batch, one transaction. Statuses are read again under the images' row locks (the
+    engine's and the decisions' lock order, image first): only images still in `scoring` move,
+    so a QA decision or a concurrent job that got there first is never undone."""
+    Decision = ConsensusResult.Decision
+    status = dict(Image.objects.select_for_update().filter(pk__in=[im.pk for im in images]).order_by("pk")
+                  .values_list("pk", "status"))
+    to_accept, to_review, to_replicate = [], [], []
+    for image, result in zip(images, results):
+        if result.decision == Decision.MORE_REPLICAS and status.get(image.pk) != Image.Status.SCORING:
+            result.decision = Decision.NEEDS_REVIEW  # a rescore never reopens annotation of a reviewed image
+        if status.get(image.pk) != Image.Status.SCORING:
+            continue
+        if result.decision == Decision.AUTO_ACCEPTED:
+            to_accept.append(image)
+        elif result.decision == Decision.MORE_REPLICAS:
+            image.extra_replicas = result.n_annotators + 1 - project.replicas
+            to_replicate.append(image)
+        else:
+            to_review.append(image)
     upsert(
         ConsensusResult, results, unique_fields=["image"],
         update_fields=["agreement", "keypoint_agreement", "visibility_agreement", "n_annotators", "n_objects",
@@ -432,7 +468,6 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
     Image.objects.bulk_update(to_replicate, ["extra_replicas"], batch_size=2000)
     image_status.request_replica(to_replicate)
     _store_review_tasks(project, results, to_review, kinds)
-    return sum(1 for r in results if r.decision == Decision.AUTO_ACCEPTED)
 
 
 def _store_review_tasks(project: Project, results: list[ConsensusResult], to_review: list[Image], kinds: dict) -> None:
@@ -468,16 +503,18 @@ def _store_review_tasks(project: Project, results: list[ConsensusResult], to_rev
     )
 
 
-@transaction.atomic
-def score_project(project: Project, *, progress: Callable | None = None) -> ProjectAgreement:
+def score_project(project: Project, *, progress: Callable | None = None,
+                  batch_size: int = RESCORE_BATCH) -> ProjectAgreement:
     """Re-score every scored image of a project together and store the project report.
 
     Scoring the whole project at once gives the checks the project's own
     limb-length distribution and the annotators' reliability over all their
-    work; the report is what `/api/v1/projects/{id}/agreement/` serves.
+    work; the report is what `/api/v1/projects/{id}/agreement/` serves. The
+    rows are written in batches (see `_store`), with progress after each;
+    the report is written last, so a report's presence means a finished run.
     """
     images_qs = Image.objects.filter(project=project, status__in=SCORED_STATUSES)
-    done = _score(project, images_qs, progress, with_history=False)
+    done = _score(project, images_qs, progress, with_history=False, batch_size=batch_size)
     if done.result is None:
         report = {"images_scored": 0}
     else:
