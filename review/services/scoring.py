@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Callable, Iterable
 
 import numpy as np
@@ -195,17 +196,47 @@ def _none_if_nan(values: np.ndarray) -> list:
     return np.where(np.isfinite(values), np.round(values, 6), None).tolist()
 
 
+def settled_agreement(pairwise: dict[str, float], size: int) -> tuple[float, tuple[str, ...]] | None:
+    """The mean pairwise OKS of the most consistent `size` annotators of an image, and who they are.
+
+    With adaptive replicas an image may have more annotators than the
+    project's replicas; mean pairwise OKS over all of them does not rise with
+    more people (it measures their noise, not the consensus), but a majority
+    of `replicas` people who agree does settle the image, as in "get another
+    label" crowdsourcing. A pair that drew nothing together counts 0.
+    `pairwise` is {"a-b": OKS} (user ids, a < b); None with fewer than `size` annotators.
+    """
+    people = sorted({p for key in pairwise for p in key.split("-")})
+    if len(people) < size:
+        return None
+    best = None
+    for group in combinations(people, size):
+        values = [pairwise.get(f"{a}-{b}", pairwise.get(f"{b}-{a}", 0.0)) for a, b in combinations(group, 2)]
+        mean = sum(values) / len(values)
+        if best is None or mean > best[0]:
+            best = (mean, group)
+    return best
+
+
 def _decide(project: Project, image: Image, agreement: float | None, n_drawn: int, rejected: int,
-            blocking: dict[str, int], n_annotators: int, object_reasons: list[str] = ()) -> tuple[str, list[str], str]:
+            blocking: dict[str, int], n_annotators: int, object_reasons: list[str] = (),
+            pairwise: dict | None = None) -> tuple[str, list[str], str]:
     """(decision, reasons, review task kind) for one scored image.
 
     Adaptive replicas: an image that missed only on agreement, the quorum,
     a missed object or an undecided orientation (no blocking flag: a swap or
     a duplicate is a person's mistake, not noise that one more opinion
     averages out) gets one more annotator while the project's
-    `max_replicas` allows, and goes to a QA lead only after that.
+    `max_replicas` allows, and goes to a QA lead only after that. Once it has
+    more annotators than `replicas`, its agreement is that of the most
+    consistent `replicas` of them (`settled_agreement`); the consensus still
+    uses everybody.
     """
     reasons = []
+    if agreement is not None and pairwise and n_annotators > project.replicas >= 2:
+        settled = settled_agreement(pairwise, project.replicas)
+        if settled is not None and settled[0] >= project.auto_accept_oks > agreement:
+            agreement = settled[0]  # a majority of `replicas` annotators agrees: the image is settled
     if agreement is not None:
         if agreement < project.auto_accept_oks:
             reasons.append(f"agreement {agreement:.3f} is below the auto-accept threshold {project.auto_accept_oks:.2f}")
@@ -418,7 +449,7 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
         blocking = blocking_by_image[i]
         decision, reasons, kinds[image.pk] = _decide(
             project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking, int(n_annotators[i]),
-            object_reasons[i])
+            object_reasons[i], pairwise[i])
         results.append(ConsensusResult(
             image=image, project=project, agreement=agreements[i], keypoint_agreement=keypoint_agreement[i],
             visibility_agreement=visibility[i],
