@@ -50,3 +50,14 @@ def test_quality_numbers_per_annotator_and_project_and_the_vendor_manager_sees_o
     own = world.client(swapper).get("/api/v1/workforce/stats/").json()["quality"]
     assert [r["annotator"]["id"] for r in own] == [swapper.pk]
     assert outsider.pk not in rows
+
+
+def test_the_admin_shows_quality_read_only(admin_client):
+    world = make_review_world(2, annotators=3, auto_accept_oks=0.5)
+    world.label_all(lambda n, i: [person(seed=10 * n + i)])
+    page = admin_client.get("/admin/review/annotatorquality/")
+    assert page.status_code == 200
+    assert page.content.count(b"field-loo_oks") >= 3 and b"0.9" in page.content
+    row = world.annotators[0].staffing.get()
+    detail = admin_client.get(f"/admin/review/annotatorquality/{row.pk}/change/")
+    assert detail.status_code == 200 and b'name="qualification"' not in detail.content
