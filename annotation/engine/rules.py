@@ -55,6 +55,20 @@ def is_last_replica(submitted_count: int, replicas: int) -> bool:
     return submitted_count >= replicas
 
 
+def free_slot_sql(slots_taken: str, extra_replicas: str) -> str:
+    """`has_free_slot` (not gold) in SQL against `replica_target`, for columns or expressions."""
+    return f"{slots_taken} < %(replicas)s + {extra_replicas}"
+
+
+def not_last_replica_sql(submitted_count: str, extra_replicas: str) -> str:
+    """`not is_last_replica(...)` in SQL against `replica_target`, for columns or expressions."""
+    return f"{submitted_count} < %(replicas)s + {extra_replicas}"
+
+
+def holds_a_slot_sql(state: str) -> str:
+    return f"{state} IN ({', '.join(repr(str(s)) for s in HOLDS_A_SLOT)})"
+
+
 # --- who may take an image: the candidate condition ---------------------------------------
 
 
@@ -89,8 +103,7 @@ def candidate_sql(*, gold: bool) -> str:
     if gold:
         order = f"i.{slots}, i.id"
     else:
-        extra = column(Image, "extra_replicas")
-        where.append(f"(i.{slots} < %(replicas)s + i.{extra} OR i.{expiry} <= %(now)s)")
+        where.append(f"({free_slot_sql('i.' + slots, 'i.' + column(Image, 'extra_replicas'))} OR i.{expiry} <= %(now)s)")
         order = f"i.{slots} DESC, i.{column(Image, 'priority')} DESC, i.id"
     return f"FROM {i} i WHERE {' AND '.join(where)} ORDER BY {order}"
 
