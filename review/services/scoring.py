@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 import orjson
+from django.conf import settings
 from django.db import transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
@@ -287,6 +288,7 @@ def _score(project: Project, images_qs, progress=None, *, with_history: bool = T
     result = run_pipeline(
         rows.batch, spec, assignments=rows.assignments, gold=rows.gold,
         image_size=np.array([[im.width, im.height] for im in images], dtype=np.float64), history=history,
+        subtract_offsets=settings.SUBTRACT_ANNOTATOR_OFFSETS,
     )
     if progress:
         progress(0.7, 1, "storing consensus and decisions")
