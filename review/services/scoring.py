@@ -67,7 +67,6 @@ class _Rows:
     inputs: list[dict]  # per image: {annotation id: version}
     assignments: tuple[np.ndarray, np.ndarray]
     gold: InstanceBatch | None
-    history: AnnotatorHistory | None = None
 
 
 def _load(images: list[Image], spec: SkeletonSpec) -> _Rows:
