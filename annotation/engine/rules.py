@@ -74,9 +74,13 @@ def holds_a_slot_sql(state: str) -> str:
 
 def candidates(user, project: Project, now: datetime, *, gold: bool) -> QuerySet[Image]:
     """The images this annotator may be leased, best first (the reference)."""
-    images = Image.objects.filter(project=project, is_gold=gold, status__in=IN_ANNOTATION).exclude(
+    images = Image.objects.filter(project=project, is_gold=gold).exclude(
         Exists(Assignment.objects.filter(image_id=OuterRef("pk"), annotator=user))
     )
+    if not gold:
+        # Gold images are never scored into a consensus, so they check annotators in any
+        # status: imported ones stay new, one a QA lead promoted stays accepted.
+        images = images.filter(status__in=IN_ANNOTATION)
     if gold:
         # The least-used gold images go first, to spread the checks.
         return images.order_by("slots_taken", "id")
@@ -96,7 +100,7 @@ def candidate_sql(*, gold: bool) -> str:
     where = [
         f"i.{column(Image, 'project')} = %(project)s",
         f"i.{column(Image, 'is_gold')} = %(gold)s",
-        image_status.sql_in(f"i.{status}", IN_ANNOTATION),
+        "TRUE" if gold else image_status.sql_in(f"i.{status}", IN_ANNOTATION),  # see `candidates`
         f"NOT EXISTS (SELECT 1 FROM {a} a WHERE a.{column(Assignment, 'image')} = i.id "
         f"AND a.{column(Assignment, 'annotator')} = %(user)s)",
     ]
