@@ -146,6 +146,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 MAX_IMAGE_UPLOAD_BYTES = int(os.environ.get("MAX_IMAGE_UPLOAD_BYTES", 64 * 1024 * 1024))
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", 178_956_970))
 MAX_COCO_UPLOAD_BYTES = int(os.environ.get("MAX_COCO_UPLOAD_BYTES", 1024 * 1024 * 1024))
+# Consensus: remove each annotator's learned systematic offset (e.g. hips clicked low) from their
+# points; off, an offset only lowers that annotator's weight. Reports say which was done.
+SUBTRACT_ANNOTATOR_OFFSETS = env_bool("SUBTRACT_ANNOTATOR_OFFSETS", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

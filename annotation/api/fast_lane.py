@@ -40,7 +40,7 @@ from jointly.domain_errors import DomainError
 from ..access import own_assignment_to_work_on, task_context
 from .assignments import SubmitSerializer, submit_labels
 from .authentication import token_in
-from .tasks import lease_next_task, must_acknowledge_first
+from .tasks import lease_next_task, must_acknowledge_first, work_refusal
 
 _renderer = JSONRenderer()
 _parser = JSONParser()
@@ -48,7 +48,7 @@ _parser = JSONParser()
 
 def next_task(request, token: str, project_id: int) -> HttpResponse | None:
     project = task_context(None, project_id, token=token)
-    if project is None or must_acknowledge_first(project):
+    if project is None or must_acknowledge_first(project) or work_refusal(project) is not None:
         return None
     payload, status = lease_next_task(request, project.caller, project)
     return _json(payload, status)

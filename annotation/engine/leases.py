@@ -32,7 +32,8 @@ def open_lease(user, project: Project) -> Assignment | None:
 
 def next_task(
     user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
-    rng: Callable[[], float] = random.random, may_hold_lease: bool = True,
+    rng: Callable[[], float] = random.random, may_hold_lease: bool = True, rework_id: int | None | bool = True,
+    gold_only: bool = False,
 ) -> tuple[Assignment | None, bool]:
     """Lease the caller one image that still needs replicas and that they never had.
 
@@ -43,6 +44,10 @@ def next_task(
     code path and the same response, and only while real work remains.
     may_hold_lease=False lets a caller that already knows there is no open
     lease (it asked in its access query) skip looking for one.
+    Rework comes first: an image a QA lead sent back to this annotator is
+    their next task (rework_id: the reserved assignment when the caller
+    already knows it, None when it knows there is none, True to look).
+    gold_only: an annotator still qualifying gets gold images only.
     """
     now = now or timezone.now()
     held = open_lease(user, project) if may_hold_lease else None
@@ -52,9 +57,16 @@ def next_task(
         renewed = _renew_lease(held, project, now)
         if renewed is not None:
             return renewed, False
+    if rework_id is True:
+        rework_id = Assignment.objects.filter(project=project, annotator=user, state=State.REWORK).values_list(
+            "pk", flat=True).first()
+    if rework_id and held is None:
+        reopened = _reopen_rework(rework_id, project, now)
+        if reopened is not None:
+            return reopened, True
 
-    pools = [False]
-    if project.gold_rate > 0 and rng() < project.gold_rate and rules.candidates(user, project, now, gold=False).exists():
+    pools = [True] if gold_only else [False]
+    if not gold_only and project.gold_rate > 0 and rng() < project.gold_rate and rules.candidates(user, project, now, gold=False).exists():
         pools = [True, False]
     for gold in pools:
         for _ in range(3):
@@ -89,7 +101,7 @@ def lease_from_pool(user, project: Project, vendor_id, *, gold: bool, now: datet
                     image_id=image.pk, state=State.LEASED, lease_expires_at__lte=now
                 ).update(state=State.EXPIRED)
                 taken, _, _ = paths.recount_one(image.pk)
-                if not rules.has_free_slot(taken, project.replicas, gold=gold):
+                if not rules.has_free_slot(taken, rules.replica_target(project, image), gold=gold):
                     continue  # every slot is really taken; it no longer matches the selection
             assignment = Assignment.objects.create(
                 project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
@@ -99,6 +111,19 @@ def lease_from_pool(user, project: Project, vendor_id, *, gold: bool, now: datet
             paths.recount_one(image.pk, start=True)
             return assignment
         return None
+
+
+def _reopen_rework(assignment_id: int, project: Project, now: datetime) -> Assignment | None:
+    """Lease the annotator the image a QA lead sent back to them (assignment rework -> leased)."""
+    with transaction.atomic():
+        image, locked = statements().lock_image_and_assignment(assignment_id)
+        if locked.state != State.REWORK or image.status != Image.Status.REWORK:
+            return None
+        locked.state, locked.leased_at, locked.last_activity_at = State.LEASED, now, now
+        locked.lease_expires_at = now + timedelta(seconds=project.lease_seconds)
+        locked.save(update_fields=["state", "leased_at", "last_activity_at", "lease_expires_at"])
+        statements().recount_one(image.pk)
+        return Assignment.objects.select_related("image").get(pk=locked.pk)
 
 
 def _renew_lease(held: Assignment, project: Project, now: datetime) -> Assignment | None:
