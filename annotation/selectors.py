@@ -5,7 +5,7 @@ project's data, and raise ValidationError naming the parameter at fault.
 """
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 
 from .models import Image, Project
 
@@ -32,10 +32,3 @@ def filtered_images(project: Project, params) -> QuerySet[Image]:
         queryset = queryset.filter(file_name__icontains=params["file_name"])
     return queryset
 
-
-def image_counts_by_status(project: Project) -> dict[str, int]:
-    """How many images of a project are at each pipeline stage (every status present, zeros included)."""
-    counts = Image.objects.filter(project=project).aggregate(
-        total=Count("id"), **{s: Count("id", filter=Q(status=s)) for s in Image.Status.values}
-    )
-    return counts

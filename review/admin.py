@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import ConsensusResult, ProjectAgreement, ReviewTask
+from .models import ConsensusResult, ProjectAgreement, ReviewDecision, ReviewTask
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -25,8 +25,9 @@ class ConsensusResultAdmin(ReadOnlyAdmin):
 
 @admin.register(ReviewTask)
 class ReviewTaskAdmin(ReadOnlyAdmin):
-    list_display = ("image", "project", "state", "created_at", "closed_at")
-    list_filter = ("state", "project")
+    list_display = ("image", "project", "state", "kind", "round", "agreement", "leased_by", "version", "created_at",
+                    "closed_at")
+    list_filter = ("state", "kind", "project")
     list_select_related = ("image", "project")
     show_full_result_count = False
 
@@ -34,3 +35,18 @@ class ReviewTaskAdmin(ReadOnlyAdmin):
 @admin.register(ProjectAgreement)
 class ProjectAgreementAdmin(ReadOnlyAdmin):
     list_display = ("project", "n_images", "computed_at")
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(ReadOnlyAdmin):
+    """The audit trail: read-only, and nobody may delete from it (the model refuses too)."""
+
+    list_display = ("created_at", "action", "image", "project", "actor", "task")
+    list_filter = ("action", "project")
+    search_fields = ("=image__id", "actor__username")
+    list_select_related = ("image", "project", "actor", "task")
+    readonly_fields = ("task", "image", "project", "actor", "action", "payload", "state_before", "created_at")
+    show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -8,6 +8,7 @@ others' labels of an image (blind annotation), so these views 404 for them.
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,10 +18,16 @@ from jointly.jobs.api import JobRunSerializer
 from jointly.jobs.services import enqueue
 
 from .models import ConsensusResult, ProjectAgreement
+from .selectors import annotator_names
 
 
 class ImageConsensus(APIView):
-    """GET: the consensus of an image, its agreement, per-annotator and pairwise OKS, and flags."""
+    """GET: the consensus of an image, its agreement, per-annotator and pairwise OKS, and flags.
+
+    Annotators are named by user id (as in the project report); ``people``
+    adds usernames for those the caller may see by name. Each object says
+    whether its left/right orientation is ``undecided`` and who missed it.
+    """
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk: int):
@@ -29,11 +36,9 @@ class ImageConsensus(APIView):
         )
         result = ConsensusResult.objects.filter(image=image).first()
         if result is None:
-            return Response(
-                {"detail": f"Image {pk} has not been scored yet (status '{image.status}').", "errors": {}},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            raise NotFound(f"Image {pk} has not been scored yet (status '{image.status}').")
         consensus = Annotation.objects.filter(image=image, source=Annotation.Source.CONSENSUS).first()
+        scores = result.annotator_scores.get("per_annotator", {})
         return Response({
             "image": image.pk,
             "status": image.status,
@@ -49,9 +54,11 @@ class ImageConsensus(APIView):
                 "instances": consensus.instances if consensus else [],
                 "objects": result.clusters,
             },
-            "annotators": result.annotator_scores.get("per_annotator", {}),
+            "annotators": scores,
             "pairwise_oks": result.annotator_scores.get("pairwise", {}),
             "flags": result.flags,
+            # user id -> username, for the annotators this caller may see by name
+            "people": annotator_names(request.user, image.project, scores),
             "computed_at": result.computed_at,
         })
 
@@ -67,12 +74,11 @@ class ProjectAgreementReport(APIView):
         project = self._project(request, pk)
         report = ProjectAgreement.objects.filter(project=project).first()
         if report is None:
-            return Response(
-                {"detail": "No agreement report yet: POST to this URL to score the project.", "errors": {}},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            raise NotFound("No agreement report yet: POST to this URL to score the project.")
+        body = {k: v for k, v in report.report.items() if k != "history"}  # the engine's own statistics
+        ids = body.get("annotators", {}).get("source", [])
         return Response({"project": project.pk, "images": report.n_images, "computed_at": report.computed_at,
-                         **report.report})
+                         **body, "people": annotator_names(request.user, project, ids)})
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request, pk: int):

@@ -2,7 +2,7 @@
 
 `score_image` is enqueued by the assignment engine on the `scoring` queue
 exactly once per image, in the transaction that stores the image's last
-replica (annotation/services/assignments.py). Both jobs are idempotent:
+replica (annotation/engine/). Both jobs are idempotent:
 running one twice leaves the same rows.
 """
 
@@ -16,11 +16,12 @@ def score_image(image_id: int, progress=None) -> dict:
     return score_images([image_id], progress=progress)
 
 
-def score_project(project_id: int, progress=None) -> dict:
-    """Re-score a whole project together and store its quality report."""
+def score_project(project_id: int, progress=None, batch_size: int | None = None) -> dict:
+    """Re-score a whole project together and store its quality report (rows written in batches)."""
     from annotation.models import Project
 
+    from .services.scoring import RESCORE_BATCH
     from .services.scoring import score_project as score
 
-    report = score(Project.objects.get(pk=project_id), progress=progress)
+    report = score(Project.objects.get(pk=project_id), progress=progress, batch_size=batch_size or RESCORE_BATCH)
     return {"project_id": project_id, "images_scored": report.n_images}

@@ -14,9 +14,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
+from .. import engine
 from ..access import own_assignment_to_work_on, own_assignments
 from ..models import Assignment
-from ..services import assignments as engine
+from ..services.skeleton_cache import skeleton_spec
 from .authentication import ENGINE_AUTHENTICATION
 from .tasks import task_payload
 
@@ -161,7 +162,7 @@ def submit_labels(assignment: Assignment, instances: list, active_ms: int | None
     """Submit, for an assignment read by `own_assignment_to_work_on`: (response body, replayed?)."""
     assignment, created = engine.submit_assignment(
         assignment, instances, client_active_ms=active_ms,
-        spec=engine.skeleton_spec(assignment.project.skeleton_id, assignment.skeleton_updated_at),
+        spec=skeleton_spec(assignment.project.skeleton_id, assignment.skeleton_updated_at),
         image_size=(assignment.image_width, assignment.image_height),
     )
     return _submit_result(assignment), not created

@@ -7,6 +7,8 @@ whether the image is a gold check (no file name, no gold flag).
 
 from __future__ import annotations
 
+import json
+
 import markdown
 import nh3
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -15,12 +17,13 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jointly.api_errors import error_response
+from jointly.domain_errors import Conflict, Refused
 
+from .. import engine
 from ..access import task_context, visible_projects
 from ..models import Annotation, Assignment, InstructionsAcknowledgement, Membership, Project, Skeleton
-from ..services import assignments as engine
 from ..services import skeletons as skeleton_services
+from ..services.skeleton_cache import cached_for_skeleton
 from ..services import workforce as workforce_services
 from .authentication import ENGINE_AUTHENTICATION
 
@@ -49,14 +52,14 @@ def instructions_links(request, project: Project) -> dict:
 
 
 def skeleton_payload(project: Project) -> dict:
-    """The skeleton as the workspace draws it, cached per process (see engine.cached_for_skeleton)."""
+    """The skeleton as the workspace draws it, cached per process (see services.skeleton_cache)."""
     updated_at = getattr(project, "skeleton_updated_at", None) or project.skeleton.updated_at
 
     def build():
         skeleton = Skeleton.objects.prefetch_related("keypoints", "edges").get(pk=project.skeleton_id)
         return {"id": skeleton.pk, "version": skeleton.version, **skeleton_services.definition_of(skeleton)}
 
-    return engine.cached_for_skeleton(project.skeleton_id, updated_at, "payload", build)
+    return cached_for_skeleton(project.skeleton_id, updated_at, "payload", build)
 
 
 def prelabel_of(image_id: int, project: Project) -> dict | None:
@@ -104,13 +107,45 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
         ),
         "draft": assignment.draft,
         "active_ms": assignment.active_ms,
+        # A rework round: the QA lead's comments, each pinned to an instance and keypoint index of
+        # the annotator's own previous labels (given back as the draft), optionally to a point.
+        "review_comments": assignment.review_comments or [],
     }
+
+
+def qualifying(project: Project) -> bool:
+    """The caller must still qualify on gold before production tasks (from task_context's staffing columns)."""
+    return bool(project.qualification_images) and project.staffing_qualification != "passed"
+
+
+def _json_column(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def work_refusal(project: Project) -> tuple[str, dict] | None:
+    """Why a staffed caller may not work now (paused, or failed qualification), or None.
+
+    Both are decided by review/services/quality.py and read from the staffing
+    row in task_context's one statement: no extra query on the hot path.
+    """
+    if project.staffing_paused_at is not None:
+        reason = _json_column(project.staffing_paused_reason) or {}
+        return reason.get("message", "You are paused on this project."), {"paused": reason}
+    if qualifying(project) and project.staffing_qualification == "failed":
+        result = _json_column(project.staffing_qualification_result) or {}
+        return (
+            f"You did not pass this project's qualification: mean gold OKS {result.get('mean_oks')} is below "
+            f"{result.get('threshold')}. Your per-keypoint mistakes are listed under errors.qualification.",
+            {"qualification": result},
+        )
+    return None
 
 
 def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
     """tasks/next for a staffed caller clear to work: (task payload or None, HTTP status)."""
     assignment, created = engine.next_task(
         user, project, vendor_id=project.staffed_vendor_id, may_hold_lease=project.held_lease_id is not None,
+        rework_id=project.rework_assignment_id, gold_only=qualifying(project),
     )
     if assignment is None:
         return None, status.HTTP_204_NO_CONTENT
@@ -137,15 +172,17 @@ class NextTaskView(APIView):
         """Lease the next image to label (or return the lease the caller holds)."""
         project = staffed_project(request.user, project_id)
         if must_acknowledge_first(project):
-            return error_response(
+            raise Conflict(
                 f"Read and acknowledge the instructions of this project (version "
                 f"{project.current_instructions_version}) before your first task.",
                 {"instructions": {
                     "code": "instructions_not_acknowledged", "version": project.current_instructions_version,
                     **instructions_links(request, project),
                 }},
-                status_code=status.HTTP_409_CONFLICT,
             )
+        refusal = work_refusal(project)
+        if refusal is not None:
+            raise Refused(*refusal)
         payload, status_code = lease_next_task(request, request.user, project)
         return Response(payload, status=status_code)
 
@@ -161,7 +198,7 @@ class ProjectInstructionsView(APIView):
         project = _visible_project(request.user, project_id)
         instructions = project.instructions
         if instructions is None:
-            return Response({"detail": "This project has no instructions.", "errors": {}}, status=404)
+            raise NotFound("This project has no instructions.")
         acknowledgement = InstructionsAcknowledgement.objects.filter(
             user=request.user, instructions=instructions, version=instructions.version
         ).values_list("acknowledged_at", flat=True).first()

@@ -184,8 +184,10 @@ class StaffingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProjectAnnotator
-        fields = ["id", "user", "username", "project", "project_name", "created_at"]
-        read_only_fields = ["id", "username", "project_name", "created_at"]
+        fields = ["id", "user", "username", "project", "project_name", "created_at", "qualification",
+                  "qualification_result", "paused_at", "paused_reason"]
+        read_only_fields = ["id", "username", "project_name", "created_at", "qualification", "qualification_result",
+                            "paused_at", "paused_reason"]
 
 
 class NewStaffingSerializer(serializers.Serializer):
@@ -226,6 +228,17 @@ class VendorStaffingDetailView(APIView):
         staffing = get_object_or_404(ProjectAnnotator, pk=staffing_id, vendor=vendor)
         workforce_services.unstaff_annotator(staffing)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ResumeAnnotatorView(APIView):
+    @extend_schema(request=None, responses={200: StaffingSerializer})
+    def post(self, request, vendor_id: int, staffing_id: int):
+        """Re-enable an annotator the project paused automatically (the pause stays on record)."""
+        vendor = _vendor(request.user, vendor_id, manage=True)
+        staffing = get_object_or_404(ProjectAnnotator, pk=staffing_id, vendor=vendor)
+        workforce_services.resume_annotator(staffing, request.user)
+        staffing = ProjectAnnotator.objects.select_related("user", "project").get(pk=staffing.pk)
+        return Response(StaffingSerializer(staffing).data)
 
 
 # --- numbers ---------------------------------------------------------------------------

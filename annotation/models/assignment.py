@@ -4,7 +4,7 @@ The database enforces the invariants that must survive any bug or race:
 one assignment per (image, annotator), so nobody labels an image twice, and
 at most one open lease per (project, annotator), so a double click on "next"
 cannot hold two images. The replica limit per image is kept by the engine
-under the image's row lock (see annotation/services/assignments.py).
+under the image's row lock (see annotation/engine/).
 """
 
 from django.conf import settings
@@ -18,6 +18,8 @@ class Assignment(models.Model):
         RELEASED = "released"
         EXPIRED = "expired"
         REJECTED = "rejected"
+        #: Sent back by a QA lead to the same annotator: reserved, it is their next task.
+        REWORK = "rework"
 
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="assignments")
     image = models.ForeignKey("annotation.Image", on_delete=models.CASCADE, related_name="assignments")
@@ -49,6 +51,11 @@ class Assignment(models.Model):
         "annotation.Annotation", null=True, blank=True, on_delete=models.SET_NULL, related_name="assignments"
     )
     instructions_version = models.PositiveIntegerField(null=True, blank=True)
+    review_comments = models.JSONField(
+        null=True, blank=True,
+        help_text="The QA lead's comments of the rework round that sent this image back: "
+        "[{instance, keypoint, x, y, text, author}].",
+    )
 
     class Meta:
         ordering = ["-leased_at"]

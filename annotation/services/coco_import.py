@@ -50,6 +50,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jointly.bulk import is_postgresql
+from jointly.domain_errors import Invalid
 from jointly.jobs.services import enqueue
 
 from ..models import Annotation, Image, Project
@@ -72,14 +73,14 @@ def _no_progress(done, total=None, message=""):
     pass
 
 
-class CocoImportFailed(Exception):
+class CocoImportFailed(Invalid):
     """A file that cannot be imported, with every problem found (nothing was written)."""
 
     def __init__(self, errors: dict[str, list[str]], counts: dict[str, int], warnings: list[str] | None = None):
-        self.errors, self.counts, self.warnings = errors, counts, warnings or []
         total = sum(counts.values()) or sum(len(v) for v in errors.values())
         first = next((m for ms in errors.values() for m in ms), "")
-        super().__init__(f"The COCO file has {total} problem(s); nothing was imported. {first}".strip())
+        super().__init__(f"The COCO file has {total} problem(s); nothing was imported. {first}".strip(), errors)
+        self.counts, self.warnings = counts, warnings or []
 
     @property
     def job_result(self) -> dict:
