@@ -116,3 +116,223 @@ def test_label_a_person_from_sign_in_to_submit(browser, live_server, make_setup)
     assert y < min(p[1] for p in expected) and y + h > max(p[1] for p in expected)
     screenshot(page, "workspace_next_image")
     assert page.errors == []
+
+
+def place(page, count: int, *, from_index: int = 0):
+    centres = marker_centres(page, range(from_index, from_index + count))
+    for i in range(from_index, from_index + count):
+        page.mouse.click(*centres[i])
+
+
+def placed_count(instances) -> int:
+    return sum(1 for inst in instances for v in inst["keypoints"][2::3] if v > 0)
+
+
+def test_a_draft_survives_a_reload(browser, live_server, make_setup):
+    setup = make_setup(images=1, instructions=False)
+    page = open_page(browser)
+    sign_in(page, live_server, "anna")
+    open_workspace(page, live_server, setup.project)
+    task_id = page.evaluate("window.jointly.task.id")
+    place(page, 4)
+    before = labels_state(page)
+    page.keyboard.press("Control+s")
+    page.wait_for_function("document.getElementById('draft-state').textContent.startsWith('saved')")
+    draft = Assignment.objects.get(pk=task_id).draft
+    assert placed_count(draft["instances"]) == 4
+
+    # The browser's own copy is gone too: what comes back is the server's draft.
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    assert wait_for_task(page) == task_id
+    assert labels_state(page) == before
+    assert page.locator("#next-name").inner_text() == "right ear"
+    assert page.locator("#draft-state").inner_text() == "Restored your saved draft."
+    screenshot(page, "workspace_draft_restored")
+    assert page.errors == []
+
+
+def test_invalid_labels_are_explained_and_kept(browser, live_server, make_setup):
+    setup = make_setup(images=1, instructions=False)
+    page = open_page(browser)
+    sign_in(page, live_server, "anna")
+    open_workspace(page, live_server, setup.project)
+    # A click on the dark stage beside the image: a nose 40 px left of the image.
+    left, top = page.evaluate("window.jointly.viewport.toScreen(-40, 100)")
+    box = page.locator("#stage").bounding_box()
+    page.mouse.click(box["x"] + left, box["y"] + top)
+    page.keyboard.press("Enter")
+    error = page.locator("#error-box")
+    error.wait_for(state="visible")
+    assert "Some labels are not valid yet, so nothing was stored" in error.inner_text()
+    assert "outside the 320x240 image" in error.inner_text()
+    assert placed_count(labels_state(page)) == 1
+    assert not Annotation.objects.filter(image=setup.images[0]).exists()
+    screenshot(page, "workspace_validation_error")
+
+
+def test_a_lease_lost_to_expiry_is_reported_and_the_work_kept(browser, live_server, make_setup, django_user_model):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    setup = make_setup(images=1, instructions=False, annotators=("anna", "bert"))
+    page = open_page(browser)
+    sign_in(page, live_server, "anna")
+    open_workspace(page, live_server, setup.project)
+    task_id = page.evaluate("window.jointly.task.id")
+    place(page, 3)
+
+    # The lease runs out and the image goes to someone else.
+    Assignment.objects.filter(pk=task_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    setup.images[0].__class__.objects.filter(pk=setup.images[0].pk).update(next_lease_expiry=timezone.now() - timedelta(seconds=1))
+    bert = APIClient()
+    bert.force_authenticate(setup.annotators[1])
+    assert bert.post(f"/api/v1/projects/{setup.project.pk}/tasks/next/").json()["image"]["id"] == setup.images[0].pk
+
+    page.keyboard.press("Enter")
+    error = page.locator("#error-box")
+    error.wait_for(state="visible")
+    words = error.inner_text()
+    assert "This image is no longer yours to label" in words and "given to another annotator" in words
+    assert "Your 3 placed keypoints are still on screen and kept in this browser" in words
+    assert placed_count(labels_state(page)) == 3
+    kept = page.evaluate(f"JSON.parse(localStorage.getItem('jointly.work.{task_id}'))")
+    assert kept["note"] == "lease lost" and placed_count(kept["draft"]["instances"]) == 3
+    assert page.locator("#lease-state").inner_text() == "lost"
+    screenshot(page, "workspace_lease_lost")
+    assert page.errors == []
+
+
+def test_the_next_image_is_leased_and_fetched_before_submit(browser, live_server, make_setup):
+    setup = make_setup(images=3, instructions=False)
+    page = open_page(browser)
+    network = []
+    page.on("request", lambda request: network.append((request.method, request.url)))
+    sign_in(page, live_server, "anna")
+    open_workspace(page, live_server, setup.project)
+    first_id = page.evaluate("window.jointly.task.id")
+    page.wait_for_function("window.jointly.ahead && window.jointly.ahead.task")
+    ahead_id = page.evaluate("window.jointly.ahead.task.id")
+    ahead_image = page.evaluate("window.jointly.ahead.task.image.url")
+    page.wait_for_function(
+        "url => performance.getEntriesByType('resource').some(e => e.name === url && e.responseEnd > 0)", arg=ahead_image,
+    )
+    place(page, 2)
+    page.keyboard.press("Enter")
+    assert wait_for_task(page, not_id=first_id) == ahead_id
+
+    urls = [f"{method} {url}" for method, url in network]
+    submit_at = next(i for i, u in enumerate(urls) if u.endswith(f"/assignments/{first_id}/submit/"))
+    assert any(u.endswith("/tasks/next/?ahead=1") for u in urls[:submit_at])
+    assert f"GET {ahead_image}" in urls[:submit_at]
+    # Between the submit and the next image on screen the page asked for no lease.
+    asked = page.evaluate(
+        "[...window.jointly.requests].filter(r => r.url.includes('/tasks/next/'))"
+        ".map(r => r.at).filter(at => at > window.jointly.requests.find(r => r.url.endsWith('/submit/')).at)"
+    )
+    shown_at = page.evaluate("window.jointly.shownAt")
+    assert all(at > shown_at for at in asked)
+    assert Assignment.objects.get(pk=first_id).state == "submitted"
+    page.wait_for_function("window.jointly.timings.length === 1")
+    screenshot(page, "workspace_prefetched_next")
+    assert page.errors == []
+
+
+def test_annotator_a_never_receives_annotator_b_points(browser, live_server, make_setup):
+    from rest_framework.test import APIClient
+
+    setup = make_setup(images=1, replicas=2, instructions=False, annotators=("anna", "bert"))
+    bert = APIClient()
+    bert.force_authenticate(setup.annotators[1])
+    task = bert.post(f"/api/v1/projects/{setup.project.pk}/tasks/next/").json()
+    marks = [123.456, 77.125, 201.375, 55.625]
+    keypoints = [0.0] * 51
+    keypoints[0:3] = [marks[0], marks[1], 2]
+    keypoints[3:6] = [marks[2], marks[3], 1]
+    submitted = bert.post(
+        f"/api/v1/assignments/{task['id']}/submit/",
+        {"instances": [{"bbox": [50, 70, 160, 20], "keypoints": keypoints}], "active_ms": 1000}, format="json",
+    )
+    assert submitted.status_code == 200
+
+    page = open_page(browser)
+    bodies = []
+    page.on("response", lambda response: bodies.append((response.url, response.text())) if "/api/" in response.url or "/label/" in response.url else None)
+    sign_in(page, live_server, "anna")
+    open_workspace(page, live_server, setup.project)
+    assert page.evaluate("window.jointly.task.image.id") == task["image"]["id"]  # the same image
+    place(page, 2)
+    page.keyboard.press("Control+s")
+    page.wait_for_function("document.getElementById('draft-state').textContent.startsWith('saved')")
+    assert len(bodies) >= 3  # the page, tasks/next, the draft save
+    for url, body in bodies:
+        for mark in marks:
+            assert str(mark) not in body, f"{url} carries annotator B's {mark}"
+    html = page.content()
+    state = str(page.evaluate("JSON.stringify(window.jointly.task)")) + str(labels_state(page))
+    for mark in marks:
+        assert str(mark) not in html and str(mark) not in state
+    screenshot(page, "workspace_blind")
+
+
+def test_prelabels_are_a_starting_point_and_review_comments_are_pinned(browser, live_server, make_setup):
+    from models_registry.models import PoseModel
+
+    setup = make_setup(images=1, instructions=False)
+    model = PoseModel.objects.create(name="rtmpose-test", skeleton=setup.project.skeleton)
+    setup.project.prelabel_model = model
+    setup.project.save(update_fields=["prelabel_model"])
+    suggestion = [0.0] * 51
+    for i, (x, y) in enumerate(COCO17_POSITIONS):
+        suggestion[3 * i:3 * i + 3] = [x + 3, y + 2, 2]
+    Annotation.objects.create(
+        image=setup.images[0], source=Annotation.Source.MODEL, pose_model=model,
+        instances=[{"bbox": [100, 20, 130, 215], "keypoints": suggestion, "score": 0.9}],
+    )
+
+    page = open_page(browser)
+    # The review stage adds `review_comments` to a rework task; until it does, the test adds them
+    # to the API's answer on its way to the page.
+    comments = [
+        {"instance": 0, "keypoint": 9, "x": None, "y": None, "text": "The wrist is one joint lower.", "author": "qa1"},
+        {"instance": 0, "keypoint": 0, "x": 150.0, "y": 30.0, "text": "Nose hidden by the hand?", "author": "qa2"},
+    ]
+
+    def add_comments(route):
+        response = route.fetch()
+        if response.status != 200 and response.status != 201:
+            return route.fulfill(response=response)
+        route.fulfill(response=response, json={**response.json(), "review_comments": comments})
+
+    page.route("**/tasks/next/", add_comments)
+    sign_in(page, live_server, "anna")
+    open_workspace(page, live_server, setup.project)
+    banner = page.locator("#prelabel-box")
+    assert "drawn dashed (1 instance(s))" in banner.inner_text() and "Press A" in banner.inner_text()
+    assert labels_state(page) == []
+    assert page.locator("#comment-list li").all_inner_texts() == [
+        "1. left wrist, instance 1: The wrist is one joint lower. (qa1)",
+        "2. nose, instance 1: Nose hidden by the hand? (qa2)",
+    ]
+    page.keyboard.press("a")
+    assert banner.is_hidden()
+    [accepted] = labels_state(page)
+    assert accepted["keypoints"] == suggestion
+    # Adjust the suggested nose onto the marker, then submit.
+    centre = marker_centres(page, [0])[0]
+    start = page.evaluate("window.jointly.viewport.toScreen(...window.jointly.labels.instances[0].keypoints.slice(0, 2))")
+    box = page.locator("#stage").bounding_box()
+    page.mouse.move(box["x"] + start[0], box["y"] + start[1])
+    page.mouse.down()
+    page.mouse.move(*centre, steps=4)
+    page.mouse.up()
+    screenshot(page, "workspace_prelabels_and_comments")
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.jointly.requests.some(r => r.url.endsWith('/submit/'))")
+    page.locator("#message-overlay").wait_for(state="visible")
+    [stored] = Annotation.objects.get(image=setup.images[0], source=Annotation.Source.ANNOTATOR).instances
+    assert stored["keypoints"][0:2] == [pytest.approx(COCO17_POSITIONS[0][0], abs=0.5), pytest.approx(COCO17_POSITIONS[0][1], abs=0.5)]
+    assert stored["keypoints"][3:] == suggestion[3:]
+    assert page.errors == []

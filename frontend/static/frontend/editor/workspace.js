@@ -13,6 +13,8 @@ const $ = (id) => document.getElementById(id);
 const AUTOSAVE_MS = 3000;
 const HIT_RADIUS_PX = 9;
 const ZOOM_STEP = 1.25;
+/** How long after a task appears the next one is leased ahead and its image fetched. */
+const AHEAD_DELAY_MS = 300;
 
 function loadImage(url) {
   const image = new Image();
@@ -73,6 +75,7 @@ class Workspace {
   }
 
   show(task, image) {
+    this.shownAt = performance.now();
     this.task = task;
     this.leaseLost = false;
     this.clearError();
@@ -106,6 +109,36 @@ class Workspace {
     $("lease-state").textContent = task.lease_expires_at ? `until ${new Date(task.lease_expires_at).toLocaleTimeString()}` : "-";
     $("draft-state").textContent = restored || "nothing yet";
     this.stage.focus();
+    this.ahead = null;
+    clearTimeout(this.aheadTimer);
+    this.aheadTimer = setTimeout(() => this.leaseAhead(), AHEAD_DELAY_MS);
+  }
+
+  /**
+   * Lease the next image while the person labels this one (tasks/next/?ahead=1) and fetch it, so that
+   * after submit it is drawn at once. A failure here is quiet: the plain next after submit still works.
+   */
+  async leaseAhead() {
+    if (!this.task || this.ahead || this.leaseLost) return;
+    const forId = this.task.id;
+    let result;
+    try { result = await this.call("POST", `${config.urls.next}?ahead=1`); } catch { return; }
+    if (!this.task || this.task.id !== forId) return;
+    if (result.status === 204 || result.body.id === forId) { this.ahead = { task: null }; return; }
+    const image = loadImage(result.body.image.url);
+    image.catch(() => {});
+    this.ahead = { task: result.body, image };
+  }
+
+  /** Show the task leased ahead if its image is here, else ask for the next one. */
+  async advance() {
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead && ahead.task) {
+      const image = await ahead.image.catch(() => null);
+      if (image) return this.show(ahead.task, image);
+    }
+    return this.takeNext();
   }
 
   async submit() {
@@ -124,7 +157,7 @@ class Workspace {
       this.renderer.onDrawn = null;
       this.timings.push(performance.now() - startedAt);
     };
-    try { await this.takeNext(); } finally { this.busy = false; }
+    try { await this.advance(); } finally { this.busy = false; }
   }
 
   async release({ thenNext }) {
@@ -133,8 +166,10 @@ class Workspace {
     try {
       if (!this.leaseLost) await this.call("POST", `${config.urls.assignment}${this.task.id}/release/`, { active_ms: this.clock.ms });
       localCopy.drop(this.task.id);
-      if (thenNext) await this.takeNext();
-      else window.location.href = config.urls.home;
+      if (thenNext) return await this.advance();
+      // Stopping: the image leased ahead goes back to the pool too.
+      if (this.ahead && this.ahead.task) await this.call("POST", `${config.urls.assignment}${this.ahead.task.id}/release/`, {});
+      window.location.href = config.urls.home;
     } catch (error) {
       this.failed(error);
     } finally {
