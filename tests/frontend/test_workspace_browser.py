@@ -98,6 +98,7 @@ def test_label_a_person_from_sign_in_to_submit(browser, live_server, make_setup)
     page.keyboard.press("Enter")
     second_id = wait_for_task(page, not_id=first_id)
     assert second_id != first_id
+    wait_until_stored(page)
     assert page.locator("#next-name").inner_text() == "nose"
     stored = Annotation.objects.get(assignments__id=first_id).instances
     assert len(stored) == 1
@@ -116,6 +117,11 @@ def test_label_a_person_from_sign_in_to_submit(browser, live_server, make_setup)
     assert y < min(p[1] for p in expected) and y + h > max(p[1] for p in expected)
     screenshot(page, "workspace_next_image")
     assert page.errors == []
+
+
+def wait_until_stored(page):
+    """The next image shows before the submit's answer comes; wait for that answer."""
+    page.wait_for_function("!window.jointly.busy")
 
 
 def place(page, count: int, *, from_index: int = 0):
@@ -141,34 +147,52 @@ def test_a_draft_survives_a_reload(browser, live_server, make_setup):
     draft = Assignment.objects.get(pk=task_id).draft
     assert placed_count(draft["instances"]) == 4
 
-    # The browser's own copy is gone too: what comes back is the server's draft.
-    page.evaluate("localStorage.clear()")
     page.reload()
     assert wait_for_task(page) == task_id
     assert labels_state(page) == before
     assert page.locator("#next-name").inner_text() == "right ear"
-    assert page.locator("#draft-state").inner_text() == "Restored your saved draft."
-    screenshot(page, "workspace_draft_restored")
-    assert page.errors == []
+
+    # In another browser (no copy in its storage) the draft comes from the server.
+    elsewhere = open_page(browser)
+    sign_in(elsewhere, live_server, "anna")
+    open_workspace(elsewhere, live_server, setup.project)
+    assert elsewhere.evaluate("window.jointly.task.id") == task_id
+    assert labels_state(elsewhere) == before
+    assert elsewhere.locator("#draft-state").inner_text() == "Restored your saved draft."
+    screenshot(elsewhere, "workspace_draft_restored")
+    assert page.errors == [] and elsewhere.errors == []
 
 
 def test_invalid_labels_are_explained_and_kept(browser, live_server, make_setup):
-    setup = make_setup(images=1, instructions=False)
+    setup = make_setup(images=2, instructions=False)
     page = open_page(browser)
     sign_in(page, live_server, "anna")
     open_workspace(page, live_server, setup.project)
-    # A click on the dark stage beside the image: a nose 40 px left of the image.
-    left, top = page.evaluate("window.jointly.viewport.toScreen(-40, 100)")
+    task_id = page.evaluate("window.jointly.task.id")
+    # The next image is already here, so submit shows it at once; the refusal brings the person back.
+    page.wait_for_function("window.jointly.ahead && window.jointly.ahead.ready")
+    # A click on the dark stage beside the image: a nose 12 px left of the image.
+    left, top = page.evaluate("window.jointly.viewport.toScreen(-12, 100)")
     box = page.locator("#stage").bounding_box()
+    assert 0 < left < box["width"] and 0 < top < box["height"]
     page.mouse.click(box["x"] + left, box["y"] + top)
     page.keyboard.press("Enter")
     error = page.locator("#error-box")
     error.wait_for(state="visible")
     assert "Some labels are not valid yet, so nothing was stored" in error.inner_text()
     assert "outside the 320x240 image" in error.inner_text()
+    assert page.evaluate("window.jointly.task.id") == task_id
     assert placed_count(labels_state(page)) == 1
-    assert not Annotation.objects.filter(image=setup.images[0]).exists()
+    assert not Annotation.objects.filter(assignments__id=task_id).exists()
     screenshot(page, "workspace_validation_error")
+    # Fixed (the nose moved onto the image), it goes through, and the waiting image comes back.
+    page.keyboard.press("Control+z")
+    place(page, 1)
+    page.keyboard.press("Enter")
+    wait_for_task(page, not_id=task_id)
+    wait_until_stored(page)
+    assert Assignment.objects.get(pk=task_id).state == "submitted"
+    assert page.errors == []
 
 
 def test_a_lease_lost_to_expiry_is_reported_and_the_work_kept(browser, live_server, make_setup, django_user_model):
@@ -213,15 +237,13 @@ def test_the_next_image_is_leased_and_fetched_before_submit(browser, live_server
     sign_in(page, live_server, "anna")
     open_workspace(page, live_server, setup.project)
     first_id = page.evaluate("window.jointly.task.id")
-    page.wait_for_function("window.jointly.ahead && window.jointly.ahead.task")
+    page.wait_for_function("window.jointly.ahead && window.jointly.ahead.ready")
     ahead_id = page.evaluate("window.jointly.ahead.task.id")
     ahead_image = page.evaluate("window.jointly.ahead.task.image.url")
-    page.wait_for_function(
-        "url => performance.getEntriesByType('resource').some(e => e.name === url && e.responseEnd > 0)", arg=ahead_image,
-    )
     place(page, 2)
     page.keyboard.press("Enter")
     assert wait_for_task(page, not_id=first_id) == ahead_id
+    wait_until_stored(page)
 
     urls = [f"{method} {url}" for method, url in network]
     submit_at = next(i for i, u in enumerate(urls) if u.endswith(f"/assignments/{first_id}/submit/"))

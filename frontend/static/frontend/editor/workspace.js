@@ -74,32 +74,35 @@ class Workspace {
     this.show(task, image);
   }
 
-  show(task, image) {
+  /** Put a task on screen: its own labels when `kept` carries them (a task come back to), else its draft. */
+  show(task, image, kept = null) {
     this.shownAt = performance.now();
     this.task = task;
     this.leaseLost = false;
     this.clearError();
-    const skeleton = new Skeleton(task.skeleton);
-    const labels = new Labels(skeleton, task.image.width, task.image.height);
-    const local = localCopy.load(task.id);
-    const serverDraft = task.draft;
+    let labels = kept && kept.labels;
     let restored = "";
-    if (local && local.draft && (!serverDraft || (local.savedAt || 0) > Date.parse(serverDraft.saved_at || 0))) {
-      labels.loadDraft(local.draft);
-      restored = "Restored your work on this image from this browser.";
-    } else if (serverDraft) {
-      labels.loadDraft(serverDraft);
-      restored = "Restored your saved draft.";
+    if (!labels) {
+      labels = new Labels(new Skeleton(task.skeleton), task.image.width, task.image.height);
+      const local = localCopy.load(task.id);
+      const serverDraft = task.draft;
+      if (local && local.draft && (!serverDraft || (local.savedAt || 0) > Date.parse(serverDraft.saved_at || 0))) {
+        labels.loadDraft(local.draft);
+        restored = "Restored your work on this image from this browser.";
+      } else if (serverDraft) {
+        labels.loadDraft(serverDraft);
+        restored = "Restored your saved draft.";
+      }
     }
-    const draftClock = (serverDraft && serverDraft.active_ms) || 0;
-    this.clock = new ActiveClock(config.project.idle_limit_seconds, Math.max(task.active_ms || 0, draftClock));
+    const draftClock = (task.draft && task.draft.active_ms) || 0;
+    this.clock = (kept && kept.clock) || new ActiveClock(config.project.idle_limit_seconds, Math.max(task.active_ms || 0, draftClock));
     this.labels = labels;
-    this.savedVersion = labels.version;
+    this.savedVersion = kept ? -1 : labels.version;
     this.renderer.labels = labels;
     this.renderer.image = image;
     const prelabel = task.prelabel && Array.isArray(task.prelabel.instances) ? task.prelabel : (Array.isArray(task.prelabels) && task.prelabels.length ? { instances: task.prelabels, model: null } : null);
     this.prelabel = prelabel;
-    this.renderer.ghosts = prelabel && !labels.instances.length ? prelabel.instances.map((inst) => fromSubmitted(inst, skeleton.k)) : null;
+    this.renderer.ghosts = prelabel && !labels.instances.length ? prelabel.instances.map((inst) => fromSubmitted(inst, labels.skeleton.k)) : null;
     this.renderer.pins = Array.isArray(task.review_comments) ? task.review_comments : [];
     this.viewport.fit(task.image.width, task.image.height);
     this.renderer.invalidate("image", "static", "active");
@@ -107,57 +110,103 @@ class Workspace {
     this.renderPrelabelBanner();
     this.renderComments();
     $("lease-state").textContent = task.lease_expires_at ? `until ${new Date(task.lease_expires_at).toLocaleTimeString()}` : "-";
-    $("draft-state").textContent = restored || "nothing yet";
+    $("draft-state").textContent = restored || (kept ? "not saved yet" : "nothing yet");
     this.stage.focus();
-    this.ahead = null;
     clearTimeout(this.aheadTimer);
-    this.aheadTimer = setTimeout(() => this.leaseAhead(), AHEAD_DELAY_MS);
+    if (!this.ahead) this.aheadTimer = setTimeout(() => this.leaseAhead(), AHEAD_DELAY_MS);
   }
+
+  /** What is on screen, to come back to it as it is. */
+  view() { return { task: this.task, image: this.renderer.image, labels: this.labels, clock: this.clock }; }
 
   /**
    * Lease the next image while the person labels this one (tasks/next/?ahead=1) and fetch it, so that
    * after submit it is drawn at once. A failure here is quiet: the plain next after submit still works.
    */
   async leaseAhead() {
+    // While the previous image's submit is in flight the server still counts it as current.
+    if (this.pendingSubmit) await this.pendingSubmit.catch(() => {});
     if (!this.task || this.ahead || this.leaseLost) return;
     const forId = this.task.id;
+    this.ahead = { task: null, pending: true };
     let result;
-    try { result = await this.call("POST", `${config.urls.next}?ahead=1`); } catch { return; }
-    if (!this.task || this.task.id !== forId) return;
+    try {
+      result = await this.call("POST", `${config.urls.next}?ahead=1`);
+    } catch {
+      this.ahead = null;
+      return;
+    }
+    if (!this.task || this.task.id !== forId) { this.ahead = null; return; }
     if (result.status === 204 || result.body.id === forId) { this.ahead = { task: null }; return; }
-    const image = loadImage(result.body.image.url);
-    image.catch(() => {});
-    this.ahead = { task: result.body, image };
+    const entry = { task: result.body, image: loadImage(result.body.image.url), ready: false };
+    entry.image.then((decoded) => { entry.decoded = decoded; entry.ready = true; }, () => {});
+    this.ahead = entry;
   }
 
-  /** Show the task leased ahead if its image is here, else ask for the next one. */
+  /** Show the task leased ahead (waiting for its image if need be), else ask for the next one. */
   async advance() {
     const ahead = this.ahead;
     this.ahead = null;
     if (ahead && ahead.task) {
-      const image = await ahead.image.catch(() => null);
-      if (image) return this.show(ahead.task, image);
+      const image = ahead.decoded || await ahead.image.catch(() => null);
+      if (image) return this.show(ahead.task, image, ahead.kept);
     }
     return this.takeNext();
   }
 
+  /**
+   * Submit, and when the next image is already here show it at once, without waiting for the answer.
+   * Should the server refuse the labels, the person is taken back to them, the error said in words;
+   * a lost lease leaves them in this browser and says so.
+   */
   async submit() {
     if (!this.task || this.busy) return;
     if (this.leaseLost) return this.reportLeaseLost(this.leaseLostWords);
     this.busy = true;
     const startedAt = performance.now();
-    try {
-      await this.call("POST", `${config.urls.assignment}${this.task.id}/submit/`, { instances: this.labels.toSubmit(), active_ms: this.clock.ms });
-    } catch (error) {
-      this.busy = false;
-      return this.failed(error);
-    }
-    localCopy.drop(this.task.id);
+    const left = this.view();
+    const body = { instances: this.labels.toSubmit(), active_ms: this.clock.ms };
+    localCopy.save(left.task.id, { ...left.labels.toDraft(), active_ms: body.active_ms });
     this.renderer.onDrawn = () => {
       this.renderer.onDrawn = null;
       this.timings.push(performance.now() - startedAt);
     };
-    try { await this.advance(); } finally { this.busy = false; }
+    const ahead = this.ahead && this.ahead.ready ? this.ahead : null;
+    this.pendingSubmit = this.call("POST", `${config.urls.assignment}${left.task.id}/submit/`, body);
+    if (ahead) {
+      this.ahead = null;
+      this.show(ahead.task, ahead.decoded, ahead.kept);
+    }
+    try {
+      await this.pendingSubmit;
+    } catch (error) {
+      this.busy = false;
+      this.pendingSubmit = null;
+      if (!ahead) {
+        this.renderer.onDrawn = null;
+        return this.failed(error);
+      }
+      return this.submitRefusedAfterMovingOn(left, error);
+    }
+    this.pendingSubmit = null;
+    localCopy.drop(left.task.id);
+    try {
+      if (!ahead) await this.advance();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  submitRefusedAfterMovingOn(left, error) {
+    if (error.leaseLost) {
+      localCopy.save(left.task.id, { ...left.labels.toDraft(), active_ms: left.clock.ms }, "lease lost");
+      return this.showError(`The previous image was not stored. ${error.message} Your work on it is kept in this browser.`);
+    }
+    // Back to the refused labels; the image opened meanwhile waits as it is.
+    clearTimeout(this.aheadTimer);
+    this.ahead = { task: this.task, decoded: this.renderer.image, ready: true, kept: { labels: this.labels, clock: this.clock } };
+    this.show(left.task, left.image, { labels: left.labels, clock: left.clock });
+    this.failed(error);
   }
 
   async release({ thenNext }) {
@@ -178,30 +227,35 @@ class Workspace {
   }
 
   async saveDraft({ keepalive = false } = {}) {
-    if (!this.task || this.leaseLost || !this.labels) return;
+    // Not while a submit or release is in flight: the task is about to close.
+    if (!this.task || this.leaseLost || !this.labels || (this.busy && !keepalive)) return;
+    const task = this.task;
     const version = this.labels.version;
     const draft = { ...this.labels.toDraft(), active_ms: this.clock.ms, saved_at: new Date().toISOString() };
     localCopy.save(this.task.id, draft);
     if (version === this.savedVersion && !keepalive) return;
     $("draft-state").textContent = "saving...";
     try {
-      await this.call("PUT", `${config.urls.assignment}${this.task.id}/`, { draft, active_ms: draft.active_ms }, { keepalive });
+      await this.call("PUT", `${config.urls.assignment}${task.id}/`, { draft, active_ms: draft.active_ms }, { keepalive });
+      if (this.task !== task) return;
       this.savedVersion = version;
       this.lastServerContact = performance.now();
       $("draft-state").textContent = `saved ${new Date().toLocaleTimeString()}`;
     } catch (error) {
+      if (this.task !== task) return; // an answer about a task already left
       $("draft-state").textContent = "not saved";
       this.failed(error);
     }
   }
 
   async heartbeat() {
-    if (!this.task || this.leaseLost || this.clock.idle) return;
+    if (!this.task || this.leaseLost || this.busy || this.clock.idle) return;
+    const task = this.task;
     try {
-      await this.call("POST", `${config.urls.assignment}${this.task.id}/heartbeat/`, { active_ms: this.clock.ms });
+      await this.call("POST", `${config.urls.assignment}${task.id}/heartbeat/`, { active_ms: this.clock.ms });
       this.lastServerContact = performance.now();
     } catch (error) {
-      this.failed(error);
+      if (this.task === task) this.failed(error);
     }
   }
 
