@@ -137,8 +137,9 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
-    # Inside Playwright's loop the ORM has its own connections; close them or the test database can't be dropped.
-    connections.close_all()
+        # Inside Playwright's loop the ORM has its own connections (asgiref locals are per
+        # context); close them here, or the test database can't be dropped.
+        connections.close_all()
 
 
 class PageErrors(list):
