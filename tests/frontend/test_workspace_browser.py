@@ -41,6 +41,11 @@ def test_label_a_person_from_sign_in_to_submit(browser, live_server, make_setup)
     page.click("#acknowledge")
     first_id = wait_for_task(page)
     assert page.locator("#next-name").inner_text() == "nose"
+    # The instructions stay one key away.
+    page.keyboard.press("i")
+    assert page.locator("#instructions-overlay").is_visible() and page.locator("#acknowledge").is_hidden()
+    page.keyboard.press("Escape")
+    assert page.locator("#instructions-overlay").is_hidden()
 
     # Every action has a button whose tooltip names its key.
     titles = page.eval_on_selector_all("button[data-action]", "bs => bs.map(b => [b.dataset.action, b.title])")
@@ -67,6 +72,13 @@ def test_label_a_person_from_sign_in_to_submit(browser, live_server, make_setup)
     centres = marker_centres(page, range(10))
     for i in range(10):
         page.mouse.click(*centres[i])
+    assert page.locator("#next-name").inner_text() == "right wrist"
+    centres = marker_centres(page, [9])
+    page.click(f"#keypoint-list li[data-index='{LEFT_WRIST}']")
+    page.keyboard.press("o")  # unlabel the left wrist: it is next again, with the instructions' words on it
+    assert page.locator("#next-name").inner_text() == "left wrist"
+    assert page.locator("#next-example").inner_text() == "The bony bump on the thumb side."
+    page.mouse.click(*centres[9])
     assert page.locator("#next-name").inner_text() == "right wrist"
     page.mouse.move(*centre)
     page.mouse.down(button="middle")
@@ -218,6 +230,7 @@ def test_a_lease_lost_to_expiry_is_reported_and_the_work_kept(browser, live_serv
     page.keyboard.press("Enter")
     error = page.locator("#error-box")
     error.wait_for(state="visible")
+    wait_until_stored(page)  # the submit's own answer is in (a draft save may have met the 409 first)
     words = error.inner_text()
     assert "This image is no longer yours to label" in words and "given to another annotator" in words
     assert "Your 3 placed keypoints are still on screen and kept in this browser" in words
@@ -358,3 +371,83 @@ def test_prelabels_are_a_starting_point_and_review_comments_are_pinned(browser, 
     assert stored["keypoints"][0:2] == [pytest.approx(COCO17_POSITIONS[0][0], abs=0.5), pytest.approx(COCO17_POSITIONS[0][1], abs=0.5)]
     assert stored["keypoints"][3:] == suggestion[3:]
     assert page.errors == []
+
+
+def test_boxes_instructions_shortcut_sheet_own_keys_and_skip(browser, live_server, make_setup):
+    setup = make_setup(images=3, instructions=False)
+    page = open_page(browser)
+    sign_in(page, live_server, "anna")
+    open_workspace(page, live_server, setup.project)
+    first_id = page.evaluate("window.jointly.task.id")
+    place(page, 3)
+    box = page.locator("#stage").bounding_box()
+
+    # B, then drag: the box is where the drag went, in image pixels.
+    corners = [page.evaluate(f"window.jointly.viewport.toScreen({x}, {y})") for x, y in ((100.25, 20.5), (220.75, 230.25))]
+    page.keyboard.press("b")
+    page.mouse.move(box["x"] + corners[0][0], box["y"] + corners[0][1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + corners[1][0], box["y"] + corners[1][1], steps=5)
+    page.mouse.up()
+    assert labels_state(page)[0]["bbox"] == pytest.approx([100.25, 20.5, 120.5, 209.75], abs=0.01)
+    # Shift+B: the box around the keypoints with padding (here the 4 px minimum).
+    page.keyboard.press("Shift+B")
+    xs = [COCO17_POSITIONS[i][0] for i in range(3)]
+    ys = [COCO17_POSITIONS[i][1] for i in range(3)]
+    pad = max(4, 0.1 * max(max(xs) - min(xs), max(ys) - min(ys)))
+    expected = [min(xs) - pad, min(ys) - pad, max(xs) - min(xs) + 2 * pad, max(ys) - min(ys) + 2 * pad]
+    assert labels_state(page)[0]["bbox"] == pytest.approx(expected, abs=0.5)
+    page.keyboard.press("Control+z")
+    assert labels_state(page)[0]["bbox"] == pytest.approx([100.25, 20.5, 120.5, 209.75], abs=0.01)
+
+    # N starts a second instance, Delete removes it again.
+    page.keyboard.press("n")
+    assert len(labels_state(page)) == 2 and page.locator("#next-name").inner_text() == "nose"
+    page.keyboard.press("Delete")
+    assert len(labels_state(page)) == 1
+
+    # ? shows the one key table; a person's own key for an action is kept for them.
+    page.keyboard.press("?")
+    sheet = page.locator("#shortcuts-overlay")
+    assert sheet.is_visible()
+    assert sheet.locator("tr[data-action='flip'] kbd").inner_text() == "F"
+    sheet.locator("tr[data-action='flip'] kbd").click()
+    page.keyboard.press("x")
+    assert sheet.locator("tr[data-action='flip'] kbd").inner_text() == "X"
+    page.keyboard.press("Escape")
+    assert sheet.is_hidden()
+    assert page.get_attribute("button[data-action='flip']", "title").endswith("(X)")
+    before = labels_state(page)[0]["keypoints"]
+    page.keyboard.press("x")
+    flipped_now = labels_state(page)[0]["keypoints"]
+    assert flipped_now[3:6] == before[6:9] and flipped_now[6:9] == before[3:6]  # the eyes swapped
+
+    page.keyboard.press("Shift+S")  # skip: the image goes back, the next one comes
+    second_id = wait_for_task(page, not_id=first_id)
+    wait_until_stored(page)
+    assert Assignment.objects.get(pk=first_id).state == "released"
+    page.reload()
+    assert wait_for_task(page) == second_id
+    assert page.get_attribute("button[data-action='flip']", "title").endswith("(X)")
+    screenshot(page, "workspace_keys_rebound")
+    assert page.errors == []
+
+
+def test_active_clock_follows_the_servers_idle_rule(browser, live_server, make_setup):
+    """Time counts while there was input within the idle limit, and stops idle_limit after the last one."""
+    setup = make_setup(images=1, instructions=False)
+    page = open_page(browser)
+    sign_in(page, live_server, "anna")
+    open_workspace(page, live_server, setup.project)
+    totals = page.evaluate("""async () => {
+        const { ActiveClock } = await import('/static/frontend/editor/session.js');
+        let now = 0;
+        const clock = new ActiveClock(60, 5000, () => now);   // idle limit 60 s, 5 s already on the task
+        const seen = [];
+        now = 20000; clock.input(); seen.push(clock.ms);       // 20 s of work
+        now = 50000; seen.push(clock.ms, clock.idle);          // 30 s more, within the limit
+        now = 200000; seen.push(clock.ms, clock.idle);         // away: counts up to 60 s after the input, then pauses
+        now = 260000; clock.input(); now = 270000; seen.push(clock.ms, clock.idle);  // back: 10 s more
+        return seen;
+    }""")
+    assert totals == [25000, 55000, False, 85000, True, 95000, False]

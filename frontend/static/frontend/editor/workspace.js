@@ -372,7 +372,9 @@ class Workspace {
       submit: () => this.submit(),
       skip_task: () => this.release({ thenNext: true }),
       release: () => this.release({ thenNext: false }),
-      instructions: () => this.loadInstructions().then((ins) => ins && this.showInstructions(this.mustAcknowledge)),
+      instructions: () => (config.project.has_instructions
+        ? this.loadInstructions().then((ins) => ins && this.showInstructions(this.mustAcknowledge))
+        : this.showError("This project has no written instructions; ask your vendor manager if something is unclear.")),
       shortcuts: () => { $("shortcuts-overlay").hidden = false; },
       close: () => this.closeOverlays(),
     };
