@@ -11,8 +11,8 @@ import pytest
 from annotation.models import Annotation, Assignment
 
 from .workspace_fixtures import (
-    COCO17_POSITIONS, browser, labels_state, make_setup, marker_centres, media, open_page, open_workspace,
-    screenshot, sign_in, wait_for_task,
+    COCO17_POSITIONS, browser, labels_state, make_setup, marker_centres, media, open_page, screenshot, sign_in,
+    wait_for_task, workspace_page,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -148,9 +148,7 @@ def placed_count(instances) -> int:
 
 def test_a_draft_survives_a_reload(browser, live_server, make_setup):
     setup = make_setup(images=1, instructions=False)
-    page = open_page(browser)
-    sign_in(page, live_server, "anna")
-    open_workspace(page, live_server, setup.project)
+    page = workspace_page(browser, live_server, setup.project)
     task_id = page.evaluate("window.jointly.task.id")
     place(page, 4)
     before = labels_state(page)
@@ -165,9 +163,7 @@ def test_a_draft_survives_a_reload(browser, live_server, make_setup):
     assert page.locator("#next-name").inner_text() == "right ear"
 
     # In another browser (no copy in its storage) the draft comes from the server.
-    elsewhere = open_page(browser)
-    sign_in(elsewhere, live_server, "anna")
-    open_workspace(elsewhere, live_server, setup.project)
+    elsewhere = workspace_page(browser, live_server, setup.project)
     assert elsewhere.evaluate("window.jointly.task.id") == task_id
     assert labels_state(elsewhere) == before
     assert elsewhere.locator("#draft-state").inner_text() == "Restored your saved draft."
@@ -177,9 +173,7 @@ def test_a_draft_survives_a_reload(browser, live_server, make_setup):
 
 def test_invalid_labels_are_explained_and_kept(browser, live_server, make_setup):
     setup = make_setup(images=2, instructions=False)
-    page = open_page(browser)
-    sign_in(page, live_server, "anna")
-    open_workspace(page, live_server, setup.project)
+    page = workspace_page(browser, live_server, setup.project)
     task_id = page.evaluate("window.jointly.task.id")
     # The next image is already here, so submit shows it at once; the refusal brings the person back.
     page.wait_for_function("window.jointly.ahead && window.jointly.ahead.ready")
@@ -214,9 +208,7 @@ def test_a_lease_lost_to_expiry_is_reported_and_the_work_kept(browser, live_serv
     from rest_framework.test import APIClient
 
     setup = make_setup(images=1, instructions=False, annotators=("anna", "bert"))
-    page = open_page(browser)
-    sign_in(page, live_server, "anna")
-    open_workspace(page, live_server, setup.project)
+    page = workspace_page(browser, live_server, setup.project)
     task_id = page.evaluate("window.jointly.task.id")
     place(page, 3)
 
@@ -247,8 +239,7 @@ def test_the_next_image_is_leased_and_fetched_before_submit(browser, live_server
     page = open_page(browser)
     network = []
     page.on("request", lambda request: network.append((request.method, request.url)))
-    sign_in(page, live_server, "anna")
-    open_workspace(page, live_server, setup.project)
+    workspace_page(browser, live_server, setup.project, page=page)
     first_id = page.evaluate("window.jointly.task.id")
     page.wait_for_function("window.jointly.ahead && window.jointly.ahead.ready")
     ahead_id = page.evaluate("window.jointly.ahead.task.id")
@@ -295,8 +286,7 @@ def test_annotator_a_never_receives_annotator_b_points(browser, live_server, mak
     page = open_page(browser)
     bodies = []
     page.on("response", lambda response: bodies.append((response.url, response.text())) if "/api/" in response.url or "/label/" in response.url else None)
-    sign_in(page, live_server, "anna")
-    open_workspace(page, live_server, setup.project)
+    workspace_page(browser, live_server, setup.project, page=page)
     assert page.evaluate("window.jointly.task.image.id") == task["image"]["id"]  # the same image
     place(page, 2)
     page.keyboard.press("Control+s")
@@ -342,8 +332,7 @@ def test_prelabels_are_a_starting_point_and_review_comments_are_pinned(browser, 
         route.fulfill(response=response, json={**response.json(), "review_comments": comments})
 
     page.route("**/tasks/next/", add_comments)
-    sign_in(page, live_server, "anna")
-    open_workspace(page, live_server, setup.project)
+    workspace_page(browser, live_server, setup.project, page=page)
     banner = page.locator("#prelabel-box")
     assert "drawn dashed (1 instance(s))" in banner.inner_text() and "Press A" in banner.inner_text()
     assert labels_state(page) == []
@@ -373,11 +362,9 @@ def test_prelabels_are_a_starting_point_and_review_comments_are_pinned(browser, 
     assert page.errors == []
 
 
-def test_boxes_instructions_shortcut_sheet_own_keys_and_skip(browser, live_server, make_setup):
+def test_boxes_the_key_sheet_own_keys_and_skip(browser, live_server, make_setup):
     setup = make_setup(images=3, instructions=False)
-    page = open_page(browser)
-    sign_in(page, live_server, "anna")
-    open_workspace(page, live_server, setup.project)
+    page = workspace_page(browser, live_server, setup.project)
     first_id = page.evaluate("window.jointly.task.id")
     place(page, 3)
     box = page.locator("#stage").bounding_box()
@@ -436,9 +423,7 @@ def test_boxes_instructions_shortcut_sheet_own_keys_and_skip(browser, live_serve
 def test_active_clock_follows_the_servers_idle_rule(browser, live_server, make_setup):
     """Time counts while there was input within the idle limit, and stops idle_limit after the last one."""
     setup = make_setup(images=1, instructions=False)
-    page = open_page(browser)
-    sign_in(page, live_server, "anna")
-    open_workspace(page, live_server, setup.project)
+    page = workspace_page(browser, live_server, setup.project)
     totals = page.evaluate("""async () => {
         const { ActiveClock } = await import('/static/frontend/editor/session.js');
         let now = 0;

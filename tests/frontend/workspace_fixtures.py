@@ -181,6 +181,15 @@ def open_workspace(page, live_server, project, *, acknowledge: bool = False):
     wait_for_task(page)
 
 
+def workspace_page(browser, live_server, project, username: str = "anna", *, page=None):
+    """A browser page (new, or `page` with the test's listeners on it) signed in as `username`,
+    on the project's workspace with a task on screen."""
+    page = page or open_page(browser)
+    sign_in(page, live_server, username)
+    open_workspace(page, live_server, project)
+    return page
+
+
 def wait_for_task(page, not_id=None):
     page.wait_for_function(
         "notId => window.jointly && window.jointly.task && window.jointly.task.id !== notId && window.jointly.renderer.image",
