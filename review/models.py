@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from annotation.models import ProjectAnnotator
+
 
 class ConsensusResult(models.Model):
     class Decision(models.TextChoices):
@@ -181,3 +183,12 @@ class GoldScore(models.Model):
 
     def __str__(self):
         return f"gold OKS {self.oks:.3f} of {self.annotator_id} on image {self.image_id}"
+
+
+class AnnotatorQuality(ProjectAnnotator):
+    """The staffing rows seen as quality figures, for the admin (a proxy: no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "annotator quality"
+        verbose_name_plural = "annotator quality"

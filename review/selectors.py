@@ -150,3 +150,125 @@ def annotator_names(user, project: Project, user_ids: Iterable) -> dict[str, str
     rows = (statistics_scope(user).filter(project=project, annotator_id__in=ids)
             .values_list("annotator_id", "annotator__username").distinct())
     return {str(uid): name for uid, name in rows}
+
+
+def annotator_quality(scope) -> list[dict]:
+    """Per annotator and project in `scope` (a queryset of Assignments the caller may aggregate):
+    leave-one-out OKS, gold OKS, per-keypoint bias, rejection rate, flags per 100 images and
+    median active seconds per image. A handful of set-based queries, none per annotator.
+
+    - leave-one-out OKS: mean over scored images of the annotator's OKS against the others' consensus;
+    - gold OKS: mean of their GoldScores (qualification included);
+    - bias: the latest project report's findings for them (direction and size in sigmas);
+    - rejection rate: images sent back to them by a QA lead / images they submitted;
+    - flags per 100 images: automatic flags raised on their instances per 100 scored images.
+    """
+    from django.db.models import Avg, Count, Q
+
+    from annotation.stats import Median, sql_median_available
+
+    from .models import GoldScore, ProjectAgreement
+
+    State = Assignment.State
+    # Images they labeled: submitted, or sent back to them (rework) or set aside (rejected) after a submit.
+    labeled = scope.filter(state__in=[State.SUBMITTED, State.REJECTED, State.REWORK])
+    submitted = scope.filter(state=State.SUBMITTED)
+    per_pair = labeled.values("annotator_id", "annotator__username", "project_id", "project__name").annotate(
+        images=Count("image_id", distinct=True),
+        **({"median_ms": Median("active_ms", filter=Q(state=State.SUBMITTED))} if sql_median_available() else {}),
+    )
+    rows = {(r["annotator_id"], r["project_id"]): r for r in per_pair}
+    if not rows:
+        return []
+    users = {u for u, _ in rows}
+    projects = {p for _, p in rows}
+    loo, flags = _loo_and_flags(users, projects)
+    gold = {
+        (g["annotator_id"], g["project_id"]): (g["oks"], g["n"])
+        for g in GoldScore.objects.filter(annotator_id__in=users, project_id__in=projects)
+        .values("annotator_id", "project_id").annotate(oks=Avg("oks"), n=Count("id"))
+    }
+    rejected: dict[tuple, int] = {}
+    for project_id, payload in ReviewDecision.objects.filter(
+        project_id__in=projects, action=ReviewDecision.Action.REJECT
+    ).values_list("project_id", "payload"):
+        for user in payload.get("annotators", []):
+            rejected[(user, project_id)] = rejected.get((user, project_id), 0) + 1
+    biases: dict[tuple, list] = {}
+    for project_id, report in ProjectAgreement.objects.filter(project_id__in=projects).values_list(
+        "project_id", "report"
+    ):
+        for finding in report.get("biases") or []:
+            biases.setdefault((finding["annotator"], project_id), []).append({
+                "keypoint": finding["name"], "dx_sigmas": round(finding["dx"], 3), "dy_sigmas": round(finding["dy"], 3),
+                "size_sigmas": round((finding["dx"] ** 2 + finding["dy"] ** 2) ** 0.5, 3), "text": finding.get("text"),
+            })
+    medians = {} if sql_median_available() else _median_ms_in_python(submitted)
+    out = []
+    for key, row in sorted(rows.items()):
+        loo_oks, scored = loo.get(key, (None, 0))
+        images = row["images"]
+        median_ms = row.get("median_ms", medians.get(key))
+        out.append({
+            "annotator": {"id": key[0], "username": row["annotator__username"]},
+            "project": {"id": key[1], "name": row["project__name"]},
+            "images": images,
+            "loo_oks": None if loo_oks is None else round(loo_oks, 4),
+            "scored_images": scored,
+            "gold_oks": round(gold[key][0], 4) if key in gold else None,
+            "gold_images": gold[key][1] if key in gold else 0,
+            "keypoint_bias": biases.get(key, []),
+            "rejection_rate": round(rejected.get(key, 0) / images, 4) if images else None,
+            "flags_per_100_images": round(100 * flags.get(key, 0) / scored, 2) if scored else None,
+            "median_active_seconds_per_image": None if median_ms is None else round(median_ms / 1000, 3),
+        })
+    return out
+
+
+def _median_ms_in_python(submitted) -> dict:
+    import statistics
+
+    values: dict[tuple, list] = {}
+    for user, project, ms in submitted.values_list("annotator_id", "project_id", "active_ms"):
+        values.setdefault((user, project), []).append(ms)
+    return {key: statistics.median(v) for key, v in values.items()}
+
+
+#: Per (annotator, project): mean leave-one-out OKS and scored images, from the JSON of every
+#: ConsensusResult, aggregated by PostgreSQL; and the flags raised on each annotator's instances.
+_LOO_SQL = """
+    SELECT e.key::bigint, cr.project_id, AVG((e.value->>'oks')::float8), COUNT(*)
+    FROM review_consensusresult cr, jsonb_each(cr.annotator_scores->'per_annotator') e
+    WHERE cr.project_id = ANY(%(projects)s) AND e.key = ANY(%(users)s)
+    GROUP BY 1, 2
+"""
+_FLAGS_SQL = """
+    SELECT (f->>'annotator')::bigint, cr.project_id, COUNT(*)
+    FROM review_consensusresult cr, jsonb_array_elements(cr.flags) f
+    WHERE cr.project_id = ANY(%(projects)s) AND f->>'annotator' = ANY(%(users)s)
+    GROUP BY 1, 2
+"""
+
+
+def _loo_and_flags(users: set, projects: set) -> tuple[dict, dict]:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        params = {"projects": list(projects), "users": [str(u) for u in users]}
+        with connection.cursor() as cursor:
+            cursor.execute(_LOO_SQL, params)
+            loo = {(u, p): (mean, n) for u, p, mean, n in cursor.fetchall()}
+            cursor.execute(_FLAGS_SQL, params)
+            flags = {(u, p): n for u, p, n in cursor.fetchall()}
+        return loo, flags
+    sums: dict[tuple, list] = {}
+    flags: dict[tuple, int] = {}
+    for project_id, scores, raised in ConsensusResult.objects.filter(project_id__in=projects).values_list(
+        "project_id", "annotator_scores", "flags"
+    ).iterator(chunk_size=2000):
+        for user, score in (scores.get("per_annotator") or {}).items():
+            sums.setdefault((int(user), project_id), []).append(score["oks"])
+        for flag in raised:
+            key = (flag.get("annotator"), project_id)
+            flags[key] = flags.get(key, 0) + 1
+    return {key: (sum(v) / len(v), len(v)) for key, v in sums.items()}, flags

@@ -19,7 +19,7 @@ from ..access import managed_vendors, statistics_scope, supervised_vendors, visi
 from ..models import Membership, Project, ProjectAnnotator, Vendor
 from ..services import timesheets
 from ..services import workforce as workforce_services
-from ..stats import annotator_numbers, parse_grouping, parse_period
+from ..stats import annotator_numbers, parse_grouping, parse_period, quality_numbers
 
 User = get_user_model()
 
@@ -261,7 +261,8 @@ class AnnotatorStatsView(APIView):
     )
     def get(self, request):
         """Per-annotator numbers over the caller's scope: submitted tasks, active time, medians,
-        lease expiries, rejections, by day and/or project."""
+        lease expiries, rejections, by day and/or project; and `quality` per annotator and project:
+        leave-one-out OKS, gold OKS, per-keypoint bias, rejection rate, flags per 100 images."""
         params = request.query_params
         period = parse_period(params)
         group_by = parse_grouping(params.get("group_by"))
@@ -273,6 +274,8 @@ class AnnotatorStatsView(APIView):
         return Response({
             "date_from": period.date_from, "date_to": period.date_to, "tz": str(period.tz), "group_by": group_by,
             "results": annotator_numbers(scope, period, group_by=group_by),
+            # Quality per annotator and project over all their scored work (not limited to the period).
+            "quality": quality_numbers(scope),
         })
 
 
