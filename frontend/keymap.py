@@ -45,3 +45,21 @@ GESTURES = [
     {"gesture": "space + drag, or middle button drag", "label": "Pan", "cvat": "drag the empty canvas"},
     {"gesture": "wheel", "label": "Zoom around the pointer", "cvat": "wheel"},
 ]
+
+
+#: The QA review workspace's keys (frontend/static/frontend/review/review.js dispatches on `action`).
+#: Digits address annotators in the order the legend lists them (1 = the first).
+REVIEW_KEYMAP = [
+    {"action": "toggle_annotator", "keys": ["1-9"], "label": "Show or hide annotator N's skeletons"},
+    {"action": "toggle_consensus", "keys": ["c"], "label": "Show or hide the consensus"},
+    {"action": "toggle_spread", "keys": ["s"], "label": "Show or hide the spread ellipses"},
+    {"action": "accept_consensus", "keys": ["a"], "label": "Accept the consensus"},
+    {"action": "accept_annotator", "keys": ["shift+1-9"], "label": "Accept annotator N's labels"},
+    {"action": "edit", "keys": ["e"], "label": "Edit a copy of the consensus (drag points; Enter saves, Esc leaves)"},
+    {"action": "reject", "keys": ["r"], "label": "Reject: click a keypoint to pin a comment, then Send back"},
+    {"action": "release", "keys": ["x"], "label": "Give the task back to the queue"},
+    {"action": "zoom_in", "keys": ["+", "="], "label": "Zoom in (or the mouse wheel)"},
+    {"action": "zoom_out", "keys": ["-"], "label": "Zoom out (or the mouse wheel)"},
+    {"action": "fit", "keys": ["0"], "label": "Fit the image to the screen"},
+    {"action": "undo", "keys": ["ctrl+z"], "label": "Edit: undo"},
+]

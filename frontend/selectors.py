@@ -62,17 +62,17 @@ def annotator_projects(user, *, now: datetime | None = None) -> list[dict]:
 
 def reachable_areas(user) -> list[dict]:
     """What a non-annotator may open, grouped by what they do there; empty groups left out."""
-    groups = [
-        ("Projects you manage", managed_projects(user), "project"),
-        ("Review queues you work", reviewable_projects(user), "project"),
-        ("Agreement and consensus you may read", quality_projects(user), "project"),
-        ("Vendors you run", managed_vendors(user), "vendor"),
-        ("Vendors whose numbers you read", supervised_vendors(user), "vendor"),
-        ("Projects you can see", visible_projects(user), "project"),
+    groups = [  # title, projects or vendors, which page each item links to beside its API
+        ("Projects you manage", managed_projects(user), "project", "dashboard"),
+        ("Review queues you work", reviewable_projects(user), "project", "review"),
+        ("Agreement and consensus you may read", quality_projects(user), "project", "dashboard"),
+        ("Vendors you run", managed_vendors(user), "vendor", "annotators"),
+        ("Vendors whose numbers you read", supervised_vendors(user), "vendor", "annotators"),
+        ("Projects you can see", visible_projects(user), "project", None),
     ]
     areas = []
-    for title, queryset, kind in groups:
+    for title, queryset, kind, page in groups:
         items = list(queryset.order_by("name").values("pk", "name")[:200])
         if items:
-            areas.append({"title": title, "kind": kind, "items": items})
+            areas.append({"title": title, "kind": kind, "page": page, "items": items})
     return areas

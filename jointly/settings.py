@@ -116,6 +116,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# plotly.js for the dashboards comes from the `plotly` package (frontend/finders.py).
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "frontend.finders.PackageFileFinder",
+]
 
 # Sign-in is the product's own page (frontend/); `/` sends each role where it works.
 LOGIN_URL = "login"
