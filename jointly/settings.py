@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "review",
     "models_registry",
     "frontend",
+    "demo",
 ]
 
 MIDDLEWARE = [

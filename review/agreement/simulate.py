@@ -21,7 +21,7 @@ import numpy as np
 from .batch import InstanceBatch
 from .skeleton import COCO_PERSON, Skeleton
 
-__all__ = ["SimulatedProject", "simulate_project", "COCO_TEMPLATE"]
+__all__ = ["SimulatedProject", "simulate_project", "keypoint_noise", "COCO_TEMPLATE"]
 
 #: A frontal standing person, 17 COCO keypoints, x right / y down, units of
 #: body height, origin at the body center. The person's left is image right.
@@ -94,6 +94,28 @@ class SimulatedProject:
         d = np.hypot(*(consensus.xy[obj] - t.xy[person]).transpose(2, 0, 1))
         d = d / (np.sqrt(t.area[person])[:, None] * self.skeleton.sigmas)
         return float(d[(consensus.v[obj] > 0) & (t.v[person] > 0)].mean())
+
+
+def keypoint_noise(rng: np.random.Generator, area, sigmas, noise) -> np.ndarray:
+    """Annotator click errors under the module's noise model.
+
+    Parameters
+    ----------
+    area : float or ndarray, shape (N,)
+        Object areas (scale s = sqrt(area)).
+    sigmas : ndarray, shape (K,)
+    noise : float or ndarray, shape (N,)
+        Error multiplier of whoever labels each object.
+
+    Returns
+    -------
+    ndarray, shape (K, 2) or (N, K, 2)
+        Offsets (dx, dy), per axis N(0, noise * sigma_k * s / sqrt(2)).
+    """
+    area = np.asarray(area, dtype=np.float64)
+    noise = np.broadcast_to(np.asarray(noise, dtype=np.float64), area.shape)
+    tau = noise[..., None] * np.asarray(sigmas, dtype=np.float64) * np.sqrt(area)[..., None] / np.sqrt(2)
+    return rng.normal(size=tau.shape + (2,)) * tau[..., None]
 
 
 def _template(skeleton: Skeleton, rng) -> np.ndarray:
@@ -201,8 +223,7 @@ def simulate_project(n_images: int, *, n_annotators: int = 3, people=(1, 4), ske
     rows, src = rows[keep], src[keep]
     n = rows.size
     s = np.sqrt(tarea[rows])
-    tau = (noise[src][:, None] * skeleton.sigmas[None, :] * s[:, None] / np.sqrt(2))[..., None]
-    xy = txy[rows] + rng.normal(size=(n, k, 2)) * tau
+    xy = txy[rows] + keypoint_noise(rng, tarea[rows], skeleton.sigmas, noise[src])
     if bias is not None:  # no random draw: the other annotators' labels stay as without it
         shift = np.asarray(bias, dtype=np.float64).reshape(s_ann, k, 2)[src]
         xy += shift * (skeleton.sigmas[None, :, None] * s[:, None, None])
