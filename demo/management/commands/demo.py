@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from jointly.jobs.models import JobRun
 from jointly.jobs.services import enqueue, use_redis
+from models_registry.models import PrelabelRun
 
 from ... import photos, report, simulation, world
 from ...people import CAST, QA_LEAD
@@ -42,7 +43,8 @@ class Command(BaseCommand):
             world.build_dataset(project, size, progress=bar.update)
         with tqdm(total=1, desc="photographs + MediaPipe", unit="step") as bar:
             done = photos.add_photos_and_prelabel(project, cast.qa_lead)
-            self._wait_for(JobRun.objects.filter(func="models_registry.jobs.prelabel_project"), "pre-label")
+            self._wait_for(JobRun.objects.filter(pk__in=PrelabelRun.objects.filter(project=project).values("job")),
+                           "pre-label")
             bar.set_postfix_str(done[:60])
             bar.update(1)
         log = simulation.WorkLog()
