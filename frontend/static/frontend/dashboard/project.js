@@ -23,9 +23,11 @@ async function draw() {
   const statuses = Object.keys(data.status);
   plot("chart-status", [{ type: "bar", x: statuses, y: statuses.map((s) => data.status[s]), name: "images" }], { showlegend: false });
   const days = [...new Set(data.daily.map((r) => r.day))].sort();
-  plot("chart-progress", Object.entries(STAGES).map(([stage, name]) => ({ type: "scatter", mode: "lines+markers", x: days, y: cumulative(data.daily, stage, days), name })));
+  // Whole days on the axis, even when the project is one day old.
+  const dayAxis = { type: "date", tickformat: "%b %d", ...(days.length < 3 ? { dtick: 86400000 } : {}) };
+  plot("chart-progress", Object.entries(STAGES).map(([stage, name]) => ({ type: "scatter", mode: "lines+markers", x: days, y: cumulative(data.daily, stage, days), name })), { xaxis: dayAxis });
   const submitted = data.daily.filter((r) => r.stage === "submitted");
-  plot("chart-throughput", [{ type: "bar", x: submitted.map((r) => r.day), y: submitted.map((r) => r.n), name: "labels per day" }], { showlegend: false });
+  plot("chart-throughput", [{ type: "bar", x: submitted.map((r) => r.day), y: submitted.map((r) => r.n), name: "labels per day" }], { showlegend: false, xaxis: dayAxis });
   const h = data.histogram;
   plot("chart-histogram", [{ type: "bar", x: h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2), y: h.counts, width: 1 / h.counts.length, name: "images" }],
     { showlegend: false, xaxis: { title: { text: "agreement" }, range: [0, 1] }, yaxis: { title: { text: "images" } } });
