@@ -93,3 +93,11 @@ def test_plotly_is_served_from_the_installed_package_and_not_committed():
     assert path and Path(path).is_file() and "site-packages" in path and Path(path).stat().st_size > 1_000_000
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert not [line for line in tracked.splitlines() if line.endswith(".min.js")]
+
+
+def test_one_chart_per_request_and_an_unknown_chart_named(world):
+    client = client_of(world.manager)
+    url = f"/dashboard/projects/{world.project.pk}/data/"
+    assert set(client.get(url, {"chart": "status"}).json()) == {"project", "status"}
+    bad = client.get(url, {"chart": ["status", "pie"]})
+    assert bad.status_code == 400 and "pie" in bad.json()["errors"]["chart"][0]
