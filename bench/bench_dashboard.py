@@ -259,15 +259,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--reuse", type=int, metavar="PROJECT_ID",
+                        help="measure the project a previous run seeded (its database is kept) instead of seeding")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jointly_bench_dashboard")
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "REDIS_URL": "", "LOG_LEVEL": "WARNING",
            "PYTHONPATH": str(ROOT)}
-    print(f"PostgreSQL, {args.images:,} images: migrating and seeding in bulk ...", flush=True)
-    prepare_database("postgres", env)
-    t0 = time.perf_counter()
-    seeded = _db_subprocess(env, "seed", str(args.images))
-    print(f"  seeded in {time.perf_counter() - t0:.1f} s: {seeded}")
+    if args.reuse:
+        seeded = {"project": args.reuse}
+        print(f"PostgreSQL, the project {args.reuse} a previous run seeded", flush=True)
+    else:
+        print(f"PostgreSQL, {args.images:,} images: migrating and seeding in bulk ...", flush=True)
+        prepare_database("postgres", env)
+        t0 = time.perf_counter()
+        seeded = _db_subprocess(env, "seed", str(args.images))
+        print(f"  seeded in {time.perf_counter() - t0:.1f} s: {seeded}")
     numbers = _db_subprocess(env, "measure", str(seeded["project"]), str(args.repeat))
     print("server time (Django test client, in-process)        median      p95   (target < 300 ms)")
     labels = {"page_ms": "dashboard page (HTML)", "naive_ms": "baseline: all charts, every row read in Python"}
