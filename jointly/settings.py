@@ -1,8 +1,11 @@
 """Settings for Jointly, read from the environment only.
 
 Every value has a default that works on a fresh machine (the embedded
-default: SQLite in the project folder, jobs run in-process). Production
-sets DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=0.
+default: SQLite in the project folder, jobs run in-process), except that
+DEBUG is off unless asked for: scripts/quickstart.sh and the test suite
+(tests/debug_env.py) set DEBUG=1, and anything else must set SECRET_KEY, so
+a deploy that forgets a setting never runs with the development key.
+Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
 import os
@@ -25,7 +28,7 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 
 _DEV_SECRET = "jointly-insecure-development-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET if DEBUG else "")
@@ -57,6 +60,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # tasks/next and submit with an API token are answered here when they succeed;
+    # everything else goes on down (see annotation/api/fast_lane.py).
+    "annotation.api.fast_lane.FastLaneMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -151,6 +157,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 MAX_IMAGE_UPLOAD_BYTES = int(os.environ.get("MAX_IMAGE_UPLOAD_BYTES", 64 * 1024 * 1024))
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", 178_956_970))
 MAX_COCO_UPLOAD_BYTES = int(os.environ.get("MAX_COCO_UPLOAD_BYTES", 1024 * 1024 * 1024))
+# Consensus: remove each annotator's learned systematic offset (e.g. hips clicked low) from their
+# points; off, an offset only lowers that annotator's weight. Reports say which was done.
+SUBTRACT_ANNOTATOR_OFFSETS = env_bool("SUBTRACT_ANNOTATOR_OFFSETS", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -18,6 +18,7 @@ from annotation.models import Image
 from .models import ReviewDecision, ReviewTask
 from .selectors import image_history, review_picture, review_projects, reviewable_images, visible_review_tasks
 from .services.decisions import MAX_COMMENTS, DecisionInput, decide
+from .services.gold import promote_to_gold
 from .services.queue import next_review, release_review_lease, renew_review_lease
 
 
@@ -109,6 +110,16 @@ class ReleaseReviewView(APIView):
         task = get_object_or_404(visible_review_tasks(request.user), pk=pk)
         task = release_review_lease(task, request.user)
         return Response({"id": task.pk, "leased_by": task.leased_by_id, "version": task.version})
+
+
+class PromoteGoldView(APIView):
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, pk: int):
+        """Make an accepted image a gold image: its final labels become gold."""
+        image = get_object_or_404(reviewable_images(request.user), pk=pk)
+        gold = promote_to_gold(image.pk)
+        return Response({"image": image.pk, "is_gold": True, "gold_annotation": gold.pk,
+                         "instances": len(gold.instances)})
 
 
 class ImageHistoryView(APIView):

@@ -49,11 +49,16 @@ class ProjectAdmin(admin.ModelAdmin):
     raw_id_fields = ("skeleton", "instructions", "prelabel_model")
     filter_horizontal = ("vendors",)
     readonly_fields = ("created_at", "updated_at")
-    actions = ["export_accepted_coco", "estimate_sigmas"]
+    # review/admin.py adds "Estimate sigmas" (a scoring job): annotation does not import review.
+    actions = ["export_accepted_coco"]
     fieldsets = (
         (None, {"fields": ("organization", "name", "description", "skeleton", "instructions", "is_active")}),
         ("Workflow", {"fields": (
-            "replicas", "lease_seconds", "idle_limit_seconds", "auto_accept_oks", "review_sample_rate", "gold_rate",
+            "replicas", "max_replicas", "lease_seconds", "idle_limit_seconds", "auto_accept_oks", "review_sample_rate",
+            "spot_check_share", "gold_rate",
+        )}),
+        ("Qualification and pausing", {"fields": (
+            "qualification_images", "qualification_oks", "pause_gold_oks", "pause_loo_oks", "pause_window",
         )}),
         ("Pre-labels", {"fields": ("prelabel_model", "show_prelabels")}),
         ("Workforce", {"fields": ("vendors",)}),
@@ -93,20 +98,6 @@ class ProjectAdmin(admin.ModelAdmin):
         response = StreamingHttpResponse(coco_chunks(project, ExportSelection()), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-accepted.coco.json"'
         return response
-
-    @admin.action(description="Estimate sigmas from this project (proposes a new skeleton version)")
-    def estimate_sigmas(self, request, queryset):
-        from review.services.sigmas import propose_sigmas
-
-        for project in queryset.select_related("skeleton"):
-            try:
-                skeleton, changes = propose_sigmas(project)
-            except ValidationError as exc:
-                self.message_user(request, " ".join(exc.messages), level="error")
-                continue
-            self.message_user(
-                request, f"{project}: proposed {skeleton} with learned sigmas. " + "; ".join(changes),
-            )
 
 
 @admin.register(Image)

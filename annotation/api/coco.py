@@ -19,10 +19,9 @@ Export: streams the COCO file (see services.coco_export).
 import tempfile
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -32,8 +31,8 @@ from jointly.jobs.api import JobRunSerializer
 from jointly.jobs.models import JobRun
 
 from ..services.coco_export import coco_chunks, selection_from_params
-from ..services.coco_import import IMPORT_SOURCES, CocoImportFailed, sniff_json, start_coco_import
-from .images import flag
+from ..services.coco_import import IMPORT_SOURCES, sniff_json, start_coco_import
+from .filters import CocoImportOptions, read
 
 _COPY_CHUNK = 1024 * 1024
 
@@ -66,25 +65,6 @@ def _spool_body(request) -> tempfile.SpooledTemporaryFile:
         spool.write(chunk)
     spool.seek(0)
     return spool
-
-
-def _import_options(params) -> dict:
-    source = params.get("source") or "import"
-    if source not in IMPORT_SOURCES:
-        raise ValidationError({"source": f"source must be one of {', '.join(IMPORT_SOURCES)}, got {source!r}."})
-    category_id = params.get("category_id")
-    if category_id not in (None, ""):
-        try:
-            category_id = int(category_id)
-        except (TypeError, ValueError):
-            raise ValidationError({"category_id": f"Expected an integer, got {category_id!r}."}) from None
-    else:
-        category_id = None
-    return {
-        "source": source, "category_id": category_id,
-        "create_missing_images": flag(params.get("create_missing_images")),
-        "image_root": str(params.get("image_root") or ""), "dry_run": flag(params.get("dry_run")),
-    }
 
 
 def _failure(result: dict, run: JobRun) -> Invalid:
@@ -127,7 +107,7 @@ class CocoActionsMixin:
             handle = _spool_body(request)
             params = request.query_params.dict()
         try:
-            options = _import_options(params)
+            options = dict(read(CocoImportOptions, params))
             run = start_coco_import(project, handle, created_by=request.user, **options)
         finally:
             handle.close()

@@ -1,17 +1,17 @@
-"""The engine's two hottest requests: tasks/next and submit, answered by plain function views.
+"""The engine's two hottest requests, answered ahead of the rest of the stack.
+
+annotation/urls.py (FAST_LANE) names the two URLs answered here and says why;
+tests/test_middleware_order.py fails whenever MIDDLEWARE changes, because any
+middleware listed after this one never runs for these requests.
 
 Every annotator calls tasks/next and submit in a loop, all day, so on a
 busy project these two are nearly all of the API's traffic (bench/bench_tasks.py
-measures that loop). annotation/urls.py routes both URLs to the views at the
-end of this module. A request with an API token is answered by the functions
-here: no DRF request, content negotiation, authentication classes or
-serializer round. The caller is identified by the request's first
+measures that loop). A request to either with an API token is answered here,
+by a middleware that sits right after the security headers: no session,
+CSRF or message middleware, no URL resolution, no DRF request, content
+negotiation or serializer. The caller is identified by the request's first
 statement, which reads what the endpoint needs anyway (access.task_context,
 access.own_assignment_to_work_on), so the token costs no round trip of its own.
-Every middleware runs, as for any other request. (Until this was measured
-against a middleware that answered them ahead of the session, CSRF and
-common middleware, it was that middleware; the plain views were as fast,
-see the README.)
 
 The lane only ever answers success, through the same selectors and services
 as the API views (api/tasks.py, api/assignments.py) and with the same
@@ -25,10 +25,12 @@ through, so the API view meets the same state.
 from __future__ import annotations
 
 import io
+import re
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.urls import reverse
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -36,9 +38,9 @@ from rest_framework.renderers import JSONRenderer
 from jointly.domain_errors import DomainError
 
 from ..access import own_assignment_to_work_on, task_context
-from .assignments import AssignmentViewSet, SubmitSerializer, submit_labels
+from .assignments import SubmitSerializer, submit_labels
 from .authentication import token_in
-from .tasks import NextTaskView, lease_next_task, must_acknowledge_first, work_refusal
+from .tasks import lease_next_task, must_acknowledge_first, work_refusal
 
 _renderer = JSONRenderer()
 _parser = JSONParser()
@@ -89,30 +91,33 @@ def _json(payload, status: int) -> HttpResponse:
     return HttpResponse(_renderer.render(payload), status=status, content_type="application/json")
 
 
-# --- the two views ---------------------------------------------------------------------
-# Plain function views at the API's own URLs (annotation/urls.py routes both here):
-# a token caller's success is answered by the functions above; everything else is
-# handed to the API view, whose answer (and CSRF check for sessions) is the canonical one.
+@lru_cache(maxsize=1)
+def _routes() -> tuple[tuple[re.Pattern, object], ...]:
+    """The paths of annotation.urls.FAST_LANE as the URLconf spells them, with the id as the one group."""
+    from ..urls import FAST_LANE
 
-_next_task_view = NextTaskView.as_view()
-_submit_view = AssignmentViewSet.as_view({"post": "submit"})
+    sentinel = "987654321"
 
+    def pattern(name: str) -> re.Pattern:
+        return re.compile("^" + re.escape(reverse(name, args=[sentinel])).replace(sentinel, r"(\d+)") + "$")
 
-@csrf_exempt  # the API view below enforces CSRF for session callers, as DRF always does
-def next_task_view(request, project_id: int):
-    token = token_in(request) if request.method == "POST" else None
-    if token is not None:
-        response = next_task(request, token, project_id)
-        if response is not None:
-            return response
-    return _next_task_view(request, project_id=project_id)
+    return tuple((pattern(name), answer) for name, answer in FAST_LANE.items())
 
 
-@csrf_exempt
-def submit_view(request, pk: int):
-    token = token_in(request) if request.method == "POST" else None
-    if token is not None:
-        response = submit(request, token, pk)
-        if response is not None:
-            return response
-    return _submit_view(request, pk=pk)
+class FastLaneMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST":
+            token = token_in(request)
+            if token is not None:
+                for pattern, answer in _routes():
+                    match = pattern.match(request.path_info)
+                    if match:
+                        request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it
+                        response = answer(request, token, int(match.group(1)))
+                        if response is not None:
+                            return response
+                        break
+        return self.get_response(request)

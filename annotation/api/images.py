@@ -20,14 +20,8 @@ from jointly.domain_errors import Invalid
 
 from ..models import Image
 from ..selectors import filtered_images
+from .filters import ImageFilter, UploadOptions, read
 from ..services.images import Candidate, register_images
-
-TRUE_VALUES = {"1", "true", "yes", "on"}
-
-
-def flag(value) -> bool:
-    return str(value or "").strip().lower() in TRUE_VALUES
-
 
 class ImagePagination(PageNumberPagination):
     """100 per page by default; `page_size` up to 1000 for scripts walking a large project."""
@@ -69,7 +63,7 @@ class ImageActionsMixin:
         if request.method == "POST":
             return self._upload_images(request)
         project = self.project_for("review")
-        queryset = filtered_images(project, request.query_params)
+        queryset = filtered_images(project, **read(ImageFilter, request.query_params))
         paginator = ImagePagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
@@ -79,7 +73,8 @@ class ImageActionsMixin:
         uploads = request.FILES.getlist("files") + request.FILES.getlist("file")
         if not uploads:
             raise Invalid("Attach one or more image files (multipart field 'files').", {"files": ["No file was uploaded."]})
-        partial = flag(request.query_params.get("partial") or request.data.get("partial"))
+        given = {"partial": request.query_params.get("partial") or request.data.get("partial")}
+        partial = read(UploadOptions, given)["partial"]
         batch = register_images(
             project, [Candidate(file_name=f.name, fileobj=f, size=f.size) for f in uploads], partial=partial,
         )

@@ -37,6 +37,9 @@ def _names() -> dict[str, str]:
         "in_annotation": rules.in_annotation_sql("i"),
         "start_annotation": image_status.sql_start_annotation("i.status"),
         "candidates": rules.candidate_sql(gold=False),
+        "holds_a_slot": rules.holds_a_slot_sql("state"),
+        "candidate_has_free_slot": rules.free_slot_sql("candidate.slots_taken", "candidate.extra_replicas"),
+        "not_last_replica": rules.not_last_replica_sql("i.submitted_count + 1", "i.extra_replicas"),
     }
 
 
@@ -50,7 +53,7 @@ def _sql(template: str) -> str:
 _RECOUNT_ONE_SQL = """
     UPDATE {image} i SET
         slots_taken = (SELECT COUNT(*) FROM {assignment}
-                       WHERE image_id = %(image)s AND state IN ('{leased}', '{submitted}')),
+                       WHERE image_id = %(image)s AND {holds_a_slot}),
         submitted_count = (SELECT COUNT(*) FROM {assignment}
                            WHERE image_id = %(image)s AND state = '{submitted}'),
         next_lease_expiry = (SELECT MIN(lease_expires_at) FROM {assignment}
@@ -121,7 +124,7 @@ _STORE_SUBMISSION_SQL = """
     )
     UPDATE {image} SET
         slots_taken = 1 + (SELECT COUNT(*) FROM {assignment}
-                           WHERE image_id = %(image)s AND state IN ('{leased}', '{submitted}') AND id <> %(assignment)s),
+                           WHERE image_id = %(image)s AND {holds_a_slot} AND id <> %(assignment)s),
         submitted_count = 1 + (SELECT COUNT(*) FROM {assignment}
                                WHERE image_id = %(image)s AND state = '{submitted}' AND id <> %(assignment)s),
         next_lease_expiry = (SELECT MIN(lease_expires_at) FROM {assignment}
@@ -164,7 +167,7 @@ _LEASE_ONE_STATEMENT_SQL = """
         )
         SELECT %(project)s, candidate.id, %(user)s, %(vendor)s, '{leased}', %(now)s, %(expires)s, %(now)s,
                %(instructions_version)s, 0, 0, 0, 0, ''
-        FROM candidate WHERE candidate.slots_taken < %(replicas)s + candidate.extra_replicas
+        FROM candidate WHERE {candidate_has_free_slot}
         RETURNING id, image_id
     ), counted AS (
         UPDATE {image} i SET
@@ -219,8 +222,7 @@ _SUBMIT_ONE_STATEMENT_SQL = """
     WITH guard AS (
         SELECT i.id FROM {image} i
         WHERE i.id = %(image)s
-          AND NOT i.is_gold AND i.status <> '{rework}'
-          AND (NOT {in_annotation} OR i.submitted_count + 1 < %(replicas)s + i.extra_replicas)
+          AND NOT i.is_gold AND i.status <> '{rework}' AND (NOT {in_annotation} OR {not_last_replica})
         FOR UPDATE
     ), new_annotation AS (
         SELECT nextval(pg_get_serial_sequence('{annotation}', 'id')) AS id

@@ -55,14 +55,32 @@ def is_last_replica(submitted_count: int, replicas: int) -> bool:
     return submitted_count >= replicas
 
 
+def free_slot_sql(slots_taken: str, extra_replicas: str) -> str:
+    """`has_free_slot` (not gold) in SQL against `replica_target`, for columns or expressions."""
+    return f"{slots_taken} < %(replicas)s + {extra_replicas}"
+
+
+def not_last_replica_sql(submitted_count: str, extra_replicas: str) -> str:
+    """`not is_last_replica(...)` in SQL against `replica_target`, for columns or expressions."""
+    return f"{submitted_count} < %(replicas)s + {extra_replicas}"
+
+
+def holds_a_slot_sql(state: str) -> str:
+    return f"{state} IN ({', '.join(repr(str(s)) for s in HOLDS_A_SLOT)})"
+
+
 # --- who may take an image: the candidate condition ---------------------------------------
 
 
 def candidates(user, project: Project, now: datetime, *, gold: bool) -> QuerySet[Image]:
     """The images this annotator may be leased, best first (the reference)."""
-    images = Image.objects.filter(project=project, is_gold=gold, status__in=IN_ANNOTATION).exclude(
+    images = Image.objects.filter(project=project, is_gold=gold).exclude(
         Exists(Assignment.objects.filter(image_id=OuterRef("pk"), annotator=user))
     )
+    if not gold:
+        # Gold images are never scored into a consensus, so they check annotators in any
+        # status: imported ones stay new, one a QA lead promoted stays accepted.
+        images = images.filter(status__in=IN_ANNOTATION)
     if gold:
         # The least-used gold images go first, to spread the checks.
         return images.order_by("slots_taken", "id")
@@ -82,15 +100,14 @@ def candidate_sql(*, gold: bool) -> str:
     where = [
         f"i.{column(Image, 'project')} = %(project)s",
         f"i.{column(Image, 'is_gold')} = %(gold)s",
-        image_status.sql_in(f"i.{status}", IN_ANNOTATION),
+        "TRUE" if gold else image_status.sql_in(f"i.{status}", IN_ANNOTATION),  # see `candidates`
         f"NOT EXISTS (SELECT 1 FROM {a} a WHERE a.{column(Assignment, 'image')} = i.id "
         f"AND a.{column(Assignment, 'annotator')} = %(user)s)",
     ]
     if gold:
         order = f"i.{slots}, i.id"
     else:
-        extra = column(Image, "extra_replicas")
-        where.append(f"(i.{slots} < %(replicas)s + i.{extra} OR i.{expiry} <= %(now)s)")
+        where.append(f"({free_slot_sql('i.' + slots, 'i.' + column(Image, 'extra_replicas'))} OR i.{expiry} <= %(now)s)")
         order = f"i.{slots} DESC, i.{column(Image, 'priority')} DESC, i.id"
     return f"FROM {i} i WHERE {' AND '.join(where)} ORDER BY {order}"
 

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -80,6 +81,13 @@ class Project(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.max_replicas is not None and self.max_replicas < self.replicas:
+            raise ValidationError({"max_replicas": [
+                f"max_replicas ({self.max_replicas}) must be at least replicas ({self.replicas}), or blank."
+            ]})
 
     @property
     def replica_ceiling(self) -> int:

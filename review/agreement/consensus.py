@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._segments import masked_median0, sorted_unique
+from ._segments import masked_median0, sorted_unique, take_cols
 from .batch import InstanceBatch
 from .center import mean_soa, median_soa
 from .clustering import Clusters, cluster_instances
@@ -141,15 +141,19 @@ def _learned_center(px, py, lab, src, scale, learned: _Learned, k: int):
     if learned.offset is not None:  # the annotator's habit removed, in pixels of this object
         px = np.where(lab, px - learned.offset[..., 0].reshape(-1)[cell] * scale, 0.0)
         py = np.where(lab, py - learned.offset[..., 1].reshape(-1)[cell] * scale, 0.0)
-    gx, gy = median_soa(px, py, lab.astype(np.float64))
     v = learned.var.reshape(-1)[cell] * scale * scale  # pixels**2
     known = ~(lab & np.isnan(v)).any(0)  # every labeler has a history
+    mx, my = masked_median0(px, lab), masked_median0(py, lab)  # robust start: who is a gross click
     with np.errstate(invalid="ignore", divide="ignore"):
-        keep = lab & (((px - gx) ** 2 + (py - gy) ** 2) <= learned.reject * v)
+        keep = lab & (((px - mx) ** 2 + (py - my) ** 2) <= learned.reject * v)
         keep |= lab & ~keep.any(0)
         w = np.where(keep, 1.0 / v, 0.0)
         cx, cy = mean_soa(px, py, w)
-    return np.where(known, cx, gx), np.where(known, cy, gy)
+    short = np.flatnonzero(~known)
+    if short.size:  # too little history: the geometric median, as without a noise model
+        cx[short], cy[short] = median_soa(take_cols(px, short), take_cols(py, short),
+                                          take_cols(lab, short).astype(np.float64))
+    return cx, cy
 
 
 def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, loo_lo, learned=None) -> None:

@@ -35,7 +35,7 @@ from the batch itself plus any counts carried over from earlier scoring
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -144,7 +144,14 @@ def _best_split(total: np.ndarray, terms: np.ndarray, config: np.ndarray, presen
     return side, (evidence > margin) & (n0 > 0) & (n1 > 0), evidence
 
 
-def _pair_tests(batch, a, b, fi, fj, inv_var, clip: float = 8.0):
+def _pair_columns(batch: InstanceBatch, fi: np.ndarray, fj: np.ndarray) -> dict:
+    """Both sides of every flip pair, gathered once: x, y (N, F) and labeled (N, F) of each side."""
+    take = lambda arr, cols: np.take(arr, cols, axis=1)  # noqa: E731 (fast column selection)
+    return {"xi": take(batch.x, fi), "yi": take(batch.y, fi), "xj": take(batch.x, fj), "yj": take(batch.y, fj),
+            "li": take(batch.labeled, fi), "lj": take(batch.labeled, fj), "area": batch.area}
+
+
+def _pair_tests(cols: dict, a, b, inv_var, clip: float = 8.0):
     """Swap evidence between two instances, per flip pair, as log-likelihood ratios.
 
     A *test* takes one labeled keypoint ``u`` of one instance and both
@@ -159,9 +166,9 @@ def _pair_tests(batch, a, b, fi, fj, inv_var, clip: float = 8.0):
 
     Parameters
     ----------
+    cols : dict
+        `_pair_columns` of the batch.
     a, b : ndarray, shape (P,), int
-    fi, fj : ndarray, shape (F,), int
-        Flip pairs.
     inv_var : ndarray, shape (P, F)
         ``1 / ((v_a + v_b) sigma**2)`` of each instance pair and flip pair
         (the two keypoints of a pair share their sigma).
@@ -173,13 +180,10 @@ def _pair_tests(batch, a, b, fi, fj, inv_var, clip: float = 8.0):
     count : ndarray, shape (P, F)
         Number of valid tests.
     """
-    take = lambda arr, cols: np.take(arr, cols, axis=1)  # noqa: E731 (fast column selection)
-    inv = inv_var * (2.0 / (batch.area[a] + batch.area[b]))[:, None]
-    ax, ay, bx, by = batch.x[a], batch.y[a], batch.x[b], batch.y[b]
-    axi, ayi, axj, ayj = take(ax, fi), take(ay, fi), take(ax, fj), take(ay, fj)
-    bxi, byi, bxj, byj = take(bx, fi), take(by, fi), take(bx, fj), take(by, fj)
-    la, lb = batch.labeled[a], batch.labeled[b]
-    lai, laj, lbi, lbj = take(la, fi), take(la, fj), take(lb, fi), take(lb, fj)
+    inv = inv_var * (2.0 / (cols["area"][a] + cols["area"][b]))[:, None]
+    axi, ayi, axj, ayj = cols["xi"][a], cols["yi"][a], cols["xj"][a], cols["yj"][a]
+    bxi, byi, bxj, byj = cols["xi"][b], cols["yi"][b], cols["xj"][b], cols["yj"][b]
+    lai, laj, lbi, lbj = cols["li"][a], cols["lj"][a], cols["li"][b], cols["lj"][b]
 
     def d2(ux, uy, vx, vy):
         return (ux - vx) ** 2 + (uy - vy) ** 2
@@ -196,7 +200,8 @@ def _pair_tests(batch, a, b, fi, fj, inv_var, clip: float = 8.0):
     return gain, count
 
 
-def _splits(batch: InstanceBatch, mem: np.ndarray, sk: Skeleton, config, cut, margin: float, noise_var=None):
+def _splits(batch: InstanceBatch, cols: dict, mem: np.ndarray, sk: Skeleton, config, cut, margin: float,
+            noise_var=None):
     """Best splits of a chunk of objects: per flip pair (F hypotheses) and mirrored (one).
 
     ``noise_var`` (S, K): the annotators' error variances, to judge each
@@ -223,7 +228,7 @@ def _splits(batch: InstanceBatch, mem: np.ndarray, sk: Skeleton, config, cut, ma
         else:
             va, vb = noise_var[batch.source[ia]], noise_var[batch.source[ib]]
             inv_var = 2.0 / ((va[:, fi] + va[:, fj] + vb[:, fi] + vb[:, fj]) * sig2)
-        g, n = _pair_tests(batch, ia, ib, fi, fj, inv_var)
+        g, n = _pair_tests(cols, ia, ib, inv_var)
         gain[rows, :, t] = g
         tests[rows, :, t] = n
     # members taking part in a hypothesis: at least one test with someone
@@ -285,17 +290,20 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
         noise_var = np.where(np.isfinite(noise.var), np.maximum(noise.var, noise.floor), 1.0)
     majority = clusters.members[clusters.support >= 3]
     checked = np.bincount(batch.source[majority[majority >= 0]], minlength=n_src)
-    multi = np.flatnonzero(clusters.support >= 2) if objects is None else np.asarray(objects, np.int64)
+    candidates = np.flatnonzero(clusters.support >= 2) if objects is None else np.asarray(objects, np.int64)
+    cols = _pair_columns(batch, sk.flip_pairs[:, 0], sk.flip_pairs[:, 1])
+    found = []
+    for sl in chunks(candidates.shape[0], CHUNK_ROWS * 8):
+        split = _splits(batch, cols, clusters.members[candidates[sl]], sk, config, cut, margin, noise_var)
+        keep = split[1].any(1)  # only objects with a split beyond the margin go on
+        found.append((candidates[sl][keep],) + tuple(a[keep] for a in split))
+    multi, side, disputed, gain, present, part = (np.concatenate([f[i] for f in found]) if found else None
+                                                  for i in range(6))
+    p_checked, p_swapped = (np.zeros(n_src), np.zeros(n_src)) if prior is None else (
+        np.asarray(prior[0], np.float64), np.asarray(prior[1], np.float64))
+    if multi is None:  # nobody disputed anything
+        return replace(empty, checked=checked.astype(np.int64), swap_rate=(p_swapped + 1.0) / (checked + p_checked + 2.0))
     mem = clusters.members[multi]  # (R, M)
-    r = multi.shape[0]
-    side = np.zeros((r, n_flip + 1, m), bool)
-    disputed = np.zeros((r, n_flip + 1), bool)
-    gain = np.zeros((r, n_flip + 1))
-    present = np.zeros((r, n_flip + 1, m), bool)
-    part = np.zeros((r, n_flip, m), bool)
-    for sl in chunks(r, CHUNK_ROWS * 2):
-        side[sl], disputed[sl], gain[sl], present[sl], part[sl] = _splits(batch, mem[sl], sk, config, cut, margin,
-                                                                          noise_var)
 
     # The swapper of a split is its minority; on an even split, the side whose annotators swap
     # more often (summed log-odds of their swap rates). The history: `rates` if given, else
@@ -306,8 +314,6 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
     src = np.where(mem >= 0, batch.source[np.maximum(mem, 0)], 0)  # (R, M)
     minority = np.where((n1 < n0)[..., None], side, ~side & present)
     counted = (clusters.support[multi] >= 3)[:, None] & (mem >= 0)
-    p_checked, p_swapped = (np.zeros(n_src), np.zeros(n_src)) if prior is None else (
-        np.asarray(prior[0], np.float64), np.asarray(prior[1], np.float64))
 
     def history(flagged):  # (R, H, M) -> swapped (S,), swap rate (S,)
         swapped = np.bincount(src[counted & (flagged & ~tie[..., None]).any(1)], minlength=n_src)

@@ -92,6 +92,32 @@ def score_gold_submission(assignment: Assignment, spec: SkeletonSpec, *, qualifi
     return score
 
 
+def promote_to_gold(image_id: int) -> Annotation:
+    """A QA lead makes an accepted image a gold image: its final labels become its gold labels.
+
+    The final labels are the `review` annotation a decision wrote, else the
+    consensus it was auto-accepted with. The image stays accepted (its ground
+    truth does not change); from now on it checks annotators like imported gold.
+    """
+    from django.core.exceptions import ValidationError
+
+    from annotation.models import Image
+    from annotation.services.annotations import replace_source_annotations
+
+    with transaction.atomic():
+        image = Image.objects.select_for_update().get(pk=image_id)
+        if image.status != Image.Status.ACCEPTED:
+            raise ValidationError({"image": [f"Only an accepted image can become gold; this one is '{image.status}'."]})
+        final = (Annotation.objects.filter(image=image, source=Annotation.Source.REVIEW).values_list("instances", flat=True).first()
+                 or Annotation.objects.filter(image=image, source=Annotation.Source.CONSENSUS)
+                 .values_list("instances", flat=True).first())
+        if not final:
+            raise ValidationError({"image": ["This image has no accepted labels to promote."]})
+        replace_source_annotations(Annotation.Source.GOLD, {image.pk: final})
+        Image.objects.filter(pk=image.pk).update(is_gold=True)
+        return Annotation.objects.get(image=image, source=Annotation.Source.GOLD)
+
+
 def on_gold_submitted(sender, assignment: Assignment, project, **kwargs) -> None:
     """Receiver of annotation.signals.gold_submitted: score, then qualification and pausing."""
     from .quality import after_gold_score

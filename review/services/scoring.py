@@ -33,6 +33,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 import orjson
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, TextField
 from django.db.models.functions import Cast
@@ -71,7 +72,6 @@ class _Rows:
     inputs: list[dict]  # per image: {annotation id: version}
     assignments: tuple[np.ndarray, np.ndarray]
     gold: InstanceBatch | None
-    history: AnnotatorHistory | None = None
 
 
 def _load(images: list[Image], spec: SkeletonSpec) -> _Rows:
@@ -348,6 +348,7 @@ def _score(project: Project, images_qs, progress=None, *, with_history: bool = T
     result = run_pipeline(
         rows.batch, spec, assignments=rows.assignments, gold=rows.gold,
         image_size=np.array([[im.width, im.height] for im in images], dtype=np.float64), history=history,
+        subtract_offsets=settings.SUBTRACT_ANNOTATOR_OFFSETS,
     )
     if progress:
         progress(0.5, 1, "storing consensus and decisions")

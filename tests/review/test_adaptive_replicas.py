@@ -76,3 +76,17 @@ def test_settled_agreement_is_that_of_the_most_consistent_majority():
     assert settled_agreement({"1-2": 0.9}, 3) is None
     # A pair that drew nothing together counts 0.
     assert settled_agreement({"1-2": 0.9, "1-3": 0.9}, 3)[0] == pytest.approx(0.6)
+
+
+def test_a_project_manager_sets_the_review_stage_settings_with_clear_errors():
+    world = make_review_world(1)
+    client = world.client(world.manager)
+    url = f"/api/v1/projects/{world.project.pk}/"
+    bad = client.patch(url, {"max_replicas": 2}, format="json")
+    assert bad.status_code == 400 and "max_replicas" in bad.json()["errors"]
+    assert client.patch(url, {"qualification_oks": 1.5}, format="json").status_code == 400
+    good = client.patch(url, {"max_replicas": 5, "spot_check_share": 0.3, "qualification_images": 3,
+                              "pause_loo_oks": 0.6, "pause_window": 10}, format="json")
+    assert good.status_code == 200, good.content
+    world.project.refresh_from_db()
+    assert (world.project.max_replicas, world.project.replica_ceiling, world.project.pause_window) == (5, 5, 10)

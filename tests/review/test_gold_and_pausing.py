@@ -112,3 +112,26 @@ def test_a_low_leave_one_out_oks_pauses_the_sloppy_annotator_only():
     assert all(paused[u.pk] is None for u in world.annotators[:2])
     refused = world.next_task(sloppy)
     assert refused.status_code == 403 and refused.json()["errors"]["paused"]["metric"] == "loo_oks"
+
+
+def test_a_qa_lead_promotes_an_accepted_image_to_gold_and_it_then_checks_qualifying_annotators():
+    world = make_review_world(1, annotators=4, auto_accept_oks=0.5)
+    world.label_all(lambda n, i: [person(seed=n)], only={0, 1, 2})
+    image = world.images[0]
+    assert Image.objects.get(pk=image.pk).status == "accepted"
+    assert world.client(world.annotators[0]).post(f"/api/v1/images/{image.pk}/promote-gold/").status_code == 404
+    promoted = world.client(world.qa_lead).post(f"/api/v1/images/{image.pk}/promote-gold/")
+    assert promoted.status_code == 200
+    image.refresh_from_db()
+    assert image.is_gold and image.status == "accepted"
+    assert Annotation.objects.get(image=image, source="gold").instances == Annotation.objects.get(
+        image=image, source="consensus").instances
+    world.project.qualification_images = 1
+    world.project.save()
+    newcomer = world.annotators[3]
+    task = world.next_task(newcomer).json()
+    assert task["image"]["id"] == image.pk
+    world.submit(newcomer, task["id"], [person(seed=9)])
+    score = GoldScore.objects.get(annotator=newcomer)
+    assert score.qualification and score.oks > 0.8
+    assert ProjectAnnotator.objects.get(user=newcomer).qualification == "passed"

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -40,6 +41,19 @@ def snapshot(project):
     return results, consensus, versions, tasks, statuses, report
 
 
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def start_worker(redis_url, settings):
     env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": redis_url,
            "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
@@ -69,12 +83,16 @@ def test_a_worker_killed_mid_rescore_leaves_whole_batches_and_a_rerun_equals_a_c
         assert ConsensusResult.objects.filter(project=world.project).count() == 12
         waiting = blocker.execute(
             "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'").fetchone()[0]
+        # RQ runs the job in a forked work horse in a session of its own: kill it, then the worker.
+        horses = children_of(worker.pid)
+        for pid in horses:
+            os.kill(pid, signal.SIGKILL)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
     finally:
         blocker.rollback()
         blocker.close()
-    assert waiting >= 1  # it really was mid-job, blocked in the fourth batch
+    assert waiting >= 1 and horses  # it really was mid-job, in a work horse blocked in the fourth batch
     # Whole batches only: three batches of results, consensus and statuses, nothing of the fourth; no report.
     connection.close()
     scored = set(ConsensusResult.objects.filter(project=world.project).values_list("image_id", flat=True))

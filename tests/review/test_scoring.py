@@ -266,3 +266,14 @@ def test_usernames_only_for_roles_that_may_see_them():
     client.force_authenticate(world.qa_lead)
     body = client.get(f"/api/v1/images/{world.images[0].pk}/consensus/").json()
     assert body["people"] == {str(u.pk): u.username for u in world.annotators}
+
+
+def test_the_report_says_when_annotator_offsets_were_subtracted(settings):
+    from review.services.scoring import score_project
+
+    world = make_scored_world(6, seed=23)
+    assert score_project(world.project).report["offsets_subtracted"] is False
+    settings.SUBTRACT_ANNOTATOR_OFFSETS = True
+    report = score_project(world.project).report
+    assert report["offsets_subtracted"] is True
+    assert len(report["annotators"]["noise_var"]) == 3 and len(report["annotators"]["noise_var"][0]) == 17
