@@ -169,6 +169,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"ModelVersionStatusEnum": "models_registry.models.ModelVersion.Status"},
 }
 
 # RQ: with REDIS_URL set, jobs go to real queues served by

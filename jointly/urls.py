@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("annotation.urls")),
     path("api/v1/", include("review.urls")),
     path("api/v1/", include("jointly.jobs.urls")),
+    path("api/v1/", include("models_registry.urls")),
     path("django-rq/", include("django_rq.urls")),
     path("", include("frontend.urls")),
 ]

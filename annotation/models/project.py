@@ -36,7 +36,7 @@ class Project(models.Model):
         default=0.0, validators=unit_interval, help_text="Share of tasks served from gold images."
     )
     prelabel_model = models.ForeignKey(
-        "models_registry.PoseModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
+        "models_registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
     )
     show_prelabels = models.BooleanField(default=True, help_text="Show model pre-labels to annotators.")
     vendors = models.ManyToManyField("annotation.Vendor", blank=True, related_name="projects")

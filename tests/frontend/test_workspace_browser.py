@@ -304,10 +304,10 @@ def test_annotator_a_never_receives_annotator_b_points(browser, live_server, mak
 
 
 def test_prelabels_are_a_starting_point_and_review_comments_are_pinned(browser, live_server, make_setup):
-    from models_registry.models import PoseModel
+    from models_registry.models import ModelVersion
 
     setup = make_setup(images=1, instructions=False)
-    model = PoseModel.objects.create(name="rtmpose-test", skeleton=setup.project.skeleton)
+    model = ModelVersion.objects.create(name="rtmpose-test", skeleton=setup.project.skeleton)
     setup.project.prelabel_model = model
     setup.project.save(update_fields=["prelabel_model"])
     suggestion = [0.0] * 51
