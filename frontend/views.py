@@ -29,10 +29,6 @@ class SignInView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
-class SignOutView(auth_views.LogoutView):
-    pass
-
-
 def home(request):
     """`/`: the landing page of whoever is signed in; anonymous visitors are asked to sign in."""
     if not request.user.is_authenticated:
