@@ -126,14 +126,18 @@ def job_row(run: JobRun) -> dict:
             "url": f"/api/v1/jobs/{run.id}/", "cancel": cancel}
 
 
-def project_dashboard(project: Project) -> dict:
-    """Every chart of the project dashboard (eight queries in all, none per row)."""
-    return {
-        "project": {"id": project.pk, "name": project.name, "replicas": project.replicas},
-        "status": status_counts(project),
-        "daily": daily_activity(project),
-        "histogram": agreement_histogram(project),
-        "keypoints": keypoint_agreement(project),
-        "outcomes": outcome_shares(project),
-        "queue_age": queue_age(project),
-    }
+#: The project dashboard's charts, each its own request: the page asks for all at once and draws each
+#: as it arrives, so the first chart does not wait for the slowest query.
+CHARTS = {
+    "status": status_counts,
+    "daily": daily_activity,
+    "histogram": agreement_histogram,
+    "keypoints": keypoint_agreement,
+    "outcomes": outcome_shares,
+    "queue_age": queue_age,
+}
+
+
+def project_dashboard(project: Project, charts=CHARTS) -> dict:
+    """The named charts of the project dashboard (one query each, none per row; outcomes two)."""
+    return {"project": {"id": project.pk, "name": project.name}, **{name: CHARTS[name](project) for name in charts}}

@@ -18,6 +18,7 @@ from django.urls import reverse
 from annotation.access import annotatable_projects, managed_vendors, quality_projects, reviewable_projects
 
 from .dashboards import project_dashboard as project_dashboard_numbers
+from .dashboards import CHARTS as DASHBOARD_CHARTS
 from .dashboards import running_jobs
 from .keymap import GESTURES, KEYMAP, REVIEW_KEYMAP
 from .selectors import annotator_projects, reachable_areas
@@ -26,10 +27,6 @@ from .selectors import annotator_projects, reachable_areas
 class SignInView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
-
-
-class SignOutView(auth_views.LogoutView):
-    pass
 
 
 def home(request):
@@ -118,8 +115,15 @@ def project_dashboard(request, project_id: int):
 
 @login_required
 def project_dashboard_data(request, project_id: int):
-    """The project dashboard's numbers as JSON (fetched by the page, so the HTML arrives at once)."""
-    return JsonResponse(project_dashboard_numbers(_dashboard_project(request, project_id)))
+    """The project dashboard's numbers as JSON (fetched by the page, so the HTML arrives at once);
+    `?chart=NAME` (repeatable) for some charts only, 400 naming an unknown one."""
+    project = _dashboard_project(request, project_id)
+    charts = list(dict.fromkeys(request.GET.getlist("chart"))) or list(DASHBOARD_CHARTS)
+    unknown = [name for name in charts if name not in DASHBOARD_CHARTS]
+    if unknown:
+        return JsonResponse({"detail": "Unknown chart.", "errors": {"chart": [
+            f"Unknown chart {', '.join(unknown)}; expected some of {', '.join(DASHBOARD_CHARTS)}."]}}, status=400)
+    return JsonResponse(project_dashboard_numbers(project, charts))
 
 
 @login_required

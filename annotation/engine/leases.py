@@ -104,8 +104,9 @@ def next_task(
     for gold in pools:
         for _ in range(3):
             try:
-                assignment = None if gold or ahead else statements().lease_in_one_statement(
-                    user, project, vendor_id, now)
+                assignment = (
+                    None if gold or ahead else statements().lease_in_one_statement(user, project, vendor_id, now)
+                )
                 if assignment is None:
                     assignment = lease_from_pool(user, project, vendor_id, gold=gold, now=now, ahead=ahead)
             except IntegrityError:
@@ -142,8 +143,7 @@ def lease_from_pool(
             assignment = Assignment.objects.create(
                 project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
                 leased_at=now, lease_expires_at=now + timedelta(seconds=project.lease_seconds),
-                last_activity_at=now, instructions_version=rules.instructions_version(project),
-                ahead=ahead,
+                last_activity_at=now, instructions_version=rules.instructions_version(project), ahead=ahead,
             )
             paths.recount_one(image.pk, start=True)
             return assignment

@@ -5,8 +5,9 @@ one assignment per (image, annotator), so nobody labels an image twice, and
 at most one open lease per (project, annotator), so a double click on "next"
 cannot hold two images - plus at most one lease *ahead*: the image the
 workspace leases and fetches while the person labels the current one, so the
-next image appears at once after submit (see engine/leases.next_task). The replica limit per image is kept by the engine
-under the image's row lock (see annotation/engine/).
+next image appears at once after submit (see engine/leases.next_task). The
+replica limit per image is kept by the engine under the image's row lock
+(see annotation/engine/).
 """
 
 from django.conf import settings

@@ -201,3 +201,61 @@ def test_vendor_manager_sees_their_annotators_and_nobody_elses(browser, live_ser
     page.go_back()
     screenshot(page, "dashboard_vendor_annotators")
     assert not page.errors
+
+
+def test_edit_a_copy_of_the_consensus_then_a_409_is_explained_and_nothing_typed_is_lost(
+    browser, live_server, review_world, run_worker,
+):
+    from django.utils import timezone
+
+    from review.models import ReviewTask
+
+    world = review_world(2)
+    can_sign_in(world.qa_lead)
+    disputed(world, run_worker)
+    page = open_review(browser, live_server, world)
+    first = page.evaluate("window.jointlyReview.picture")
+    nose = first["consensus"]["instances"][0]["keypoints"][:2]
+
+    # Edit: the editor's drag on a copy of the consensus; Enter accepts the edit.
+    page.locator("#stage").focus()
+    page.keyboard.press("e")
+    assert "Editing a copy of the consensus" in page.locator("#mode-box").inner_text()
+    x0, y0 = screen_point(page, *nose)
+    scale = page.evaluate("window.jointlyReview.viewport.scale")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x0 + 2 * step, y0)
+    page.mouse.up()
+    page.keyboard.press("Enter")
+    page.wait_for_function("id => window.jointlyReview.picture && window.jointlyReview.picture.task.id !== id", arg=first["task"]["id"])
+    decision = ReviewDecision.objects.get(image_id=first["image"]["id"])
+    assert decision.action == "edit"
+    final = Annotation.objects.get(image_id=first["image"]["id"], source="review").instances[0]["keypoints"]
+    assert final[0] == pytest.approx(nose[0] + 20 / scale, abs=0.6) and final[1] == pytest.approx(nose[1], abs=0.6)
+    assert final[3:] == first["consensus"]["instances"][0]["keypoints"][3:]  # only the dragged point moved
+
+    # The second task: a comment pinned and more text typed, then someone else decides it first.
+    second = page.evaluate("window.jointlyReview.picture")
+    page.keyboard.press("r")
+    theirs = second["annotators"][SWAPPER]["instances"][0]["keypoints"]
+    page.keyboard.press("1")
+    page.keyboard.press("3")
+    page.mouse.click(*screen_point(page, theirs[3 * RIGHT_WRIST], theirs[3 * RIGHT_WRIST + 1]))
+    page.wait_for_function("document.activeElement.id === 'comment-text'")
+    page.keyboard.type("Mirrored: this is the left wrist.")
+    page.keyboard.press("Enter")
+    page.keyboard.type("And the knees too")
+    ReviewTask.objects.filter(pk=second["task"]["id"]).update(lease_expires_at=timezone.now())
+    taken = world.decide(second["task"]["id"], {"action": "accept_consensus", "version": second["version"]}, user=world.manager)
+    assert taken.status_code == 200, taken.content
+    page.click("#send-back")
+    page.wait_for_selector("#error-box:not([hidden])")
+    words = page.locator("#error-box").inner_text()
+    assert "already decided" in words and "comments and edits are still here" in words
+    assert "Mirrored: this is the left wrist." in page.locator("#comment-list").inner_text()
+    assert page.locator("#comment-text").input_value() == "And the knees too"
+    assert ReviewDecision.objects.filter(image_id=second["image"]["id"]).count() == 1  # the manager's only
+    screenshot(page, "review_conflict")
+    assert not page.errors

@@ -21,7 +21,7 @@ from django.db import connections
 from annotation.models import (
     Image, Instructions, Membership, Organization, Project, ProjectAnnotator, Vendor,
 )
-from annotation.services.presets import PRESET_DIR
+from annotation.presets import PRESET_DIR
 from annotation.services.skeletons import create_skeleton, definition_from_coco_category
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

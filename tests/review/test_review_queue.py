@@ -171,3 +171,20 @@ def test_the_audit_trail_has_no_update_or_delete_path(admin_client):
     assert admin_client.post("/admin/review/reviewdecision/", {
         "action": "delete_selected", "_selected_action": [decision.pk]}).status_code in (200, 302)
     assert ReviewDecision.objects.filter(pk=decision.pk).exists()
+
+
+def test_an_overdue_rework_lease_stays_reserved_for_its_annotator():
+    from annotation.engine import expire_overdue_leases
+
+    world = reviewed_world(1)
+    picture = world.review_next().json()
+    chosen = world.annotators[1]
+    world.decide(picture["task"]["id"], {"action": "reject", "version": picture["version"], "comments": [
+        {"annotator": chosen.pk, "instance": 0, "keypoint": 0, "text": "Nose is lower."}]})
+    lease = world.next_task(chosen).json()
+    Assignment.objects.filter(pk=lease["id"]).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    Image.objects.filter(pk=world.images[0].pk).update(next_lease_expiry=timezone.now() - timedelta(seconds=1))
+    assert expire_overdue_leases() == 1
+    assert Assignment.objects.get(pk=lease["id"]).state == "rework"
+    again = world.next_task(chosen).json()
+    assert again["id"] == lease["id"] and again["review_comments"][0]["text"] == "Nose is lower."

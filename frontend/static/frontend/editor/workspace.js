@@ -93,6 +93,7 @@ class Workspace {
         labels.loadDraft(serverDraft);
         restored = "Restored your saved draft.";
       }
+      if (!labels.instances.length) restored = "";
     }
     const draftClock = (task.draft && task.draft.active_ms) || 0;
     this.clock = (kept && kept.clock) || new ActiveClock(config.project.idle_limit_seconds, Math.max(task.active_ms || 0, draftClock));
@@ -171,7 +172,9 @@ class Workspace {
       this.renderer.onDrawn = null;
       this.timings.push(performance.now() - startedAt);
     };
-    const ahead = this.ahead && this.ahead.ready ? this.ahead : null;
+    // A lease taken ahead that ran out may have gone to someone else: then ask afresh.
+    const ahead = this.ahead && this.ahead.ready && Date.parse(this.ahead.task.lease_expires_at) > Date.now() ? this.ahead : null;
+    if (this.ahead && this.ahead.ready && !ahead) this.ahead = null;
     this.pendingSubmit = this.call("POST", `${config.urls.assignment}${left.task.id}/submit/`, body);
     if (ahead) {
       this.ahead = null;

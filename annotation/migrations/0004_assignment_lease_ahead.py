@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0004_review_stage'),
+        ('annotation', '0003_image_status_machine'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
