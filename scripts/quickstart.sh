@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # localhost hosts, admin/admin). Everything else defaults to DEBUG off.
 export DEBUG=${DEBUG:-1}
 ADDR=${JOINTLY_ADDR:-127.0.0.1:8000}
-# Only what the demo needs (scikit-image's photographs, MediaPipe to pre-label them);
+# The base install: quick. JOINTLY_EXTRAS=demo adds scikit-image's photographs pre-labeled by
+# MediaPipe (about 3 more minutes of install here);
 # JOINTLY_EXTRAS=dev,ml,mediapipe installs what the tests need too.
-JOINTLY_EXTRAS=${JOINTLY_EXTRAS-demo} bash scripts/setup.sh
+JOINTLY_EXTRAS=${JOINTLY_EXTRAS-} bash scripts/setup.sh
 PY=.venv/bin/python
 $PY manage.py migrate --noinput
 $PY manage.py load_skeleton_presets
