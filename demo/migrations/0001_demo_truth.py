@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('annotation', '0005_assignment_lease_ahead'),
+        ('annotation', '0001_initial'),  # only Image; independent of later renumbering
     ]
 
     operations = [
