@@ -38,14 +38,15 @@ def measure(project: Project) -> dict:
         (consensus if source == Source.CONSENSUS else per_person[username]).append(oks)
     annotators = {name: float(np.mean(v)) for name, v in per_person.items()}
     quality = {row["annotator"]["username"]: row for row in annotator_quality(Assignment.objects.filter(project=project))}
+    flags = _flags_per_100(project)
     return {
         "consensus_oks": float(np.mean(consensus)) if consensus else None,
         "consensus_images": len(consensus),
         "annotator_oks": annotators,
         "median_annotator_oks": float(np.median(list(annotators.values()))) if annotators else None,
-        "flags": _flags_per_100(project),
+        "flags": flags,
         "quality": quality,
-        "caught": _caught(project, quality, _flags_per_100(project)),
+        "caught": _caught(project, quality, flags),
         "images": _image_counts(project),
     }
 
