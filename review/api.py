@@ -8,6 +8,7 @@ others' labels of an image (blind annotation), so these views 404 for them.
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -35,10 +36,7 @@ class ImageConsensus(APIView):
         )
         result = ConsensusResult.objects.filter(image=image).first()
         if result is None:
-            return Response(
-                {"detail": f"Image {pk} has not been scored yet (status '{image.status}').", "errors": {}},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            raise NotFound(f"Image {pk} has not been scored yet (status '{image.status}').")
         consensus = Annotation.objects.filter(image=image, source=Annotation.Source.CONSENSUS).first()
         scores = result.annotator_scores.get("per_annotator", {})
         return Response({
@@ -76,10 +74,7 @@ class ProjectAgreementReport(APIView):
         project = self._project(request, pk)
         report = ProjectAgreement.objects.filter(project=project).first()
         if report is None:
-            return Response(
-                {"detail": "No agreement report yet: POST to this URL to score the project.", "errors": {}},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            raise NotFound("No agreement report yet: POST to this URL to score the project.")
         body = {k: v for k, v in report.report.items() if k != "history"}  # the engine's own statistics
         ids = body.get("annotators", {}).get("source", [])
         return Response({"project": project.pk, "images": report.n_images, "computed_at": report.computed_at,

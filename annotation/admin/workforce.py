@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from ..models import Assignment, InstructionsAcknowledgement, Membership, Organization, ProjectAnnotator, Vendor
-from ..services import assignments as engine
+from .. import engine
 from ..services import timesheets
 from ..services import workforce as workforce_services
 from ..stats import annotator_numbers, parse_grouping, parse_period

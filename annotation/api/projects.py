@@ -17,6 +17,7 @@ from ..access import can_create_project_in, managed_projects, reviewable_project
 from ..models import Image, Organization, Project, Vendor
 from ..services import projects as project_services
 from .coco import CocoActionsMixin
+from .filters import ProjectFilter, read
 from .images import ImageActionsMixin
 
 
@@ -85,12 +86,12 @@ class ProjectViewSet(
             queryset = queryset.annotate(
                 image_count=_image_count(), accepted_count=_image_count(status=Image.Status.ACCEPTED)
             )
-        params = self.request.query_params
         if self.action == "list":
-            if params.get("organization", "").isdigit():
-                queryset = queryset.filter(organization_id=int(params["organization"]))
-            if params.get("is_active") in ("true", "false"):
-                queryset = queryset.filter(is_active=params["is_active"] == "true")
+            filters = read(ProjectFilter, self.request.query_params)
+            if "organization" in filters:
+                queryset = queryset.filter(organization_id=filters["organization"])
+            if "is_active" in filters:
+                queryset = queryset.filter(is_active=filters["is_active"])
         return queryset
 
     def project_for(self, capability: str) -> Project:
