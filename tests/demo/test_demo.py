@@ -5,6 +5,7 @@ The demo's scoring, pre-label and report jobs go through Redis to real
 a thread while the command waits for them, as workers on other machines would.
 """
 
+import os
 import threading
 
 import pytest
@@ -92,3 +93,18 @@ def test_the_demo_reports_true_numbers_and_a_second_run_adds_nothing(workers):
     again = run_demo().numbers
     assert row_counts() == before
     assert again["consensus_oks"] == numbers["consensus_oks"]
+
+
+def test_the_demo_runs_on_the_embedded_default_and_prints_where_to_click(tmp_path):
+    """The quick start's path: SQLite, jobs in-process, a fresh database; the report and the links are printed."""
+    from tests.test_embedded_default import manage
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "MEDIA_ROOT": str(tmp_path / "media"),
+        "DEBUG": "1",
+    }
+    manage(env, "migrate", "--noinput")
+    out = manage(env, "demo", "--size", "12", "--addr", "127.0.0.1:8123")
+    assert "consensus" in out and "ann_unqualified" in out
+    assert "http://127.0.0.1:8123/review/1/" in out and "jointly-demo" in out
