@@ -52,8 +52,8 @@ def _promote_lease_ahead(user, project: Project, now: datetime) -> Assignment | 
 
 def next_task(
     user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
-    rng: Callable[[], float] = random.random, may_hold_lease: bool = True, rework_id: int | None | bool = True,
-    gold_only: bool = False, ahead: bool = False,
+    rng: Callable[[], float] = random.random, may_hold_lease: bool = True, ahead: bool = False,
+    rework_id: int | None | bool = True, gold_only: bool = False,
 ) -> tuple[Assignment | None, bool]:
     """Lease the caller one image that still needs replicas and that they never had.
 
@@ -64,17 +64,17 @@ def next_task(
     code path and the same response, and only while real work remains.
     may_hold_lease=False lets a caller that already knows there is no open
     lease (it asked in its access query) skip looking for one.
-    Rework comes first: an image a QA lead sent back to this annotator is
-    their next task (rework_id: the reserved assignment when the caller
-    already knows it, None when it knows there is none, True to look).
-    gold_only: an annotator still qualifying gets gold images only.
 
     ahead=True, while the caller holds a current lease, leases the image they
     get next (or returns the one already leased ahead): the workspace fetches
     it while the person labels, so it appears at once after submit. Without a
     current lease it is a plain `next`. A plain `next` with no current lease
-    promotes the lease taken ahead, if any, to current. Rework is never leased
-    ahead: it is reopened by the plain `next` that follows.
+    promotes the lease taken ahead, if any, to current.
+
+    Rework comes first: an image a QA lead sent back to this annotator is
+    their next task (rework_id: the reserved assignment when the caller
+    already knows it, None when it knows there is none, True to look).
+    gold_only: an annotator still qualifying gets gold images only.
     """
     now = now or timezone.now()
     if ahead and (not may_hold_lease or (
@@ -93,7 +93,7 @@ def next_task(
     if rework_id is True:
         rework_id = Assignment.objects.filter(project=project, annotator=user, state=State.REWORK).values_list(
             "pk", flat=True).first()
-    if rework_id and held is None and not ahead:
+    if rework_id and held is None and not ahead:  # a rework is never leased ahead: it is taken up when asked for
         reopened = _reopen_rework(rework_id, project, now)
         if reopened is not None:
             return reopened, True

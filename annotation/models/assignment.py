@@ -54,14 +54,14 @@ class Assignment(models.Model):
         "annotation.Annotation", null=True, blank=True, on_delete=models.SET_NULL, related_name="assignments"
     )
     instructions_version = models.PositiveIntegerField(null=True, blank=True)
+    ahead = models.BooleanField(
+        default=False, db_default=False,
+        help_text="Leased ahead: the image this annotator gets next, fetched while they label the current one.",
+    )
     review_comments = models.JSONField(
         null=True, blank=True,
         help_text="The QA lead's comments of the rework round that sent this image back: "
         "[{instance, keypoint, x, y, text, author}].",
-    )
-    ahead = models.BooleanField(
-        default=False, db_default=False,
-        help_text="Leased ahead: the image this annotator gets next, fetched while they label the current one.",
     )
 
     class Meta:

@@ -216,11 +216,11 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
     with timer("orientation"):
         prior = None if history is None else (history.checked, history.swapped)
         orientation = orient_members(sb, clusters, sk, margin=swap_margin, prior=prior)
-        ob = exchange_pairs(sb, orientation.exchanged, sk.flip_pairs)
     noise = None
     if orient or method == "learned":
         with timer("noise"):
-            noise = learn_noise(ob, clusters, sig, prior=None if history is None else history.noise)
+            # learned as drawn: a swapped joint lies beyond the gross-click limit and is left out
+            noise = learn_noise(sb, clusters, sig, prior=None if history is None else history.noise)
         with timer("orientation"):
             # disputes judged again against the scatter each annotator is known for (a sloppy
             # annotator's close pair is noise, not a swap) and the odds of each of them swapping

@@ -36,7 +36,7 @@ def drop_append_only(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0004_review_stage'),
+        ('annotation', '0005_review_stage'),
         ('review', '0002_review_task_per_round'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0004_review_stage'),
+        ('annotation', '0005_review_stage'),
         ('review', '0003_review_queue_and_audit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

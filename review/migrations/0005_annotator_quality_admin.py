@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0004_review_stage'),
+        ('annotation', '0005_review_stage'),
         ('review', '0004_gold_scores'),
     ]
 

@@ -68,7 +68,7 @@ def test_qualification_gold_first_then_production_or_a_refusal_showing_the_mista
     assert refused.status_code == 403
     result = refused.json()["errors"]["qualification"]
     assert result["passed"] is False and result["mean_oks"] < 0.8 and result["images"] == 2
-    assert all(k["dx"] == pytest.approx(25.0, abs=3) and "right of" in k["direction"] for k in result["keypoints"])
+    assert all(k["dx"] == pytest.approx(25.0, abs=5) and "right of" in k["direction"] for k in result["keypoints"])
     # The vendor manager sees both outcomes with the numbers.
     assert staffing_view(world, good)["qualification"] == "passed"
     bad_row = staffing_view(world, bad)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0003_image_status_machine'),
+        ('annotation', '0004_assignment_lease_ahead'),
     ]
 
     operations = [
