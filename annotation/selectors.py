@@ -12,9 +12,14 @@ from .models import Image, Project
 BOOLEAN_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-def filtered_images(project: Project, params) -> QuerySet[Image]:
-    """A project's images filtered by `status` (comma-separated), `is_gold` and `file_name` (substring)."""
+def filtered_images(project: Project, params, *, include_gold: bool = True) -> QuerySet[Image]:
+    """A project's images filtered by `status` (comma-separated), `is_gold` and `file_name` (substring).
+
+    Without `include_gold` gold images are left out altogether (see access.sees_gold).
+    """
     queryset = Image.objects.filter(project=project).order_by("id")
+    if not include_gold:
+        queryset = queryset.filter(is_gold=False)
     statuses = [s.strip() for s in (params.get("status") or "").split(",") if s.strip()]
     unknown = sorted(set(statuses) - set(Image.Status.values))
     if unknown:

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "jointly.middleware.RefuseNulMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # tasks/next and submit with an API token are answered here when they succeed;
     # everything else goes on down (see annotation/api/fast_lane.py).
@@ -143,12 +144,23 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 MAX_IMAGE_UPLOAD_BYTES = int(os.environ.get("MAX_IMAGE_UPLOAD_BYTES", 64 * 1024 * 1024))
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", 178_956_970))
 MAX_COCO_UPLOAD_BYTES = int(os.environ.get("MAX_COCO_UPLOAD_BYTES", 1024 * 1024 * 1024))
+# Every JSON body (jointly/json_input.py): larger ones get 413, deeper ones 400.
+JSON_MAX_BODY_BYTES = int(os.environ.get("JSON_MAX_BODY_BYTES", 16 * 1024 * 1024))
+JSON_MAX_DEPTH = 32
+# The most keypoints one skeleton may have (COCO-17, hand-21 and face-68 are far below).
+SKELETON_MAX_KEYPOINTS = 256
 
 REST_FRAMEWORK = {
+    # Token first: a request without credentials is then told how to authenticate
+    # (401 with `WWW-Authenticate: Token`) instead of a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    # JSON only (bounded, jointly/json_input.py); the upload endpoints add multipart
+    # themselves. No form parser: an HTML form's missing checkbox reads as `false`,
+    # which turned an empty body into a deactivation.
+    "DEFAULT_PARSER_CLASSES": ["jointly.parsers.BoundedJSONParser"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -164,6 +176,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# One cache shared by every web worker (throttles, login lockouts): Redis when
+# REDIS_URL is set (CACHE_URL overrides it), else this process's memory.
+CACHE_URL = os.environ.get("CACHE_URL", "") or os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "jointly"}
+        if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 # RQ: with REDIS_URL set, jobs go to real queues served by

@@ -15,5 +15,10 @@ urlpatterns = [
     path("", include("frontend.urls")),
 ]
 
+handler400 = "jointly.api_errors.bad_request"
+handler403 = "jointly.api_errors.permission_denied"
+handler404 = "jointly.api_errors.page_not_found"
+handler500 = "jointly.api_errors.server_error"
+
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -11,11 +11,12 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.access import quality_projects
+from annotation.access import quality_projects, visible_annotator_ids
 from annotation.models import Annotation, Image, Project
 from jointly.jobs.api import JobRunSerializer
 from jointly.jobs.services import enqueue
 
+from . import presenters
 from .models import ConsensusResult, ProjectAgreement
 
 
@@ -34,6 +35,10 @@ class ImageConsensus(APIView):
                 status=status.HTTP_404_NOT_FOUND,
             )
         consensus = Annotation.objects.filter(image=image, source=Annotation.Source.CONSENSUS).first()
+        annotators, pairwise, flags = presenters.consensus_annotators(
+            result.annotator_scores.get("per_annotator", {}), result.annotator_scores.get("pairwise", {}),
+            result.flags, visible_annotator_ids(request.user, image.project),
+        )
         return Response({
             "image": image.pk,
             "status": image.status,
@@ -49,9 +54,9 @@ class ImageConsensus(APIView):
                 "instances": consensus.instances if consensus else [],
                 "objects": result.clusters,
             },
-            "annotators": result.annotator_scores.get("per_annotator", {}),
-            "pairwise_oks": result.annotator_scores.get("pairwise", {}),
-            "flags": result.flags,
+            "annotators": annotators,
+            "pairwise_oks": pairwise,
+            "flags": flags,
             "computed_at": result.computed_at,
         })
 
@@ -71,13 +76,14 @@ class ProjectAgreementReport(APIView):
                 {"detail": "No agreement report yet: POST to this URL to score the project.", "errors": {}},
                 status=status.HTTP_404_NOT_FOUND,
             )
+        visible = visible_annotator_ids(request.user, project)
         return Response({"project": project.pk, "images": report.n_images, "computed_at": report.computed_at,
-                         **report.report})
+                         **presenters.agreement_report(report.report, visible)})
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request, pk: int):
         project = self._project(request, pk)
         run = enqueue("scoring", "review.jobs.score_project", description=f"Agreement report of {project}",
                       created_by=request.user, project_id=project.pk)
-        code = status.HTTP_200_OK if run.is_done else status.HTTP_202_ACCEPTED
-        return Response(JobRunSerializer(run).data, status=code)
+        # 202 always, as documented: in-process (no REDIS_URL) the job happens to be done already.
+        return Response(JobRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

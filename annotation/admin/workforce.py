@@ -44,6 +44,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 class VendorAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at", "timesheet_link")
     search_fields = ("name",)
+    filter_horizontal = ("organizations",)
     inlines = [VendorMembershipInline]
 
     @admin.display(description="Numbers")

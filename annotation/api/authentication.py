@@ -42,7 +42,7 @@ class PreparedTokenAuthentication(authentication.TokenAuthentication):
 set_override(PreparedTokenAuthentication, "suppress_collision_warning", True)
 
 #: What the engine's views authenticate with: sessions (the web workspace) and tokens.
-ENGINE_AUTHENTICATION = [authentication.SessionAuthentication, PreparedTokenAuthentication]
+ENGINE_AUTHENTICATION = [PreparedTokenAuthentication, authentication.SessionAuthentication]
 
 
 def token_in(request) -> str | None:

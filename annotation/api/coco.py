@@ -24,6 +24,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from jointly.api_errors import error_response
@@ -112,7 +113,8 @@ class CocoActionsMixin:
         ],
         responses={201: dict, 202: dict, 400: dict, 413: dict},
     )
-    @action(detail=True, methods=["post"], url_path="import-coco")
+    # The JSON body is spooled raw (it may be a gigabyte); only multipart goes through a parser.
+    @action(detail=True, methods=["post"], url_path="import-coco", parser_classes=[MultiPartParser])
     def import_coco(self, request, pk=None):
         """Import a COCO keypoints file as a job on the `default` queue (options as form fields or query)."""
         project = self.project_for("manage")

@@ -15,10 +15,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from jointly.api_errors import error_response
 
+from ..access import sees_gold
 from ..models import Image
 from ..selectors import filtered_images
 from ..services.images import Candidate, register_images
@@ -65,13 +67,14 @@ class ImageActionsMixin:
         ],
     )
     @extend_schema(methods=["POST"], request={"multipart/form-data": dict}, responses={201: dict, 400: dict})
-    @action(detail=True, methods=["get", "post"], url_path="images")
+    @action(detail=True, methods=["get", "post"], url_path="images", parser_classes=[MultiPartParser])
     def images(self, request, pk=None):
         if request.method == "POST":
             return self._upload_images(request)
         project = self.project_for("review")
         try:
-            queryset = filtered_images(project, request.query_params)
+            queryset = filtered_images(project, request.query_params,
+                                       include_gold=sees_gold(request.user, project))
         except ValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         paginator = ImagePagination()

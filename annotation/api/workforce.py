@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -93,8 +94,15 @@ class NewMemberSerializer(serializers.Serializer):
     password = serializers.CharField(required=False, allow_blank=True, write_only=True, default="")
 
 
+class _RequiredBooleanField(serializers.BooleanField):
+    """A boolean that must be sent. DRF reads a boolean missing from form data as `false`
+    (an unticked HTML checkbox); an empty body must not deactivate anyone."""
+
+    default_empty_html = empty
+
+
 class MemberUpdateSerializer(serializers.Serializer):
-    is_active = serializers.BooleanField()
+    is_active = _RequiredBooleanField()
 
 
 def _staffed_projects(vendor: Vendor) -> dict[int, list[int]]:

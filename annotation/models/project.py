@@ -1,7 +1,12 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
 from django.db import models
 
 unit_interval = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+#: The highest `max_instances_per_image` a project may set: scoring an image at this
+#: many instances per annotator stays within seconds (bench/bench_scoring_cap.py).
+MAX_INSTANCES_PER_IMAGE_CEILING = 500
 
 
 class Project(models.Model):
@@ -38,6 +43,10 @@ class Project(models.Model):
     prelabel_model = models.ForeignKey(
         "models_registry.PoseModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
     )
+    max_instances_per_image = models.PositiveIntegerField(
+        default=100, validators=[MinValueValidator(1), MaxValueValidator(MAX_INSTANCES_PER_IMAGE_CEILING)],
+        help_text="Most objects one annotator may submit for one image; scoring's cost grows with it.",
+    )
     show_prelabels = models.BooleanField(default=True, help_text="Show model pre-labels to annotators.")
     vendors = models.ManyToManyField("annotation.Vendor", blank=True, related_name="projects")
     is_active = models.BooleanField(default=True)
@@ -52,3 +61,10 @@ class Project(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        instructions = self.instructions
+        if instructions is not None and instructions.organization_id != self.organization_id:
+            # Another organization's guidelines are confidential; an id is not an invitation.
+            raise ValidationError({"instructions": f'Invalid pk "{instructions.pk}" - object does not exist.'})

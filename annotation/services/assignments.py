@@ -533,7 +533,7 @@ def submit_assignment(
     if spec is None:
         spec = skeleton_spec(project.skeleton_id, project.skeleton.updated_at)
     width, height = image_size or (assignment.image.width, assignment.image.height)
-    validated = validate_instances(instances, spec, width, height)
+    validated = validate_instances(instances, spec, width, height, max_instances=project.max_instances_per_image)
     digest = submission_digest(validated)
     if assignment.state == State.LEASED and _one_statement_paths():
         submitted = _submit_in_one_statement(assignment, validated, digest, client_active_ms, now)
