@@ -104,6 +104,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # Progress of a running job is written through a second connection, so it commits
+    # at once even while the job's own transaction is open (jointly/jobs/services.py).
+    DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+# A connection kept between requests is checked before reuse: after a database
+# restart the first request reconnects instead of failing.
+for _alias in DATABASES.values():
+    _alias["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -197,6 +205,12 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 3600}
     for name in JOB_QUEUES
 }
+# The worker records a killed work-horse on the job's row and reconciles rows with RQ.
+RQ = {"WORKER_CLASS": "jointly.jobs.worker.JobRunWorker"}
+# A job RQ has no record of (enqueue failed after the commit, Redis lost it) is queued
+# again after this long, up to JOB_MAX_ATTEMPTS runs in all; then it is failed.
+JOB_LOST_AFTER_SECONDS = int(os.environ.get("JOB_LOST_AFTER_SECONDS", "300"))
+JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

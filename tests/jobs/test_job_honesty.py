@@ -1,0 +1,71 @@
+"""Issue 12, finding 8: a job row tells the truth about a job that died or never reached RQ."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from jointly.jobs import services
+from jointly.jobs.models import JobRun
+from jointly.jobs.services import enqueue, reconcile_job_runs, rerun
+
+JOB = "tests.jobs.sample_jobs.create_users_in_one_transaction"
+
+
+def _suffixes(prefix: str) -> list[str]:
+    names = get_user_model().objects.filter(username__startswith=prefix).values_list("username", flat=True)
+    return sorted(name.removeprefix(prefix) for name in names)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sigkilled_work_horse_fails_its_row_with_a_reason_and_a_rerun_matches_a_clean_run(
+    redis_queues, run_worker, tmp_path,
+):
+    clean = enqueue("default", JOB, prefix="clean-", count=6)
+    killed = enqueue("default", JOB, prefix="killed-", count=6, die_once_marker=str(tmp_path / "died"))
+    result = run_worker("default")
+    assert result.returncode == 0, result.stderr[-2000:]
+    killed.refresh_from_db()
+    assert killed.state == JobRun.State.FAILED, (killed.state, result.stderr[-2000:])
+    assert "killed by signal 9" in killed.error
+    # Progress went through its own connection: visible although the job's transaction died.
+    assert killed.progress == 0.5 and killed.message == "half way"
+    assert _suffixes("killed-") == []
+
+    rerun(killed)
+    assert run_worker("default").returncode == 0
+    killed.refresh_from_db()
+    clean.refresh_from_db()
+    assert (killed.state, killed.attempts, clean.state) == (JobRun.State.FINISHED, 2, JobRun.State.FINISHED)
+    assert _suffixes("killed-") == _suffixes("clean-") == [str(i) for i in range(6)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_enqueue_failed_after_the_commit_is_requeued_and_runs(redis_queues, run_worker, settings):
+    good_queues = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {name: {"URL": "redis://127.0.0.1:1/0", "DEFAULT_TIMEOUT": 60} for name in settings.JOB_QUEUES}
+    services._queues.clear()
+    run = enqueue("scoring", JOB, prefix="late-", count=4)  # Redis refused it; the caller's commit stands
+    assert JobRun.objects.get(pk=run.pk).state == JobRun.State.QUEUED
+    settings.RQ_QUEUES = good_queues
+    services._queues.clear()
+    assert reconcile_job_runs() == {"failed": 0, "requeued": 0}  # not yet: it may be on its way
+    later = timezone.now() + timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS + 1)
+    assert reconcile_job_runs(now=later) == {"failed": 0, "requeued": 1}
+    assert run_worker("scoring").returncode == 0
+    run.refresh_from_db()
+    assert run.state == JobRun.State.FINISHED and _suffixes("late-") == ["0", "1", "2", "3"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_lost_too_often_is_failed_with_the_reason(redis_queues, settings):
+    run = enqueue("default", JOB, prefix="lost-", count=2)
+    from redis import Redis
+
+    Redis.from_url(redis_queues).flushdb()  # Redis restarted without persistence
+    JobRun.objects.filter(pk=run.pk).update(attempts=settings.JOB_MAX_ATTEMPTS)
+    later = timezone.now() + timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS + 1)
+    assert reconcile_job_runs(now=later) == {"failed": 1, "requeued": 0}
+    run.refresh_from_db()
+    assert run.state == JobRun.State.FAILED and "RQ had no record" in run.error
