@@ -86,8 +86,9 @@ def parse_period(params, *, default_days: int = 30, required: bool = False) -> P
             errors[field] = [f"Expected a date as YYYY-MM-DD, got {raw[:40]!r}."]
             continue
         if not FIRST_DATE <= parsed[field] <= LAST_DATE:
-            # Periods are widened by a day in local time; near year 9999 that overflows.
+            # Periods are widened by a day in local time; near year 1 or 9999 that overflows.
             errors[field] = [f"Expected a date from {FIRST_DATE} to {LAST_DATE}, got {raw}."]
+            del parsed[field]
     date_to = parsed.get("date_to", today)
     date_from = parsed.get("date_from", date_to - timedelta(days=default_days - 1))
     if not errors and date_from > date_to:

@@ -37,7 +37,7 @@ def check_bounds(value: Any, *, max_depth: int) -> None:
         node, depth = stack.pop()
         if isinstance(node, dict):
             if depth > max_depth:
-                raise JSONInputError(f"JSON nested deeper than {max_depth} levels.")
+                raise JSONInputError(f"JSON nested deeper than {max_depth} levels (depth limit).")
             for key, item in node.items():
                 if "\x00" in key:
                     raise JSONInputError("JSON strings must not contain NUL (\\u0000).")
@@ -45,7 +45,7 @@ def check_bounds(value: Any, *, max_depth: int) -> None:
                     stack.append((item, depth + 1))
         elif isinstance(node, list):
             if depth > max_depth:
-                raise JSONInputError(f"JSON nested deeper than {max_depth} levels.")
+                raise JSONInputError(f"JSON nested deeper than {max_depth} levels (depth limit).")
             stack.extend((item, depth + 1) for item in node if isinstance(item, (dict, list, str)))
         elif isinstance(node, str) and "\x00" in node:
             raise JSONInputError("JSON strings must not contain NUL (\\u0000).")

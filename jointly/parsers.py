@@ -31,4 +31,4 @@ class BoundedJSONParser(BaseParser):
         try:
             return loads(raw)
         except JSONInputError as exc:
-            raise ParseError(str(exc)) from None
+            raise ParseError(f"JSON parse error - {exc}") from None

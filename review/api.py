@@ -2,16 +2,19 @@
 
 Both are for the people who judge quality (project managers, QA leads).
 Annotators never get here: an annotator must not see the consensus or the
-others' labels of an image (blind annotation), so these views 404 for them.
+others' labels of an image (blind annotation), so these views refuse them
+(403 on a project they can see, 404 on one they cannot). A vendor's QA lead
+reads the per-annotator figures of their own vendor's people only.
 """
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.access import quality_projects, visible_annotator_ids
+from annotation.access import quality_projects, visible_annotator_ids, visible_projects
 from annotation.models import Annotation, Image, Project
 from jointly.jobs.api import JobRunSerializer
 from jointly.jobs.services import enqueue
@@ -20,14 +23,22 @@ from . import presenters
 from .models import ConsensusResult, ProjectAgreement
 
 
+def _require_quality(user, project: Project) -> None:
+    """A project the caller can see but not judge is a 403, as everywhere else in the API;
+    one the caller cannot see at all was already a 404."""
+    if not quality_projects(user).filter(pk=project.pk).exists():
+        raise PermissionDenied("Only the project's managers and QA leads read its agreement figures.")
+
+
 class ImageConsensus(APIView):
     """GET: the consensus of an image, its agreement, per-annotator and pairwise OKS, and flags."""
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk: int):
         image = get_object_or_404(
-            Image.objects.filter(project__in=quality_projects(request.user)).select_related("project__skeleton"), pk=pk
+            Image.objects.filter(project__in=visible_projects(request.user)).select_related("project__skeleton"), pk=pk
         )
+        _require_quality(request.user, image.project)
         result = ConsensusResult.objects.filter(image=image).first()
         if result is None:
             return Response(
@@ -65,7 +76,9 @@ class ProjectAgreementReport(APIView):
     """GET: the latest agreement report of a project. POST: re-score the project (a job on `scoring`)."""
 
     def _project(self, request, pk: int) -> Project:
-        return get_object_or_404(quality_projects(request.user), pk=pk)
+        project = get_object_or_404(visible_projects(request.user), pk=pk)
+        _require_quality(request.user, project)
+        return project
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk: int):

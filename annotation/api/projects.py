@@ -32,6 +32,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "organization", "name", "description", "skeleton", "skeleton_label", "instructions", "replicas",
             "lease_seconds", "idle_limit_seconds", "auto_accept_oks", "review_sample_rate", "gold_rate",
+            "max_instances_per_image",
             "prelabel_model", "show_prelabels", "vendors", "is_active", "image_count", "accepted_count",
             "created_at", "updated_at",
         ]

@@ -17,7 +17,7 @@ from ..models import Annotation, Project
 #: Fields a manager may set directly; `vendors` is a many-to-many handled apart.
 EDITABLE_FIELDS = (
     "name", "description", "skeleton", "instructions", "replicas", "lease_seconds", "idle_limit_seconds",
-    "auto_accept_oks", "review_sample_rate", "gold_rate", "prelabel_model", "show_prelabels",
+    "auto_accept_oks", "review_sample_rate", "gold_rate", "prelabel_model", "show_prelabels", "max_instances_per_image",
     "is_active",
 )
 

@@ -75,9 +75,10 @@ def validate_definition(definition: dict[str, Any]) -> None:
         except (TypeError, ValueError, OverflowError):
             add("keypoints", f"Keypoint '{name or i}': sigma must be a number, got {str(sigma)[:40]}.")
             continue
-        if not math.isfinite(sigma_value) or not 0 < sigma_value <= MAX_SIGMA:
-            add("keypoints", f"Keypoint '{name or i}': sigma must be greater than 0 and at most {MAX_SIGMA}, "
-                f"got {sigma_value:g}.")
+        if not math.isfinite(sigma_value) or sigma_value <= 0:
+            add("keypoints", f"Keypoint '{name or i}': sigma must be greater than 0, got {sigma_value:g}.")
+        elif sigma_value > MAX_SIGMA:
+            add("keypoints", f"Keypoint '{name or i}': sigma must be at most {MAX_SIGMA}, got {sigma_value:g}.")
         layout = kp.get("layout")
         if layout is not None and not _is_unit_point(layout):
             add("keypoints", f"Keypoint '{name or i}': layout must be [x, y] with both between 0 and 1, got {layout!r}.")
