@@ -9,7 +9,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse, JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -44,6 +44,13 @@ def exception_handler(exc, context):
         body = {"detail": str(data), "errors": {}}
     response.data = body
     return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error shape, for the OpenAPI document."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.JSONField())
 
 
 class Conflict(exceptions.APIException):

@@ -6,6 +6,7 @@ sets DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=0.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_rq",
@@ -66,7 +68,26 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Last: answers a locked-out sign-in (admin, sign-in page, auth/token/) with 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes counts failed sign-ins per username and address in the shared cache;
+# the first backend refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "jointly.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("AXES_COOLOFF_SECONDS", "900")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "jointly.token_api.lockout_response"
+# Behind a TLS proxy the client address is in X-Forwarded-For; set AXES_IPWARE_PROXY_COUNT
+# to the number of proxies in front of Jointly so it is read from there.
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_IPWARE_PROXY_COUNT", "0")) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 
 ROOT_URLCONF = "jointly.urls"
 WSGI_APPLICATION = "jointly.wsgi.application"
@@ -162,9 +183,17 @@ REST_FRAMEWORK = {
     # Token first: a request without credentials is then told how to authenticate
     # (401 with `WWW-Authenticate: Token`) instead of a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotation.api.authentication.PreparedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Writes per user, token requests and unknown tokens per address (jointly/throttles.py),
+    # counted in CACHES["default"]: Redis in production, so all web workers share the counts.
+    "DEFAULT_THROTTLE_CLASSES": ["jointly.throttles.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "write": os.environ.get("THROTTLE_WRITE", "1200/min"),
+        "auth_token": os.environ.get("THROTTLE_AUTH_TOKEN", "30/min"),
+        "bad_token": os.environ.get("THROTTLE_BAD_TOKEN", "30/min"),
+    },
     # JSON only (bounded, jointly/json_input.py); the upload endpoints add multipart
     # themselves. No form parser: an HTML form's missing checkbox reads as `false`,
     # which turned an empty body into a deactivation.
