@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_rq",
     "jointly.jobs",
+    "jointly.ops",
     "annotation",
     "review",
     "models_registry",
@@ -72,13 +73,24 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# One cache shared by every web worker (throttles, login lockouts): Redis when
+# REDIS_URL is set (CACHE_URL overrides it), else this process's memory.
+CACHE_URL = os.environ.get("CACHE_URL", "") or os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "jointly"}
+        if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # django-axes counts failed sign-ins per username and address in the shared cache;
 # the first backend refuses a locked-out sign-in before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "jointly.login_throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+# The shared cache when there is one (Redis); else the database, which every process shares too.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if CACHE_URL else "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("AXES_COOLOFF_SECONDS", "900")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -215,16 +227,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# One cache shared by every web worker (throttles, login lockouts): Redis when
-# REDIS_URL is set (CACHE_URL overrides it), else this process's memory.
-CACHE_URL = os.environ.get("CACHE_URL", "") or os.environ.get("REDIS_URL", "")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "jointly"}
-        if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
-
 # RQ: with REDIS_URL set, jobs go to real queues served by
 # `python manage.py rqworker default scoring gpu`. Without it (the embedded
 # default) jointly.jobs runs them in-process, so a first run needs no server.
@@ -241,14 +243,25 @@ RQ = {"WORKER_CLASS": "jointly.jobs.worker.JobRunWorker"}
 JOB_LOST_AFTER_SECONDS = int(os.environ.get("JOB_LOST_AFTER_SECONDS", "300"))
 JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
-    X_FRAME_OPTIONS = "DENY"
+# HTTPS. With DEBUG off the defaults are the strict ones (`manage.py check --deploy` is
+# clean); each is read from the environment under Django's own name, so a deployment
+# on plain HTTP (a test box) sets SECURE_SSL_REDIRECT=0 SECURE_HSTS_SECONDS=0.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 3600)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https makes
+# Django trust the proxy's header. Only set it when a proxy always sets (or strips) that
+# header: otherwise any client could claim HTTPS.
+_proxy_header = env_list("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_header:
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https.")
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_header)
 
 LOGGING = {
     "version": 1,
