@@ -20,7 +20,9 @@ from functools import lru_cache
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet
 
-from .models import Annotation, Assignment, Image, Membership, Project, ProjectAnnotator, Vendor
+from .models import (
+    Annotation, Assignment, Image, Instructions, Membership, Organization, Project, ProjectAnnotator, Vendor,
+)
 from .prepared import columns, fetch_one
 
 Role = Membership.Role
@@ -266,6 +268,54 @@ def can_create_project_in(user, organization_id: int) -> bool:
     if user.is_staff:
         return True
     return _org_ids(user, ORG_MANAGERS).filter(organization_id=organization_id).exists()
+
+
+# --- organizations and their instructions ----------------------------------
+
+
+def visible_organizations(user) -> QuerySet[Organization]:
+    """Organizations the user holds any role in (staff: all)."""
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    if user.is_staff:
+        return Organization.objects.all()
+    return Organization.objects.filter(pk__in=_org_ids(user, Role.values))
+
+
+def managed_organizations(user) -> QuerySet[Organization]:
+    """Organizations whose settings, vendors and instructions the user runs: their admins and
+    project managers (renaming the organization itself is for its admins: `administered_organizations`)."""
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    if user.is_staff:
+        return Organization.objects.all()
+    return Organization.objects.filter(pk__in=_org_ids(user, ORG_MANAGERS))
+
+
+def administered_organizations(user) -> QuerySet[Organization]:
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    if user.is_staff:
+        return Organization.objects.all()
+    return Organization.objects.filter(pk__in=_org_ids(user, [Role.ADMIN]))
+
+
+def readable_instructions(user) -> QuerySet[Instructions]:
+    """Instructions of the user's organizations. Annotators read the ones of their projects
+    through `projects/{id}/instructions/`, never the organization's whole library."""
+    if not user.is_authenticated:
+        return Instructions.objects.none()
+    if user.is_staff:
+        return Instructions.objects.all()
+    return Instructions.objects.filter(organization_id__in=_org_ids(user, Role.values))
+
+
+def managed_instructions(user) -> QuerySet[Instructions]:
+    if not user.is_authenticated:
+        return Instructions.objects.none()
+    if user.is_staff:
+        return Instructions.objects.all()
+    return Instructions.objects.filter(organization_id__in=_org_ids(user, ORG_MANAGERS))
 
 
 # --- workforce -------------------------------------------------------------

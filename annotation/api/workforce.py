@@ -16,8 +16,12 @@ from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..access import managed_vendors, statistics_scope, supervised_vendors, visible_vendors
+from ..access import (
+    managed_organizations, managed_vendors, statistics_scope, supervised_vendors, visible_organizations,
+    visible_vendors,
+)
 from ..models import Membership, Project, ProjectAnnotator, Vendor
+from ..services import tenancy as tenancy_services
 from ..services import timesheets
 from ..services import workforce as workforce_services
 from ..stats import annotator_numbers, parse_grouping, parse_period
@@ -51,17 +55,56 @@ class VendorSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "created_at"]
 
 
+class NewVendorSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    organization = serializers.IntegerField(min_value=1, help_text="The organization the vendor works for.")
+    manager_username = serializers.RegexField(r"^[\w.@+-]{1,150}$", required=False, default="",
+                                              help_text="A new account: the vendor's first manager.")
+    manager_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    manager_password = serializers.CharField(required=False, allow_blank=True, write_only=True, default="")
+
+
+class VendorRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
 class VendorListView(APIView):
     @extend_schema(responses={200: VendorSerializer(many=True)})
     def get(self, request):
-        """Vendors the caller belongs to, or that work on projects the caller manages."""
+        """Vendors the caller belongs to, or that work for organizations the caller manages."""
         return Response(VendorSerializer(visible_vendors(request.user).order_by("name"), many=True).data)
+
+    @extend_schema(request=NewVendorSerializer, responses={201: VendorSerializer})
+    def post(self, request):
+        """Create a vendor working for an organization the caller manages, with its first manager."""
+        serializer = NewVendorSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        organization = managed_organizations(request.user).filter(pk=data["organization"]).first()
+        if organization is None:
+            if visible_organizations(request.user).filter(pk=data["organization"]).exists():
+                raise PermissionDenied("Only the organization's admins and project managers add vendors.")
+            raise serializers.ValidationError(
+                {"organization": [f'Invalid pk "{data["organization"]}" - object does not exist.']})
+        vendor = tenancy_services.create_vendor(
+            name=data["name"], organization=organization, manager_username=data["manager_username"],
+            manager_email=data["manager_email"], manager_password=data["manager_password"] or None,
+        )
+        return Response(VendorSerializer(vendor).data, status=status.HTTP_201_CREATED)
 
 
 class VendorDetailView(APIView):
     @extend_schema(responses={200: VendorSerializer})
     def get(self, request, vendor_id: int):
         return Response(VendorSerializer(_vendor(request.user, vendor_id)).data)
+
+    @extend_schema(request=VendorRenameSerializer, responses={200: VendorSerializer})
+    def patch(self, request, vendor_id: int):
+        """Rename the vendor (its managers)."""
+        vendor = _vendor(request.user, vendor_id, manage=True)
+        serializer = VendorRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(VendorSerializer(tenancy_services.rename_vendor(vendor, **serializer.validated_data)).data)
 
 
 # --- members ------------------------------------------------------------------------
