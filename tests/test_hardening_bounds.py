@@ -256,3 +256,24 @@ def test_the_vendor_side_role_gets_one_answer_per_project(django_user_model):
         f"/api/v1/projects/{pk}/export-coco/", f"/api/v1/images/{world.images[0].pk}/consensus/")}
     assert set(codes.values()) == {403}, codes
     assert Membership.objects.filter(user=world["annotator_a"]).exists()
+
+
+@pytest.mark.parametrize("where", ["appended", "comment"])
+def test_finding_7_an_image_carrying_html_is_refused(where):
+    from PIL import Image as PILImage
+
+    world = make_world(images=0)
+    buffer = io.BytesIO()
+    markup = b"<html><script>alert(document.cookie)</script></html>"
+    if where == "comment":
+        PILImage.new("RGB", (4, 4), "red").save(buffer, format="GIF", comment=markup)
+        raw = buffer.getvalue()
+    else:
+        PILImage.new("RGB", (4, 4), "red").save(buffer, format="GIF")
+        raw = buffer.getvalue() + markup
+    upload = io.BytesIO(raw)
+    upload.name = "cat.gif"
+    response = client_for(world["project_manager"]).post(
+        f"/api/v1/projects/{world.project.pk}/images/", {"files": [upload]}, format="multipart")
+    assert response.status_code == 400 and "markup" in response.json()["detail"]
+    assert not Image.objects.exists()
