@@ -30,6 +30,8 @@ COMMON_ERRORS = {
     "429": "Too many requests or failed sign-ins; see the Retry-After header.",
     "500": "The server failed; the request was logged.",
 }
+#: Only a change can conflict with the state it meets (a taken name, a stale version, a lease gone).
+WRITE_ERRORS = {"409": "Conflict: the resource changed, or is in a state that refuses this change."}
 
 
 def add_error_responses(result, generator, request, public):
@@ -42,7 +44,8 @@ def add_error_responses(result, generator, request, public):
             if method not in ("get", "put", "patch", "post", "delete", "head", "options"):
                 continue
             responses = operation.setdefault("responses", {})
-            for code, description in COMMON_ERRORS.items():
+            errors = COMMON_ERRORS if method in ("get", "head", "options") else {**COMMON_ERRORS, **WRITE_ERRORS}
+            for code, description in errors.items():
                 if code not in responses:
                     responses[code] = {"description": description,
                                        "content": {"application/json": {"schema": reference}}}

@@ -205,6 +205,7 @@ REST_FRAMEWORK = {
         "write": os.environ.get("THROTTLE_WRITE", "1200/min"),
         "auth_token": os.environ.get("THROTTLE_AUTH_TOKEN", "30/min"),
         "bad_token": os.environ.get("THROTTLE_BAD_TOKEN", "30/min"),
+        "account_creation": os.environ.get("THROTTLE_ACCOUNT_CREATION", "60/hour"),
     },
     # JSON only (bounded, jointly/json_input.py); the upload endpoints add multipart
     # themselves. No form parser: an HTML form's missing checkbox reads as `false`,

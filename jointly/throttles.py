@@ -22,6 +22,13 @@ class WriteRateThrottle(UserRateThrottle):
         return super().allow_request(request, view)
 
 
+class AccountCreationThrottle(WriteRateThrottle):
+    """Accounts created per user. Usernames are global, so creating one tells whether a name
+    is taken; this bounds how fast anyone can ask."""
+
+    scope = "account_creation"
+
+
 class TokenRequestThrottle(SimpleRateThrottle):
     """Requests to `auth/token/` per client address, whatever their outcome."""
 

@@ -69,6 +69,8 @@ class ImageActionsMixin:
     @extend_schema(methods=["POST"], request={"multipart/form-data": dict}, responses={201: dict, 400: dict})
     @action(detail=True, methods=["get", "post"], url_path="images", parser_classes=[MultiPartParser])
     def images(self, request, pk=None):
+        """GET: the project's images with their status (managers and QA leads; gold images only for the
+        owning organization). POST: upload image files, multipart field `files` (managers)."""
         if request.method == "POST":
             return self._upload_images(request)
         project = self.project_for("review")

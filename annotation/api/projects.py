@@ -73,6 +73,10 @@ class ProjectViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Projects the caller can see: anyone with a role on one reads it; its organization's
+    admins and project managers create and configure it. A project outside the caller's
+    reach is a 404."""
+
     serializer_class = ProjectSerializer
 
     def get_queryset(self):

@@ -30,6 +30,17 @@ User = get_user_model()
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 
 
+def organization_to_manage(user, organization_id: int, refusal: str) -> Organization:
+    """The organization a write names, if the caller manages it. One they only belong to is a 403
+    (`refusal`); one outside their reach gets the answer of an id that does not exist."""
+    organization = managed_organizations(user).filter(pk=organization_id).first()
+    if organization is not None:
+        return organization
+    if visible_organizations(user).filter(pk=organization_id).exists():
+        raise PermissionDenied(refusal)
+    raise serializers.ValidationError({"organization": [f'Invalid pk "{organization_id}" - object does not exist.']})
+
+
 class OrganizationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organization
@@ -131,12 +142,8 @@ class InstructionsListView(APIView):
         serializer = NewInstructionsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        organization = managed_organizations(request.user).filter(pk=data["organization"]).first()
-        if organization is None:
-            if visible_organizations(request.user).filter(pk=data["organization"]).exists():
-                raise PermissionDenied("Only the organization's admins and project managers write instructions.")
-            raise serializers.ValidationError(
-                {"organization": [f'Invalid pk "{data["organization"]}" - object does not exist.']})
+        organization = organization_to_manage(
+            request.user, data["organization"], "Only the organization's admins and project managers write instructions.")
         instructions = instructions_services.create_instructions(
             title=data["title"], body=data["body"], organization=organization)
         return Response(InstructionsSerializer(instructions).data, status=status.HTTP_201_CREATED)

@@ -16,15 +16,15 @@ from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..access import (
-    managed_organizations, managed_vendors, statistics_scope, supervised_vendors, visible_organizations,
-    visible_vendors,
-)
+from jointly.throttles import AccountCreationThrottle, WriteRateThrottle
+
+from ..access import managed_vendors, statistics_scope, supervised_vendors, visible_vendors
 from ..models import Membership, Project, ProjectAnnotator, Vendor
 from ..services import tenancy as tenancy_services
 from ..services import timesheets
 from ..services import workforce as workforce_services
 from ..stats import annotator_numbers, parse_grouping, parse_period
+from .tenancy import organization_to_manage
 
 User = get_user_model()
 
@@ -69,6 +69,8 @@ class VendorRenameSerializer(serializers.Serializer):
 
 
 class VendorListView(APIView):
+    throttle_classes = [WriteRateThrottle, AccountCreationThrottle]  # a new vendor comes with its manager
+
     @extend_schema(responses={200: VendorSerializer(many=True)})
     def get(self, request):
         """Vendors the caller belongs to, or that work for organizations the caller manages."""
@@ -80,12 +82,8 @@ class VendorListView(APIView):
         serializer = NewVendorSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        organization = managed_organizations(request.user).filter(pk=data["organization"]).first()
-        if organization is None:
-            if visible_organizations(request.user).filter(pk=data["organization"]).exists():
-                raise PermissionDenied("Only the organization's admins and project managers add vendors.")
-            raise serializers.ValidationError(
-                {"organization": [f'Invalid pk "{data["organization"]}" - object does not exist.']})
+        organization = organization_to_manage(
+            request.user, data["organization"], "Only the organization's admins and project managers add vendors.")
         vendor = tenancy_services.create_vendor(
             name=data["name"], organization=organization, manager_username=data["manager_username"],
             manager_email=data["manager_email"], manager_password=data["manager_password"] or None,
@@ -156,6 +154,8 @@ def _staffed_projects(vendor: Vendor) -> dict[int, list[int]]:
 
 
 class VendorMembersView(APIView):
+    throttle_classes = [WriteRateThrottle, AccountCreationThrottle]
+
     @extend_schema(responses={200: MembershipSerializer(many=True)})
     def get(self, request, vendor_id: int):
         """The vendor's people and roles, with the projects each annotator is staffed on."""

@@ -8,7 +8,7 @@ import pytest
 from annotation.models import Image, Instructions, Membership, Organization, ProjectAnnotator, Vendor
 from review.models import ConsensusResult, ProjectAgreement
 
-from .factories import client_for, grant, make_annotator, make_images, make_project, make_user, make_world
+from .factories import client_for, grant, make_project, make_user, make_world
 
 pytestmark = pytest.mark.django_db
 Role = Membership.Role
