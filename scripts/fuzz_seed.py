@@ -18,10 +18,11 @@ import django  # noqa: E402
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from annotation.models import (  # noqa: E402
-    Image, Instructions, Membership, Organization, Project, ProjectAnnotator, Skeleton, Vendor,
+    Image, Instructions, InstructionsAcknowledgement, Membership, Organization, Project, ProjectAnnotator, Skeleton, Vendor,
 )
 from annotation.services.presets import load_presets  # noqa: E402
 
@@ -53,4 +54,6 @@ Membership.objects.create(user=users["project_manager"], role=Role.PROJECT_MANAG
 Membership.objects.create(user=users["vendor_manager"], role=Role.VENDOR_MANAGER, vendor=vendor)
 Membership.objects.create(user=users["annotator"], role=Role.ANNOTATOR, vendor=vendor)
 ProjectAnnotator.objects.create(project=project, user=users["annotator"], vendor=vendor)
+InstructionsAcknowledgement.objects.create(user=users["annotator"], instructions=instructions, version=1,
+                                           acknowledged_at=timezone.now())
 print(json.dumps({role: Token.objects.create(user=user).key for role, user in users.items()}))

@@ -18,6 +18,7 @@ from ..access import own_assignment_to_work_on, own_assignments
 from ..models import Assignment
 from ..services import assignments as engine
 from .authentication import ENGINE_AUTHENTICATION
+from .task_schema import TaskSerializer
 from .tasks import task_payload
 
 #: A week of active time is more than any one image takes: a larger figure is a client bug.
@@ -103,6 +104,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             payload["annotation"] = {"id": assignment.annotation_id, "instances": assignment.annotation.instances}
         return payload
 
+    @extend_schema(responses={200: TaskSerializer})
     def retrieve(self, request, *args, **kwargs):
         """The task as the workspace needs it, with the caller's own submitted labels if any."""
         assignment = self.get_object()
@@ -110,7 +112,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             assignment = self.get_queryset().select_related("annotation").get(pk=assignment.pk)
         return Response(self._payload(assignment))
 
-    @extend_schema(request=DraftSerializer, responses={200: dict})
+    @extend_schema(request=DraftSerializer, responses={200: TaskSerializer})
     def update(self, request, *args, **kwargs):
         """Save a draft: work in progress, stored as given. Counts as activity for active time."""
         assignment = self._workable()

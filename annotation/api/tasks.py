@@ -23,6 +23,7 @@ from ..services import assignments as engine
 from ..services import skeletons as skeleton_services
 from ..services import workforce as workforce_services
 from .authentication import ENGINE_AUTHENTICATION
+from .task_schema import TaskSerializer
 
 
 def staffed_project(user, project_id: int) -> Project:
@@ -114,8 +115,8 @@ class NextTaskView(APIView):
     @extend_schema(
         request=None,
         responses={
-            201: OpenApiResponse(description="A new lease on one image."),
-            200: OpenApiResponse(description="The lease the caller already holds in this project."),
+            201: OpenApiResponse(TaskSerializer, description="A new lease on one image."),
+            200: OpenApiResponse(TaskSerializer, description="The lease the caller already holds in this project."),
             204: OpenApiResponse(description="Nothing left for the caller in this project."),
             409: OpenApiResponse(description="The current instructions must be acknowledged first."),
         },

@@ -69,3 +69,17 @@ def test_a_job_lost_too_often_is_failed_with_the_reason(redis_queues, settings):
     assert reconcile_job_runs(now=later) == {"failed": 1, "requeued": 0}
     run.refresh_from_db()
     assert run.state == JobRun.State.FAILED and "RQ had no record" in run.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reading_a_job_that_rq_failed_shows_it_failed(redis_queues, staff_user, staff_client):
+    """A row left `started` by a worker that died before it could write (RQ's registry cleanup
+    failed the job) reads as failed, with RQ's reason, the first time anyone looks."""
+    from rq.job import Job
+
+    run = enqueue("default", JOB, created_by=staff_user, prefix="read-", count=2)
+    JobRun.objects.filter(pk=run.pk).update(state=JobRun.State.STARTED)
+    job = Job.fetch(str(run.id), connection=services._rq_queue("default").connection)
+    job.set_status("failed")
+    body = staff_client.get(f"/api/v1/jobs/{run.id}/").json()
+    assert body["state"] == "failed" and body["error"].startswith("RQ failed the job")
