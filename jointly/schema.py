@@ -49,4 +49,6 @@ def add_error_responses(result, generator, request, public):
                 if code not in responses:
                     responses[code] = {"description": description,
                                        "content": {"application/json": {"schema": reference}}}
+            # Answered by the HTTP server in front of Django (gunicorn: a request line over 4094 bytes).
+            responses.setdefault("414", {"description": "The URL is too long for the HTTP server."})
     return result

@@ -277,3 +277,12 @@ def test_finding_7_an_image_carrying_html_is_refused(where):
         f"/api/v1/projects/{world.project.pk}/images/", {"files": [upload]}, format="multipart")
     assert response.status_code == 400 and "markup" in response.json()["detail"]
     assert not Image.objects.exists()
+
+
+def test_a_multipart_body_over_djangos_limit_is_a_json_413(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    world = make_world(images=0)
+    response = client_for(world["project_manager"]).post(
+        f"/api/v1/projects/{world.project.pk}/images/", {"note": "x" * 1000}, format="multipart")
+    assert response.status_code == 413 and response["Content-Type"] == "application/json"
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in response.json()["detail"]
