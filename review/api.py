@@ -9,7 +9,7 @@ reads the per-annotator figures of their own vendor's people only.
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +23,41 @@ from . import presenters
 from .models import ConsensusResult, ProjectAgreement
 
 
+class ConsensusAnnotationSerializer(serializers.Serializer):
+    annotation = serializers.IntegerField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True)
+    instances = serializers.ListField(child=serializers.DictField())
+    objects = serializers.ListField(child=serializers.DictField(), help_text="Per consensus object: support, quorum.")
+
+
+class ImageConsensusSerializer(serializers.Serializer):
+    image = serializers.IntegerField()
+    status = serializers.CharField()
+    decision = serializers.ChoiceField(choices=ConsensusResult.Decision.choices)
+    reasons = serializers.ListField(child=serializers.CharField())
+    agreement = serializers.FloatField(allow_null=True)
+    keypoint_agreement = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    visibility_agreement = serializers.FloatField(allow_null=True)
+    n_annotators = serializers.IntegerField()
+    consensus = ConsensusAnnotationSerializer()
+    annotators = serializers.DictField(child=serializers.DictField(), help_text="Per annotator id: oks, instances.")
+    pairwise_oks = serializers.DictField(child=serializers.FloatField(), help_text='Per "id-id" pair: mean OKS.')
+    flags = serializers.ListField(child=serializers.DictField())
+    computed_at = serializers.DateTimeField()
+
+
+class AgreementReportSerializer(serializers.Serializer):
+    """The stored report (review.agreement.summary) under its project, image count and time."""
+
+    project = serializers.IntegerField()
+    images = serializers.IntegerField()
+    computed_at = serializers.DateTimeField()
+    images_scored = serializers.IntegerField(required=False)
+    annotators = serializers.DictField(required=False, help_text="Columns per annotator: source (user id), oks, ...")
+    keypoints = serializers.DictField(required=False)
+    biases = serializers.ListField(child=serializers.DictField(), required=False)
+
+
 def _require_quality(user, project: Project) -> None:
     """A project the caller can see but not judge is a 403, as everywhere else in the API;
     one the caller cannot see at all was already a 404."""
@@ -33,7 +68,7 @@ def _require_quality(user, project: Project) -> None:
 class ImageConsensus(APIView):
     """GET: the consensus of an image, its agreement, per-annotator and pairwise OKS, and flags."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: ImageConsensusSerializer})
     def get(self, request, pk: int):
         image = get_object_or_404(
             Image.objects.filter(project__in=visible_projects(request.user)).select_related("project__skeleton"), pk=pk
@@ -80,7 +115,7 @@ class ProjectAgreementReport(APIView):
         _require_quality(request.user, project)
         return project
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: AgreementReportSerializer})
     def get(self, request, pk: int):
         project = self._project(request, pk)
         report = ProjectAgreement.objects.filter(project=project).first()

@@ -286,3 +286,14 @@ def test_a_multipart_body_over_djangos_limit_is_a_json_413(settings):
         f"/api/v1/projects/{world.project.pk}/images/", {"note": "x" * 1000}, format="multipart")
     assert response.status_code == 413 and response["Content-Type"] == "application/json"
     assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 5000, "-1", "1e3"])
+def test_id_filters_refuse_what_is_not_an_id(value):
+    world = make_world(images=0)
+    for role, url in (("project_manager", "/api/v1/projects/?organization="),
+                      ("annotator_a", "/api/v1/assignments/?project="),
+                      ("vendor_manager_a", "/api/v1/workforce/stats/?vendor=")):
+        response = client_for(world[role]).get(url + value)
+        assert response.status_code == 400, (url, response.content[:200])
+        assert "Expected an id" in response.json()["detail"]

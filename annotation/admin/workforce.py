@@ -171,9 +171,10 @@ class AssignmentAdmin(admin.ModelAdmin):
         errors = []
         rows = []
         scope = Assignment.objects.all()
-        vendor_id = request.GET.get("vendor")
-        if vendor_id and vendor_id.isdigit():
-            scope = scope.filter(vendor_id=int(vendor_id))
+        raw_vendor = request.GET.get("vendor") or ""
+        vendor_id = int(raw_vendor) if raw_vendor.isascii() and raw_vendor.isdigit() and len(raw_vendor) <= 19 else None
+        if vendor_id is not None:
+            scope = scope.filter(vendor_id=vendor_id)
         try:
             period = parse_period(request.GET)
             group_by = parse_grouping(request.GET.get("group_by"))
@@ -195,7 +196,7 @@ class AssignmentAdmin(admin.ModelAdmin):
             "period": period,
             "group_by": group_by,
             "vendors": Vendor.objects.order_by("name"),
-            "vendor_id": int(vendor_id) if vendor_id and vendor_id.isdigit() else None,
+            "vendor_id": vendor_id,
             "csv_query": request.GET.urlencode(),
         }
         return TemplateResponse(request, "admin/annotation/annotator_numbers.html", context)

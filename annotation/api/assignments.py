@@ -14,6 +14,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
+from jointly.query_params import id_param
+
 from ..access import own_assignment_to_work_on, own_assignments
 from ..models import Assignment
 from ..services import assignments as engine
@@ -64,6 +66,17 @@ class ReleaseSerializer(serializers.Serializer):
     active_ms = ActiveTimeField()
 
 
+class SubmitResultSerializer(serializers.Serializer):
+    """`_submit_result`, for the schema (header Idempotent-Replayed: true on a replay)."""
+
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    annotation = serializers.IntegerField()
+    submitted_at = serializers.DateTimeField()
+    instance_count = serializers.IntegerField()
+    active_ms = serializers.IntegerField()
+
+
 class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AssignmentSummarySerializer
     authentication_classes = ENGINE_AUTHENTICATION
@@ -75,10 +88,9 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         if self.action != "list":
             return queryset
         params = self.request.query_params
-        if params.get("project"):
-            if not params["project"].isdigit():
-                raise serializers.ValidationError({"project": ["Expected a project id."]})
-            queryset = queryset.filter(project_id=int(params["project"]))
+        project_id = id_param(params, "project")
+        if project_id is not None:
+            queryset = queryset.filter(project_id=project_id)
         if params.get("state"):
             states = [s for s in params["state"].split(",") if s]
             unknown = sorted(set(states) - set(Assignment.State.values))
@@ -133,7 +145,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         assignment = engine.heartbeat(assignment, client_active_ms=serializer.validated_data.get("active_ms"))
         return Response(AssignmentSummarySerializer(assignment).data)
 
-    @extend_schema(request=SubmitSerializer, responses={200: dict})
+    @extend_schema(request=SubmitSerializer, responses={200: SubmitResultSerializer})
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         """Validate and store the labels. Retrying with the same instances returns the same result."""

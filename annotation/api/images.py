@@ -55,6 +55,31 @@ class ImageSerializer(serializers.ModelSerializer):
         return image.file.url if image.file else None
 
 
+class UploadRequestSerializer(serializers.Serializer):
+    files = serializers.ListField(child=serializers.FileField(), help_text="One or more image files.")
+    partial = serializers.BooleanField(required=False, help_text="Store the good files even if some are rejected.")
+
+
+class FileResultSerializer(serializers.Serializer):
+    file_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["created", "attached", "duplicate", "rejected"])
+    image_id = serializers.IntegerField(required=False)
+    width = serializers.IntegerField(required=False)
+    height = serializers.IntegerField(required=False)
+    reason = serializers.CharField(required=False)
+
+
+class UploadResultSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    created = serializers.IntegerField()
+    attached = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    stored = serializers.BooleanField()
+    results = FileResultSerializer(many=True)
+
+
 class ImageActionsMixin:
     """The images action of ProjectViewSet (needs `project_for`)."""
 
@@ -66,7 +91,8 @@ class ImageActionsMixin:
             OpenApiParameter("file_name", str, description="Substring of the file name, case-insensitive."),
         ],
     )
-    @extend_schema(methods=["POST"], request={"multipart/form-data": dict}, responses={201: dict, 400: dict})
+    @extend_schema(methods=["POST"], request={"multipart/form-data": UploadRequestSerializer},
+                   responses={200: UploadResultSerializer, 201: UploadResultSerializer, 400: UploadResultSerializer})
     @action(detail=True, methods=["get", "post"], url_path="images", parser_classes=[MultiPartParser])
     def images(self, request, pk=None):
         """GET: the project's images with their status (managers and QA leads; gold images only for the

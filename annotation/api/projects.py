@@ -13,6 +13,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from jointly.query_params import id_param
+
 from ..access import can_create_project_in, managed_projects, reviewable_projects, visible_projects, visible_vendors
 from ..models import Image, Organization, Project, Vendor
 from ..services import projects as project_services
@@ -92,8 +94,9 @@ class ProjectViewSet(
             )
         params = self.request.query_params
         if self.action == "list":
-            if params.get("organization", "").isdigit():
-                queryset = queryset.filter(organization_id=int(params["organization"]))
+            organization_id = id_param(params, "organization")
+            if organization_id is not None:
+                queryset = queryset.filter(organization_id=organization_id)
             if params.get("is_active") in ("true", "false"):
                 queryset = queryset.filter(is_active=params["is_active"] == "true")
         return queryset

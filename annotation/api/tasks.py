@@ -142,8 +142,34 @@ class AcknowledgeSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
 
 
+class InstructionExampleSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["good", "bad"])
+    caption = serializers.CharField(allow_blank=True)
+    url = serializers.URLField()
+
+
+class ProjectInstructionsSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    version = serializers.IntegerField()
+    body = serializers.CharField(allow_blank=True)
+    body_html = serializers.CharField(allow_blank=True)
+    examples = InstructionExampleSerializer(many=True)
+    acknowledged = serializers.BooleanField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.URLField()
+    acknowledge_url = serializers.URLField()
+
+
+class AcknowledgementSerializer(serializers.Serializer):
+    instructions = serializers.IntegerField()
+    version = serializers.IntegerField()
+    acknowledged_at = serializers.DateTimeField()
+
+
 class ProjectInstructionsView(APIView):
-    @extend_schema(responses={200: dict, 404: OpenApiResponse(description="No such project, or no instructions.")})
+    @extend_schema(responses={200: ProjectInstructionsSerializer,
+                              404: OpenApiResponse(description="No such project, or no instructions.")})
     def get(self, request, project_id: int):
         """The project's current instructions (markdown and sanitized HTML) and whether the caller acknowledged them."""
         project = _visible_project(request.user, project_id)
@@ -170,7 +196,7 @@ class ProjectInstructionsView(APIView):
 
 
 class AcknowledgeInstructionsView(APIView):
-    @extend_schema(request=AcknowledgeSerializer, responses={200: dict})
+    @extend_schema(request=AcknowledgeSerializer, responses={200: AcknowledgementSerializer})
     def post(self, request, project_id: int):
         """Acknowledge the current instructions version (send the version you read)."""
         project = _visible_project(request.user, project_id)

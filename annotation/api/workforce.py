@@ -16,6 +16,7 @@ from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jointly.query_params import id_param
 from jointly.throttles import AccountCreationThrottle, WriteRateThrottle
 
 from ..access import managed_vendors, statistics_scope, supervised_vendors, visible_vendors
@@ -38,15 +39,6 @@ def _vendor(user, vendor_id: int, *, manage: bool = False, supervise: bool = Fal
     if supervise and not supervised_vendors(user).filter(pk=vendor_id).exists():
         raise PermissionDenied("Only this vendor's managers and QA leads can see this.")
     return vendor
-
-
-def _int_param(params, name: str) -> int | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    if not str(raw).isdigit():
-        raise serializers.ValidationError({name: [f"Expected an id, got {raw!r}."]})
-    return int(raw)
 
 
 class VendorSerializer(serializers.ModelSerializer):
@@ -250,7 +242,7 @@ class VendorStaffingView(APIView):
         """Who of this vendor works on which project."""
         vendor = _vendor(request.user, vendor_id, supervise=True)
         staffing = ProjectAnnotator.objects.filter(vendor=vendor).select_related("user", "project")
-        project_id = _int_param(request.query_params, "project")
+        project_id = id_param(request.query_params, "project")
         if project_id:
             staffing = staffing.filter(project_id=project_id)
         return Response(StaffingSerializer(staffing.order_by("project_id", "user__username"), many=True).data)
@@ -305,7 +297,7 @@ class AnnotatorStatsView(APIView):
         group_by = parse_grouping(params.get("group_by"))
         scope = statistics_scope(request.user)
         for name, field in (("vendor", "vendor_id"), ("project", "project_id"), ("annotator", "annotator_id")):
-            value = _int_param(params, name)
+            value = id_param(params, name)
             if value is not None:
                 scope = scope.filter(**{field: value})
         return Response({
