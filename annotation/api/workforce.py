@@ -280,6 +280,14 @@ PERIOD_PARAMETERS = [
 ]
 
 
+class AnnotatorStatsSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    tz = serializers.CharField()
+    group_by = serializers.ListField(child=serializers.ChoiceField(choices=["day", "project"]))
+    results = serializers.ListField(child=serializers.DictField(), help_text="One row per annotator and group.")
+
+
 class AnnotatorStatsView(APIView):
     @extend_schema(
         parameters=[
@@ -287,7 +295,7 @@ class AnnotatorStatsView(APIView):
             OpenApiParameter("vendor", int), OpenApiParameter("project", int), OpenApiParameter("annotator", int),
             OpenApiParameter("group_by", str, description="day, project, or day,project (default)."),
         ],
-        responses={200: dict},
+        responses={200: AnnotatorStatsSerializer},
     )
     def get(self, request):
         """Per-annotator numbers over the caller's scope: submitted tasks, active time, medians,

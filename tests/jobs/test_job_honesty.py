@@ -83,3 +83,36 @@ def test_reading_a_job_that_rq_failed_shows_it_failed(redis_queues, staff_user, 
     job.set_status("failed")
     body = staff_client.get(f"/api/v1/jobs/{run.id}/").json()
     assert body["state"] == "failed" and body["error"].startswith("RQ failed the job")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_last_replica_whose_scoring_enqueue_failed_is_scored_after_reconciling(redis_queues, run_worker, settings):
+    """The submit commits, Redis refuses the scoring job: the annotator still gets 200, and the
+    image does not stay in `scoring` for ever - the job row is requeued and a worker scores it."""
+    from annotation.models import Image
+    from annotation.services.assignments import next_task
+    from review.models import ConsensusResult
+    from tests.annotation.factories import client_for, instance, make_world
+
+    world = make_world(images=1, replicas=1)
+    lease, _ = next_task(world["annotator_a"], world.project, vendor_id=world.vendor_a.pk)
+    good_queues = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {name: {"URL": "redis://127.0.0.1:1/0", "DEFAULT_TIMEOUT": 60} for name in settings.JOB_QUEUES}
+    services._queues.clear()
+    response = client_for(world["annotator_a"], token=True).post(
+        f"/api/v1/assignments/{lease.pk}/submit/", {"instances": [instance()]}, format="json")
+    assert response.status_code == 200, response.content
+    image = Image.objects.get(pk=lease.image_id)
+    assert image.status == Image.Status.SCORING
+    run = JobRun.objects.get(func="review.jobs.score_image")
+    assert run.state == JobRun.State.QUEUED
+
+    settings.RQ_QUEUES = good_queues
+    services._queues.clear()
+    later = timezone.now() + timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS + 1)
+    assert reconcile_job_runs(now=later) == {"failed": 0, "requeued": 1}
+    assert run_worker("scoring").returncode == 0
+    run.refresh_from_db()
+    image.refresh_from_db()
+    assert run.state == JobRun.State.FINISHED and image.status != Image.Status.SCORING
+    assert ConsensusResult.objects.filter(image=image).exists()
