@@ -160,7 +160,8 @@ def _ann(image_id, keypoints=None, **extra):
             "keypoints": keypoints or [10, 10, 2] * 17, **extra}
 
 
-@pytest.mark.parametrize("case", ["id_2_63", "width_2_40", "true_image_id", "true_in_keypoints", "huge_area"])
+@pytest.mark.parametrize("case", ["id_2_63", "width_2_40", "true_image_id", "true_in_keypoints", "huge_area",
+                                  "nul_file_name"])
 def test_finding_7_coco_import_bounds_ids_sizes_and_numbers(case, tmp_path):
     world = make_world(images=0)
     image = {"id": 1, "file_name": "a.jpg", "width": 640, "height": 480}
@@ -174,6 +175,8 @@ def test_finding_7_coco_import_bounds_ids_sizes_and_numbers(case, tmp_path):
         annotations = [_ann(True)]
     elif case == "true_in_keypoints":
         annotations = [_ann(1, [10, 10, True] * 17)]
+    elif case == "nul_file_name":
+        image["file_name"] = "a\x00.jpg"
     raw = json.dumps(_coco([image], annotations)).encode()
     if case == "huge_area":
         raw = raw.replace(b'"bbox"', b'"area": ' + str(10**400).encode() + b', "bbox"')
