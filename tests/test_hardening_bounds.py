@@ -300,3 +300,15 @@ def test_id_filters_refuse_what_is_not_an_id(value):
         response = client_for(world[role]).get(url + value)
         assert response.status_code == 400, (url, response.content[:200])
         assert "Expected an id" in response.json()["detail"]
+
+
+def test_finding_10_agreement_post_answers_202_as_documented_and_the_schema_names_no_internals(client):
+    import yaml
+
+    world = make_world(images=0)
+    response = client_for(world["project_manager"]).post(f"/api/v1/projects/{world.project.pk}/agreement/")
+    assert response.status_code == 202 and response.json()["state"] == "finished"  # in-process: done already
+    schema = client.get("/api/schema/")
+    assert "project_for" not in schema.content.decode()
+    operation = yaml.safe_load(schema.content)["paths"]["/api/v1/projects/{id}/agreement/"]["post"]
+    assert "202" in operation["responses"] and "200" not in operation["responses"]
