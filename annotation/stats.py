@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.db import connection
+import numpy as np
 from django.db.models import (
-    Aggregate, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum,
+    Aggregate, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum,
 )
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
@@ -153,7 +154,79 @@ def annotator_numbers(
     )
     if not use_sql_median:
         _fill_medians_in_python(scope, period, rows, keys, ended_at, per_instance)
+    _fill_prelabel_shifts(scope, period, rows, keys, ended_at, per_keypoint="project" in group_by)
     return [_present(row) for row in rows]
+
+
+def keypoint_shifts(annotated: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Distances (Na, K) from each annotated instance's keypoints to the pre-label it started from.
+
+    annotated (Na, K, 3) and predicted (Np, K, 3) COCO keypoints of one image.
+    Each annotated instance is paired with the pre-label whose labeled
+    keypoints are nearest on average; NaN where either side did not label
+    the keypoint (or there was no pre-label at all).
+    """
+    if not len(annotated) or not len(predicted):
+        return np.full(annotated.shape[:2], np.nan)
+    both = (annotated[:, None, :, 2] > 0) & (predicted[None, :, :, 2] > 0)
+    d = np.linalg.norm(annotated[:, None, :, :2] - predicted[None, :, :, :2], axis=3)
+    d = np.where(both, d, np.nan)
+    common = both.sum(axis=2)
+    mean = np.where(common > 0, np.nansum(d, axis=2) / np.maximum(common, 1), np.inf)  # (Na, Np)
+    nearest = np.argmin(mean, axis=1)
+    return d[np.arange(len(annotated)), nearest]
+
+
+def _fill_prelabel_shifts(scope, period, rows, keys, ended_at, *, per_keypoint: bool) -> None:
+    """How far annotators moved each keypoint from the pre-label they were shown (pixels).
+
+    Per row: `prelabel_shift` = {keypoints: how many were compared, mean_px,
+    per_keypoint_px (grouped by project only: one skeleton per row)}. The
+    submitted annotation is compared with the project's pre-label model's
+    annotation of the image, for projects that show pre-labels.
+    """
+    from .models import Annotation
+
+    prelabel = Annotation.objects.filter(
+        image=OuterRef("image"), source=Annotation.Source.MODEL, pose_model=OuterRef("project__prelabel_model"),
+    ).values("instances")[:1]
+    compared = (
+        scope.annotate(ended_at=ended_at, day=TruncDate(ended_at, tzinfo=period.tz), prelabel=Subquery(prelabel))
+        .filter(ended_at__gte=period.start, ended_at__lt=period.end, submitted_at__isnull=False,
+                project__show_prelabels=True, project__prelabel_model__isnull=False, annotation__isnull=False,
+                prelabel__isnull=False)
+        .values_list(*keys, "annotation__instances", "prelabel")
+    )
+    sums: dict[tuple, list] = {}
+    for *key, annotated, predicted in compared:
+        a = _keypoint_array(annotated)
+        p = _keypoint_array(predicted)
+        if a is None or p is None or (len(p) and a.shape[1] != p.shape[1]):
+            continue
+        shifts = keypoint_shifts(a, p)
+        total = sums.setdefault(tuple(key), [np.zeros(a.shape[1]), np.zeros(a.shape[1])])
+        if len(total[0]) != a.shape[1]:
+            continue
+        total[0] += np.nansum(shifts, axis=0)
+        total[1] += np.isfinite(shifts).sum(axis=0)
+    for row in rows:
+        summed, counts = sums.get(tuple(row[k] for k in keys), (np.zeros(0), np.zeros(0)))
+        n = int(counts.sum())
+        shift = {"keypoints": n, "mean_px": round(float(summed.sum() / n), 2) if n else None}
+        if per_keypoint:
+            shift["per_keypoint_px"] = [round(float(s / c), 2) if c else None for s, c in zip(summed, counts)]
+        row["prelabel_shift"] = shift
+
+
+def _keypoint_array(instances) -> np.ndarray | None:
+    """(N, K, 3) keypoints of stored instances, or None when they do not form one array."""
+    try:
+        array = np.asarray([inst["keypoints"] for inst in instances or []], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if array.size == 0:
+        return np.zeros((0, 0, 3))
+    return array.reshape(len(array), -1, 3) if array.ndim == 2 and array.shape[1] % 3 == 0 else None
 
 
 def _fill_medians_in_python(scope, period, rows, keys, ended_at, per_instance) -> None:
@@ -195,5 +268,6 @@ def _present(row: dict) -> dict:
         median_seconds_per_instance=_seconds(row["median_ms_per_instance"]),
         lease_expiries=row["lease_expiries"],
         rejections=row["rejections"],
+        prelabel_shift=row["prelabel_shift"],
     )
     return out

@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "jointly.schema.add_error_responses",
     ],
+    "ENUM_NAME_OVERRIDES": {"ModelVersionStatusEnum": "models_registry.models.ModelVersion.Status"},
 }
 
 # RQ: with REDIS_URL set, jobs go to real queues served by

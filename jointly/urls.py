@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("jointly.jobs.urls")),
     path("api/v1/auth/token/", token_api.ObtainTokenView.as_view(), name="auth-token"),
     path("api/v1/auth/token/rotate/", token_api.RotateTokenView.as_view(), name="auth-token-rotate"),
+    path("api/v1/", include("models_registry.urls")),
     path("django-rq/", include("django_rq.urls")),
     path("", include("frontend.urls")),
 ]

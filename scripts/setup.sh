@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install Jointly with its dev and ml extras. Idempotent and
+# Create .venv and install Jointly with its dev, ml and mediapipe extras. Idempotent and
 # quick when nothing changed (a stamp keyed on pyproject.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch first, pinned: this version is a local CPU build; any other spec
   # would pull gigabytes of CUDA packages.
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
-  .venv/bin/python -m pip install --quiet -e ".[dev,ml]"
+  .venv/bin/python -m pip install --quiet -e ".[dev,ml,mediapipe]"
   echo "$want" > "$stamp"
 fi

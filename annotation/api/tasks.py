@@ -60,16 +60,29 @@ def skeleton_payload(project: Project) -> dict:
     return engine.cached_for_skeleton(project.skeleton_id, updated_at, "payload", build)
 
 
+def prelabel_of(image_id: int, project: Project) -> dict | None:
+    """The project's pre-label of the image when the project shows them, else None: the model, and per
+    instance its bbox, COCO keypoints and per-keypoint scores (what the workspace draws)."""
+    if not (project.prelabel_model_id and project.show_prelabels):
+        return None
+    row = Annotation.objects.filter(
+        image_id=image_id, source=Annotation.Source.MODEL, pose_model_id=project.prelabel_model_id,
+    ).values_list("instances", "pose_model__name", "pose_model__version").first()
+    if row is None:
+        return None
+    instances, name, version = row
+    return {
+        "model": {"id": project.prelabel_model_id, "name": name, "version": version},
+        "instances": [
+            {"bbox": inst["bbox"], "keypoints": inst["keypoints"], "scores": inst.get("scores")}
+            for inst in instances
+        ],
+    }
+
+
 def task_payload(request, assignment: Assignment, project: Project, skeleton: dict | None = None) -> dict:
     """The annotator's view of one assignment: image, skeleton, pre-labels, instructions, own draft."""
     image = assignment.image
-    prelabels = None
-    if project.prelabel_model_id and project.show_prelabels:
-        prelabels = (
-            Annotation.objects.filter(
-                image_id=image.pk, source=Annotation.Source.MODEL, pose_model_id=project.prelabel_model_id
-            ).values_list("instances", flat=True).first()
-        )
     return {
         "id": assignment.pk,
         "project": project.pk,
@@ -84,7 +97,7 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
             "height": image.height,
         },
         "skeleton": skeleton or skeleton_payload(project),
-        "prelabels": prelabels,
+        "prelabel": prelabel_of(image.pk, project),
         "instructions": (
             {"id": project.instructions_id, "version": assignment.instructions_version,
              **instructions_links(request, project)}

@@ -24,7 +24,7 @@ class Annotation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
     )
     pose_model = models.ForeignKey(
-        "models_registry.PoseModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+        "models_registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
     )
     instances = models.JSONField(default=list)
     version = models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped on every change.")

@@ -41,7 +41,7 @@ class Project(models.Model):
         default=0.0, validators=unit_interval, help_text="Share of tasks served from gold images."
     )
     prelabel_model = models.ForeignKey(
-        "models_registry.PoseModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
+        "models_registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
     )
     max_instances_per_image = models.PositiveIntegerField(
         default=100, validators=[MinValueValidator(1), MaxValueValidator(MAX_INSTANCES_PER_IMAGE_CEILING)],

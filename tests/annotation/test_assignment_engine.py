@@ -6,7 +6,7 @@ import pytest
 
 from annotation.models import Annotation, Assignment, Image, ProjectAnnotator
 from jointly.jobs.models import JobRun
-from models_registry.models import PoseModel
+from models_registry.models import ModelVersion
 from review.models import ConsensusResult
 
 from .factories import (  # noqa: F401  (engine_path runs both engine paths)
@@ -47,7 +47,7 @@ def test_next_leases_an_image_with_everything_the_workspace_needs():
     assert (body["image"]["width"], body["image"]["height"]) == (640, 480)
     assert body["image"]["url"].startswith("http://testserver/media/projects/")
     assert [kp["name"] for kp in body["skeleton"]["keypoints"]] == [f"kp{i}" for i in range(17)]
-    assert body["prelabels"] is None and body["instructions"] is None
+    assert body["prelabel"] is None and body["instructions"] is None
     assert (body["lease_expires_at"] - body["leased_at"]).total_seconds() == 600
     # Nothing that tells a gold check apart, and no file name.
     assert "is_gold" not in body["image"] and "file_name" not in body["image"]
@@ -185,16 +185,19 @@ def test_draft_refused_after_submit():
 
 def test_prelabels_shown_only_when_the_project_asks_for_them():
     world = make_world(images=1)
-    model = PoseModel.objects.create(name="rtm", skeleton=world.project.skeleton)
+    model = ModelVersion.objects.create(name="rtm", skeleton=world.project.skeleton)
     world.project.prelabel_model = model
     world.project.save()
-    prelabel = [instance(x=50)]
-    Annotation.objects.create(image=world.images[0], source="model", pose_model=model, instances=prelabel)
+    predicted = {**instance(x=50), "scores": [0.9] * world.project.skeleton.keypoints.count()}
+    Annotation.objects.create(image=world.images[0], source="model", pose_model=model, instances=[predicted])
     body = client_for(world["annotator_a"]).post(next_url(world.project)).data
-    assert body["prelabels"] == prelabel
+    assert body["prelabel"] == {
+        "model": {"id": model.pk, "name": "rtm", "version": "1"},
+        "instances": [{"bbox": predicted["bbox"], "keypoints": predicted["keypoints"], "scores": predicted["scores"]}],
+    }
     world.project.show_prelabels = False
     world.project.save()
-    assert client_for(world["annotator_a"]).post(next_url(world.project)).data["prelabels"] is None
+    assert client_for(world["annotator_a"]).post(next_url(world.project)).data["prelabel"] is None
 
 
 def test_last_replica_is_scored_exactly_once_and_identical_replicas_are_auto_accepted():

@@ -104,7 +104,7 @@ def test_the_task_payload_holds_only_the_callers_own_draft():
     Assignment.objects.filter(pk=other.pk).update(draft={"instances": [instance(x=MARKER_X)]})
     response = client_for(world["annotator_a"]).post(f"/api/v1/projects/{world.project.pk}/tasks/next/")
     assert response.status_code == 201
-    assert response.data["draft"] is None and response.data["prelabels"] is None
+    assert response.data["draft"] is None and response.data["prelabel"] is None
     assert str(MARKER_X) not in json.dumps(response.data, default=str)
 
 

@@ -148,11 +148,11 @@ def test_skeleton_cannot_change_once_annotated(manager_client, project):
 
 
 def test_prelabel_model_must_predict_the_project_skeleton(manager_client, project):
-    from models_registry.models import PoseModel
+    from models_registry.models import ModelVersion
 
     other = create_skeleton({"name": "paw", "keypoints": [{"name": "toe", "sigma": 0.1}]})
-    wrong = PoseModel.objects.create(name="paws", skeleton=other)
-    right = PoseModel.objects.create(name="arms", skeleton=project.skeleton)
+    wrong = ModelVersion.objects.create(name="paws", skeleton=other)
+    right = ModelVersion.objects.create(name="arms", skeleton=project.skeleton)
     response = manager_client.patch(f"/api/v1/projects/{project.pk}/", {"prelabel_model": wrong.pk}, format="json")
     assert response.status_code == 400
     assert "prelabel_model" in response.data["errors"]
