@@ -62,7 +62,7 @@ class UploadRequestSerializer(serializers.Serializer):
 
 class FileResultSerializer(serializers.Serializer):
     file_name = serializers.CharField()
-    status = serializers.ChoiceField(choices=["created", "attached", "duplicate", "rejected"])
+    status = serializers.ChoiceField(choices=["created", "attached", "duplicate", "rejected", "not_stored"])
     image_id = serializers.IntegerField(required=False)
     width = serializers.IntegerField(required=False)
     height = serializers.IntegerField(required=False)
@@ -70,14 +70,16 @@ class FileResultSerializer(serializers.Serializer):
 
 
 class UploadResultSerializer(serializers.Serializer):
+    """What an upload did; a request with no file at all gets the plain error shape (detail, errors)."""
+
     detail = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-    created = serializers.IntegerField()
-    attached = serializers.IntegerField()
-    duplicates = serializers.IntegerField()
-    rejected = serializers.IntegerField()
-    stored = serializers.BooleanField()
-    results = FileResultSerializer(many=True)
+    created = serializers.IntegerField(required=False)
+    attached = serializers.IntegerField(required=False)
+    duplicates = serializers.IntegerField(required=False)
+    rejected = serializers.IntegerField(required=False)
+    stored = serializers.BooleanField(required=False)
+    results = FileResultSerializer(many=True, required=False)
 
 
 class ImageActionsMixin:
