@@ -58,7 +58,8 @@ def main() -> int:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/jointly_fuzz")
     parser.add_argument("--examples", type=int, default=25)
     parser.add_argument("--roles", nargs="+", default=ROLES, choices=ROLES)
-    parser.add_argument("--workers", type=int, default=2)
+    # One worker: hypothesis describes strategies through `ast`, which is not thread-safe on 3.11.
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--report-dir", default=str(ROOT / "bench" / "out" / "fuzz"))
     args = parser.parse_args()
 
