@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jointly_quality")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jointly.settings")
+os.environ.setdefault("DEBUG", "1")  # a development run, like the quick start (settings default to off)
 os.environ["REDIS_URL"] = ""
 
 from bench_coco import ensure_database  # noqa: E402

@@ -1,8 +1,11 @@
 """Settings for Jointly, read from the environment only.
 
 Every value has a default that works on a fresh machine (the embedded
-default: SQLite in the project folder, jobs run in-process). Production
-sets DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=0.
+default: SQLite in the project folder, jobs run in-process), except that
+DEBUG is off unless asked for: scripts/quickstart.sh and the test suite
+(tests/debug_env.py) set DEBUG=1, and anything else must set SECRET_KEY, so
+a deploy that forgets a setting never runs with the development key.
+Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
 import os
@@ -26,7 +29,7 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 
 _DEV_SECRET = "jointly-insecure-development-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET if DEBUG else "")

@@ -1,8 +1,33 @@
-"""Admin: scoring results, the review queue and project agreement reports (read-only: scoring writes them)."""
+"""Admin: scoring results, the review queue and project agreement reports (read-only: scoring writes them),
+and the project action that estimates sigmas (a job on the `scoring` queue)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+
+from annotation.admin.projects import ProjectAdmin
+from jointly.jobs.models import JobRun
+from jointly.jobs.services import enqueue
 
 from .models import ConsensusResult, ProjectAgreement, ReviewTask
+
+
+@admin.action(description="Estimate sigmas from this project (a job: proposes a new skeleton version)")
+def estimate_sigmas(modeladmin, request, queryset):
+    """Start one sigma proposal per selected project on the `scoring` queue; it re-scores the
+    whole project, so it never runs inside the admin request (its progress is the job's)."""
+    for project in queryset:
+        run = enqueue("scoring", "review.jobs.propose_sigmas", description=f"Estimate sigmas of {project}",
+                      created_by=request.user, project_id=project.pk)
+        if run.state == JobRun.State.FINISHED:  # in-process (no REDIS_URL): it already ran
+            modeladmin.message_user(request, f"{project}: proposed {run.result['skeleton']} with learned sigmas. "
+                                    + "; ".join(run.result["changes"]))
+        elif run.state == JobRun.State.FAILED:
+            modeladmin.message_user(request, f"{project}: {run.error.split(chr(10) * 2)[0]}", level=messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{project}: estimating sigmas as job {run.id} on the scoring queue; "
+                                    f"progress at /api/v1/jobs/{run.id}/ and in the job admin.")
+
+
+ProjectAdmin.actions = [*ProjectAdmin.actions, estimate_sigmas]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

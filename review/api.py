@@ -10,7 +10,7 @@ reads the per-annotator figures of their own vendor's people only.
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -76,10 +76,7 @@ class ImageConsensus(APIView):
         _require_quality(request.user, image.project)
         result = ConsensusResult.objects.filter(image=image).first()
         if result is None:
-            return Response(
-                {"detail": f"Image {pk} has not been scored yet (status '{image.status}').", "errors": {}},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            raise NotFound(f"Image {pk} has not been scored yet (status '{image.status}').")
         consensus = Annotation.objects.filter(image=image, source=Annotation.Source.CONSENSUS).first()
         annotators, pairwise, flags = presenters.consensus_annotators(
             result.annotator_scores.get("per_annotator", {}), result.annotator_scores.get("pairwise", {}),
@@ -120,10 +117,7 @@ class ProjectAgreementReport(APIView):
         project = self._project(request, pk)
         report = ProjectAgreement.objects.filter(project=project).first()
         if report is None:
-            return Response(
-                {"detail": "No agreement report yet: POST to this URL to score the project.", "errors": {}},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            raise NotFound("No agreement report yet: POST to this URL to score the project.")
         visible = visible_annotator_ids(request.user, project)
         return Response({"project": project.pk, "images": report.n_images, "computed_at": report.computed_at,
                          **presenters.agreement_report(report.report, visible)})

@@ -2,8 +2,10 @@
 
 `score_image` is enqueued by the assignment engine on the `scoring` queue
 exactly once per image, in the transaction that stores the image's last
-replica (annotation/services/assignments.py). Both jobs are idempotent:
-running one twice leaves the same rows.
+replica (annotation/engine/). The scoring jobs are idempotent: running one
+twice leaves the same rows. `propose_sigmas` (started from the project
+admin, see review/admin.py) proposes a new skeleton version each time it
+succeeds, as a person asking twice would.
 """
 
 from __future__ import annotations
@@ -24,3 +26,13 @@ def score_project(project_id: int, progress=None) -> dict:
 
     report = score(Project.objects.get(pk=project_id), progress=progress)
     return {"project_id": project_id, "images_scored": report.n_images}
+
+
+def propose_sigmas(project_id: int, progress=None) -> dict:
+    """Re-score a project and propose its learned sigmas as a new skeleton version."""
+    from annotation.models import Project
+
+    from .services.sigmas import propose_sigmas as propose
+
+    skeleton, changes = propose(Project.objects.select_related("skeleton").get(pk=project_id), progress=progress)
+    return {"project_id": project_id, "skeleton_id": skeleton.pk, "skeleton": str(skeleton), "changes": changes}

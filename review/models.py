@@ -40,13 +40,17 @@ class ConsensusResult(models.Model):
 
 
 class ReviewTask(models.Model):
-    """An image waiting for a QA lead, with the reasons it was sent."""
+    """An image waiting for a QA lead, with the reasons it was sent.
+
+    An image has at most one open task; each review round (a rework sends the
+    image back through scoring) opens a new one, and the done ones stay.
+    """
 
     class State(models.TextChoices):
         OPEN = "open"
         DONE = "done"
 
-    image = models.OneToOneField("annotation.Image", on_delete=models.CASCADE, related_name="review_task")
+    image = models.ForeignKey("annotation.Image", on_delete=models.CASCADE, related_name="review_tasks")
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="review_tasks")
     state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
     reasons = models.JSONField(default=list)
@@ -55,6 +59,9 @@ class ReviewTask(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["project", "state", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["image"], condition=models.Q(state="open"), name="one_open_review_per_image"),
+        ]
 
     def __str__(self):
         return f"review of image {self.image_id} ({self.state})"

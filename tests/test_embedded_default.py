@@ -68,3 +68,14 @@ def test_first_run_on_sqlite_loads_presets_imports_and_exports_coco(tmp_path):
     assert anns[0]["keypoints"] == coco["annotations"][0]["keypoints"]
     assert anns[1]["keypoints"] == coco["annotations"][1]["keypoints"]
     assert [a["bbox"] for a in anns] == [coco["annotations"][0]["bbox"], coco["annotations"][1]["bbox"]]
+
+
+def test_debug_is_off_unless_asked_for_and_then_a_secret_key_is_required():
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    probe = "from django.conf import settings; print(settings.DEBUG, settings.ALLOWED_HOSTS)"
+    refused = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", probe], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "SECRET_KEY must be set when DEBUG is off" in refused.stderr
+    assert manage({**env, "SECRET_KEY": "x" * 50}, "shell", "--no-imports", "-c", probe).strip() == "False []"
+    assert manage({**env, "DEBUG": "1"}, "shell", "--no-imports", "-c", probe).strip().startswith("True ")
+    assert "export DEBUG=${DEBUG:-1}" in (ROOT / "scripts" / "quickstart.sh").read_text()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _leased(world):
-    from annotation.services.assignments import next_task
+    from annotation.engine import next_task
 
     assignment, _ = next_task(world["annotator_a"], world.project, vendor_id=world.vendor_a.pk)
     return assignment

@@ -11,13 +11,14 @@ Both stay browsable, filterable and deletable.
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import StreamingHttpResponse
 from django.utils.html import format_html
 
 from ..models import Annotation, Image, Project
+from ..services import image_status
 from ..services import projects as project_services
 from ..services.coco_export import ExportSelection, coco_chunks
 
@@ -48,7 +49,8 @@ class ProjectAdmin(admin.ModelAdmin):
     raw_id_fields = ("skeleton", "instructions", "prelabel_model")
     filter_horizontal = ("vendors",)
     readonly_fields = ("created_at", "updated_at")
-    actions = ["export_accepted_coco", "estimate_sigmas"]
+    # review/admin.py adds "Estimate sigmas" (a scoring job): annotation does not import review.
+    actions = ["export_accepted_coco"]
     fieldsets = (
         (None, {"fields": ("organization", "name", "description", "skeleton", "instructions", "is_active")}),
         ("Workflow", {"fields": (
@@ -93,20 +95,6 @@ class ProjectAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-accepted.coco.json"'
         return response
 
-    @admin.action(description="Estimate sigmas from this project (proposes a new skeleton version)")
-    def estimate_sigmas(self, request, queryset):
-        from review.services.sigmas import propose_sigmas
-
-        for project in queryset.select_related("skeleton"):
-            try:
-                skeleton, changes = propose_sigmas(project)
-            except ValidationError as exc:
-                self.message_user(request, " ".join(exc.messages), level="error")
-                continue
-            self.message_user(
-                request, f"{project}: proposed {skeleton} with learned sigmas. " + "; ".join(changes),
-            )
-
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
@@ -115,9 +103,39 @@ class ImageAdmin(admin.ModelAdmin):
     search_fields = ("file_name", "=sha256", "=id")
     list_select_related = ("project",)
     raw_id_fields = ("project",)
-    readonly_fields = ("project", "file", "preview", "file_name", "width", "height", "sha256", "coco_id", "created_at")
-    fields = readonly_fields[:3] + ("status", "is_gold", "priority") + readonly_fields[3:]
+    readonly_fields = (
+        "project", "file", "preview", "status", "allowed_transitions", "file_name", "width", "height", "sha256",
+        "coco_id", "created_at",
+    )
+    fields = readonly_fields[:5] + ("is_gold", "priority") + readonly_fields[5:]
     show_full_result_count = False  # a project has hundreds of thousands of images
+
+    # Status is read-only: it changes only along the state machine's table, one action per transition.
+    actions = [f"transition_{t.name}" for t in image_status.TRANSITIONS]
+
+    def get_action(self, action):
+        if isinstance(action, str) and action.startswith("transition_"):
+            transition = image_status.BY_NAME.get(action.removeprefix("transition_"))
+            if transition is not None:
+                return self._transition_action(transition), action, f"{transition.label} ({transition.source} \u2192 {transition.target})"
+        return super().get_action(action)
+
+    @staticmethod
+    def _transition_action(transition: image_status.Transition):
+        def run(modeladmin, request, queryset):
+            selected = queryset.count()
+            moved = image_status.apply(transition, queryset)
+            level = messages.SUCCESS if moved == selected else messages.WARNING
+            modeladmin.message_user(
+                request, f"{transition.label}: {moved} of {selected} image(s) moved from {transition.source} to "
+                f"{transition.target}; the others were not in {transition.source}.", level=level,
+            )
+        return run
+
+    @admin.display(description="Allowed transitions")
+    def allowed_transitions(self, image):
+        allowed = image_status.targets_from(image.status)
+        return ", ".join(f"{t.label} \u2192 {t.target}" for t in allowed) or "none"
 
     def has_add_permission(self, request):
         return False  # uploads go through the hardened API or `manage.py register_images`

@@ -50,13 +50,8 @@ SIDE_COLORS = {"left": "#d62728", "right": "#2ca02c", "centre": "#1f77b4", "pair
 
 
 def keypoint_side(name: str, flip_partner: str = "") -> str:
-    """left / right from the name (as `default_color` reads it), else paired or centre."""
-    lowered = name.lower()
-    if lowered.startswith(("left", "l_")):
-        return "left"
-    if lowered.startswith(("right", "r_")):
-        return "right"
-    return "paired" if flip_partner else "centre"
+    """left / right from the name (`skeleton_services.side_from_name`), else paired or centre."""
+    return skeleton_services.side_from_name(name) or ("paired" if flip_partner else "centre")
 
 
 def preview_geometry(keypoints: list[dict[str, Any]], edges: list[list[str]]) -> dict[str, Any]:
@@ -91,6 +86,8 @@ def preview_geometry(keypoints: list[dict[str, Any]], edges: list[list[str]]) ->
     return {
         "size": PREVIEW_SIZE, "points": points, "lines": lines,
         "show_labels": len(points) <= PREVIEW_LABEL_LIMIT, "side_colors": SIDE_COLORS,
+        # skeleton_admin.js redraws with the same rules: it reads these from the page.
+        "rules": {"side_prefixes": skeleton_services.SIDE_PREFIXES, "side_colors": SIDE_COLORS},
     }
 
 
@@ -429,7 +426,7 @@ class SkeletonAdmin(admin.ModelAdmin):
             obj.saved_as = obj
             return
         current = Skeleton.objects.get(pk=obj.pk)
-        if _comparable(skeleton_services.definition_of(current)) == _comparable(definition):
+        if skeleton_services.same_definition(skeleton_services.definition_of(current), definition):
             obj.saved_as = None
             return
         obj.saved_as = skeleton_services.update_skeleton(current, definition)
@@ -515,18 +512,6 @@ class SkeletonAdmin(admin.ModelAdmin):
             "has_view_permission": self.has_view_permission(request),
         }
         return TemplateResponse(request, "admin/annotation/skeleton/import_coco.html", context)
-
-
-def _comparable(definition: dict[str, Any]) -> str:
-    """A definition in a form where equal content compares equal (colours case-insensitive)."""
-    keypoints = [{**kp, "color": (kp.get("color") or "").lower(), "sigma": float(kp["sigma"])}
-                 for kp in definition["keypoints"]]
-    keys = ("description", "supercategory")
-    return json.dumps(
-        {**{k: definition.get(k) or "" for k in keys}, "keypoints": keypoints,
-         "edges": [list(e) for e in definition.get("edges") or []]},
-        sort_keys=True,
-    )
 
 
 def _named_problems(exc: ValidationError) -> list[str]:

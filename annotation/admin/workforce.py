@@ -13,8 +13,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from jointly.query_params import parse_id
+
 from ..models import Assignment, InstructionsAcknowledgement, Membership, Organization, ProjectAnnotator, Vendor
-from ..services import assignments as engine
+from .. import engine
 from ..services import timesheets
 from ..services import workforce as workforce_services
 from ..stats import annotator_numbers, parse_grouping, parse_period
@@ -171,8 +173,7 @@ class AssignmentAdmin(admin.ModelAdmin):
         errors = []
         rows = []
         scope = Assignment.objects.all()
-        raw_vendor = request.GET.get("vendor") or ""
-        vendor_id = int(raw_vendor) if raw_vendor.isascii() and raw_vendor.isdigit() and len(raw_vendor) <= 19 else None
+        vendor_id = parse_id(request.GET.get("vendor") or "")
         if vendor_id is not None:
             scope = scope.filter(vendor_id=vendor_id)
         try:

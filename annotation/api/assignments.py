@@ -14,12 +14,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from jointly.query_params import id_param
-
+from .. import engine
 from ..access import own_assignment_to_work_on, own_assignments
 from ..models import Assignment
-from ..services import assignments as engine
+from ..services.skeleton_cache import skeleton_spec
 from .authentication import ENGINE_AUTHENTICATION
+from .filters import AssignmentFilter, read
 from .task_schema import TaskSerializer
 from .tasks import task_payload
 
@@ -87,18 +87,11 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         ).order_by("-leased_at", "-id")
         if self.action != "list":
             return queryset
-        params = self.request.query_params
-        project_id = id_param(params, "project")
-        if project_id is not None:
-            queryset = queryset.filter(project_id=project_id)
-        if params.get("state"):
-            states = [s for s in params["state"].split(",") if s]
-            unknown = sorted(set(states) - set(Assignment.State.values))
-            if unknown:
-                raise serializers.ValidationError(
-                    {"state": [f"Unknown state {', '.join(unknown)}; expected {', '.join(Assignment.State.values)}."]}
-                )
-            queryset = queryset.filter(state__in=states)
+        filters = read(AssignmentFilter, self.request.query_params)
+        if "project" in filters:
+            queryset = queryset.filter(project_id=filters["project"])
+        if filters.get("state"):
+            queryset = queryset.filter(state__in=filters["state"])
         return queryset
 
     def _workable(self) -> Assignment:
@@ -175,7 +168,7 @@ def submit_labels(assignment: Assignment, instances: list, active_ms: int | None
     """Submit, for an assignment read by `own_assignment_to_work_on`: (response body, replayed?)."""
     assignment, created = engine.submit_assignment(
         assignment, instances, client_active_ms=active_ms,
-        spec=engine.skeleton_spec(assignment.project.skeleton_id, assignment.skeleton_updated_at),
+        spec=skeleton_spec(assignment.project.skeleton_id, assignment.skeleton_updated_at),
         image_size=(assignment.image_width, assignment.image_height),
     )
     return _submit_result(assignment), not created

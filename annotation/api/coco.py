@@ -19,7 +19,6 @@ Export: streams the COCO file (see services.coco_export).
 import tempfile
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -27,27 +26,24 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from jointly.api_errors import ErrorSerializer, error_response
+from jointly.api_errors import ApiError, ErrorSerializer
+from jointly.domain_errors import Invalid, TooLarge
 from jointly.jobs.api import JobRunSerializer
 from jointly.jobs.models import JobRun
 
 from ..services.coco_export import coco_chunks, selection_from_params
-from ..services.coco_import import IMPORT_SOURCES, CocoImportFailed, sniff_json, start_coco_import
-from .images import flag
+from ..services.coco_import import IMPORT_SOURCES, sniff_json, start_coco_import
+from .filters import CocoImportOptions, read
 
 _COPY_CHUNK = 1024 * 1024
 
 
-class UploadTooLarge(Exception):
-    pass
-
-
-def _too_large_response(size: int | None = None) -> Response:
+def _too_large(size: int | None = None) -> TooLarge:
     limit = settings.MAX_COCO_UPLOAD_BYTES
     got = f"{size} bytes" if size is not None else "more"
-    return error_response(
+    return TooLarge(
         f"The COCO file is too large: {got}, the limit is {limit} bytes (MAX_COCO_UPLOAD_BYTES).",
-        {"file": [f"Larger than {limit} bytes."]}, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        {"file": [f"Larger than {limit} bytes."]},
     )
 
 
@@ -66,37 +62,17 @@ def _spool_body(request) -> tempfile.SpooledTemporaryFile:
         total += len(chunk)
         if total > limit:
             spool.close()
-            raise UploadTooLarge()
+            raise _too_large()
         spool.write(chunk)
     spool.seek(0)
     return spool
 
 
-def _import_options(params) -> dict:
-    source = params.get("source") or "import"
-    if source not in IMPORT_SOURCES:
-        raise ValidationError({"source": f"source must be one of {', '.join(IMPORT_SOURCES)}, got {source!r}."})
-    category_id = params.get("category_id")
-    if category_id not in (None, ""):
-        try:
-            category_id = int(category_id)
-        except (TypeError, ValueError):
-            raise ValidationError({"category_id": f"Expected an integer, got {category_id!r}."}) from None
-    else:
-        category_id = None
-    return {
-        "source": source, "category_id": category_id,
-        "create_missing_images": flag(params.get("create_missing_images")),
-        "image_root": str(params.get("image_root") or ""), "dry_run": flag(params.get("dry_run")),
-    }
-
-
-def _failure_body(result: dict, run: JobRun) -> dict:
-    return {
-        "detail": result.get("detail", "The import failed."), "errors": result.get("errors", {}),
+def _failure(result: dict, run: JobRun) -> Invalid:
+    return Invalid(result.get("detail", "The import failed."), result.get("errors", {}), extra={
         "error_counts": result.get("error_counts", {}), "warnings": result.get("warnings", []),
         "job": JobRunSerializer(run).data,
-    }
+    })
 
 
 class CocoFileSerializer(serializers.Serializer):
@@ -158,28 +134,21 @@ class CocoActionsMixin:
         project = self.project_for("manage")
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if declared > settings.MAX_COCO_UPLOAD_BYTES:
-            return _too_large_response(declared)
+            raise _too_large(declared)
         if request.content_type.startswith("multipart/"):
             upload = request.FILES.get("file")
             if upload is None:
-                return error_response("Attach the COCO file as multipart field 'file'.", {"file": ["No file was uploaded."]})
+                raise Invalid("Attach the COCO file as multipart field 'file'.", {"file": ["No file was uploaded."]})
             if upload.size > settings.MAX_COCO_UPLOAD_BYTES:
-                return _too_large_response(upload.size)
+                raise _too_large(upload.size)
             params = {**request.query_params.dict(), **{k: request.data.get(k) for k in request.data if k != "file"}}
             handle = upload
         else:
-            try:
-                handle = _spool_body(request)
-            except UploadTooLarge:
-                return _too_large_response()
-            except CocoImportFailed as exc:
-                return error_response(str(exc), exc.errors)
+            handle = _spool_body(request)
             params = request.query_params.dict()
         try:
-            options = _import_options(params)
+            options = dict(read(CocoImportOptions, params))
             run = start_coco_import(project, handle, created_by=request.user, **options)
-        except CocoImportFailed as exc:
-            return error_response(str(exc), exc.errors)
         finally:
             handle.close()
         job = JobRunSerializer(run).data
@@ -188,10 +157,10 @@ class CocoActionsMixin:
             return Response({"detail": "Imported.", "job": job, "result": run.result}, status=code)
         if run.state == JobRun.State.FAILED:
             if isinstance(run.result, dict) and run.result.get("errors"):
-                return Response(_failure_body(run.result, run), status=status.HTTP_400_BAD_REQUEST)
-            return error_response(
+                raise _failure(run.result, run)
+            raise ApiError(
                 "The import failed unexpectedly; the job's error has the details.",
-                {"job": [str(run.id)]}, status.HTTP_500_INTERNAL_SERVER_ERROR,
+                {"job": [str(run.id)]}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
             )
         return Response(
             {"detail": "Import queued.", "job": job, "status_url": f"/api/v1/jobs/{run.id}/"},
@@ -210,10 +179,7 @@ class CocoActionsMixin:
     def export_coco(self, request, pk=None):
         """The project's annotations as a COCO keypoints file, streamed."""
         project = self.project_for("manage")
-        try:
-            selection = selection_from_params(request.query_params)
-        except ValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
+        selection = selection_from_params(request.query_params)
         response = StreamingHttpResponse(coco_chunks(project, selection), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-{selection.source}.coco.json"'
         return response

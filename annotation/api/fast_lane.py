@@ -1,5 +1,9 @@
 """The engine's two hottest requests, answered ahead of the rest of the stack.
 
+annotation/urls.py (FAST_LANE) names the two URLs answered here and says why;
+tests/test_middleware_order.py fails whenever MIDDLEWARE changes, because any
+middleware listed after this one never runs for these requests.
+
 Every annotator calls tasks/next and submit in a loop, all day, so on a
 busy project these two are nearly all of the API's traffic (bench/bench_tasks.py
 measures that loop). A request to either with an API token is answered here,
@@ -31,6 +35,7 @@ from django.urls import reverse
 from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
 
+from jointly.domain_errors import DomainError
 from jointly.parsers import BoundedJSONParser
 
 from ..access import own_assignment_to_work_on, task_context
@@ -59,7 +64,7 @@ def submit(request, token: str, assignment_id: int) -> HttpResponse | None:
         return None
     try:
         result, replayed = submit_labels(assignment, *labels)
-    except (DjangoValidationError, APIException):
+    except (DjangoValidationError, DomainError, APIException):
         return None
     response = _json(result, 200)
     if replayed:
@@ -92,13 +97,15 @@ def _json(payload, status: int) -> HttpResponse:
 
 @lru_cache(maxsize=1)
 def _routes() -> tuple[tuple[re.Pattern, object], ...]:
-    """The two paths as the URLconf spells them, with the id as the one group."""
+    """The paths of annotation.urls.FAST_LANE as the URLconf spells them, with the id as the one group."""
+    from ..urls import FAST_LANE
+
     sentinel = "987654321"
 
-    def pattern(name: str, kwarg: str) -> re.Pattern:
-        return re.compile("^" + re.escape(reverse(name, kwargs={kwarg: sentinel})).replace(sentinel, r"(\d+)") + "$")
+    def pattern(name: str) -> re.Pattern:
+        return re.compile("^" + re.escape(reverse(name, args=[sentinel])).replace(sentinel, r"(\d+)") + "$")
 
-    return (pattern("task-next", "project_id"), next_task), (pattern("assignment-submit", "pk"), submit)
+    return tuple((pattern(name), answer) for name, answer in FAST_LANE.items())
 
 
 class FastLaneMiddleware:

@@ -10,7 +10,6 @@ Listing is for project managers and QA leads; annotators get images one at a
 time from the assignment engine and never list a project's images.
 """
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -18,19 +17,13 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from jointly.api_errors import error_response
+from jointly.domain_errors import Invalid
 
 from ..access import sees_gold
 from ..models import Image
 from ..selectors import filtered_images
+from .filters import ImageFilter, UploadOptions, read
 from ..services.images import Candidate, register_images
-
-TRUE_VALUES = {"1", "true", "yes", "on"}
-
-
-def flag(value) -> bool:
-    return str(value or "").strip().lower() in TRUE_VALUES
-
 
 class ImagePagination(PageNumberPagination):
     """100 per page by default; `page_size` up to 1000 for scripts walking a large project."""
@@ -102,11 +95,8 @@ class ImageActionsMixin:
         if request.method == "POST":
             return self._upload_images(request)
         project = self.project_for("review")
-        try:
-            queryset = filtered_images(project, request.query_params,
-                                       include_gold=sees_gold(request.user, project))
-        except ValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
+        queryset = filtered_images(project, **read(ImageFilter, request.query_params),
+                                   include_gold=sees_gold(request.user, project))
         paginator = ImagePagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
@@ -115,11 +105,9 @@ class ImageActionsMixin:
         project = self.project_for("manage")
         uploads = request.FILES.getlist("files") + request.FILES.getlist("file")
         if not uploads:
-            return error_response(
-                "Attach one or more image files (multipart field 'files').",
-                {"files": ["No file was uploaded."]},
-            )
-        partial = flag(request.query_params.get("partial") or request.data.get("partial"))
+            raise Invalid("Attach one or more image files (multipart field 'files').", {"files": ["No file was uploaded."]})
+        given = {"partial": request.query_params.get("partial") or request.data.get("partial")}
+        partial = read(UploadOptions, given)["partial"]
         batch = register_images(
             project, [Candidate(file_name=f.name, fileobj=f, size=f.size) for f in uploads], partial=partial,
         )
@@ -127,12 +115,11 @@ class ImageActionsMixin:
         rejected = [r for r in batch.results if r.status == "rejected"]
         errors = {"files": [f"{r.file_name}: {r.reason}" for r in rejected]} if rejected else {}
         if not batch.stored:
-            body.update(
-                detail=f"{len(rejected)} of {len(uploads)} file(s) rejected; nothing was stored "
+            raise Invalid(
+                f"{len(rejected)} of {len(uploads)} file(s) rejected; nothing was stored "
                 "(send partial=1 to store the good ones). " + errors["files"][0],
-                errors=errors,
+                errors, extra=body,
             )
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         created = batch.count("created")
         body.update(
             detail=f"{created} image(s) stored, {batch.count('duplicate')} duplicate(s), {len(rejected)} rejected.",

@@ -13,12 +13,11 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from jointly.query_params import id_param
-
 from ..access import can_create_project_in, managed_projects, reviewable_projects, visible_projects, visible_vendors
 from ..models import Image, Organization, Project, Vendor
 from ..services import projects as project_services
 from .coco import CocoActionsMixin
+from .filters import ProjectFilter, read
 from .images import ImageActionsMixin
 
 
@@ -92,13 +91,12 @@ class ProjectViewSet(
             queryset = queryset.annotate(
                 image_count=_image_count(), accepted_count=_image_count(status=Image.Status.ACCEPTED)
             )
-        params = self.request.query_params
         if self.action == "list":
-            organization_id = id_param(params, "organization")
-            if organization_id is not None:
-                queryset = queryset.filter(organization_id=organization_id)
-            if params.get("is_active") in ("true", "false"):
-                queryset = queryset.filter(is_active=params["is_active"] == "true")
+            filters = read(ProjectFilter, self.request.query_params)
+            if "organization" in filters:
+                queryset = queryset.filter(organization_id=filters["organization"])
+            if "is_active" in filters:
+                queryset = queryset.filter(is_active=filters["is_active"])
         return queryset
 
     def project_for(self, capability: str) -> Project:

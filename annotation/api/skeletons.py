@@ -1,6 +1,5 @@
 """`/api/v1/skeletons/`: list, create, retrieve, update (a new version when frozen), COCO in and out."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -8,6 +7,7 @@ from rest_framework.response import Response
 
 from ..models import Skeleton
 from ..services import skeletons as skeleton_services
+from .filters import SkeletonFilter, read
 
 
 class KeypointSerializer(serializers.Serializer):
@@ -72,8 +72,10 @@ class SkeletonViewSet(
     queryset = Skeleton.objects.prefetch_related("keypoints", "edges").order_by("name", "-version")
 
     def get_queryset(self):
-        queryset = super().get_queryset()
-        name = self.request.query_params.get("name")
+        queryset = Skeleton.with_frozen(super().get_queryset())
+        if self.action != "list":
+            return queryset
+        name = read(SkeletonFilter, self.request.query_params).get("name")
         return queryset.filter(name=name) if name else queryset
 
     def create(self, request, *args, **kwargs):
@@ -105,10 +107,7 @@ class SkeletonViewSet(
     def import_coco(self, request):
         """Create a skeleton from a COCO category (`keypoints`, `skeleton`, optional `sigmas`, `flip_pairs`)."""
         category = request.data.get("category", request.data) if isinstance(request.data, dict) else request.data
-        try:
-            skeleton, warnings = skeleton_services.import_coco_category(category)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        skeleton, warnings = skeleton_services.import_coco_category(category)
         data = self.get_serializer(skeleton).data
         data["warnings"] = warnings
         return Response(data, status=status.HTTP_201_CREATED)

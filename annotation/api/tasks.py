@@ -15,12 +15,13 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jointly.api_errors import error_response
+from jointly.domain_errors import Conflict
 
+from .. import engine
 from ..access import task_context, visible_projects
 from ..models import Annotation, Assignment, InstructionsAcknowledgement, Membership, Project, Skeleton
-from ..services import assignments as engine
 from ..services import skeletons as skeleton_services
+from ..services.skeleton_cache import cached_for_skeleton
 from ..services import workforce as workforce_services
 from .authentication import ENGINE_AUTHENTICATION
 from .task_schema import TaskSerializer
@@ -50,14 +51,14 @@ def instructions_links(request, project: Project) -> dict:
 
 
 def skeleton_payload(project: Project) -> dict:
-    """The skeleton as the workspace draws it, cached per process (see engine.cached_for_skeleton)."""
+    """The skeleton as the workspace draws it, cached per process (see services.skeleton_cache)."""
     updated_at = getattr(project, "skeleton_updated_at", None) or project.skeleton.updated_at
 
     def build():
         skeleton = Skeleton.objects.prefetch_related("keypoints", "edges").get(pk=project.skeleton_id)
         return {"id": skeleton.pk, "version": skeleton.version, **skeleton_services.definition_of(skeleton)}
 
-    return engine.cached_for_skeleton(project.skeleton_id, updated_at, "payload", build)
+    return cached_for_skeleton(project.skeleton_id, updated_at, "payload", build)
 
 
 def prelabel_of(image_id: int, project: Project) -> dict | None:
@@ -138,14 +139,13 @@ class NextTaskView(APIView):
         """Lease the next image to label (or return the lease the caller holds)."""
         project = staffed_project(request.user, project_id)
         if must_acknowledge_first(project):
-            return error_response(
+            raise Conflict(
                 f"Read and acknowledge the instructions of this project (version "
                 f"{project.current_instructions_version}) before your first task.",
                 {"instructions": {
                     "code": "instructions_not_acknowledged", "version": project.current_instructions_version,
                     **instructions_links(request, project),
                 }},
-                status_code=status.HTTP_409_CONFLICT,
             )
         payload, status_code = lease_next_task(request, request.user, project)
         return Response(payload, status=status_code)
@@ -188,7 +188,7 @@ class ProjectInstructionsView(APIView):
         project = _visible_project(request.user, project_id)
         instructions = project.instructions
         if instructions is None:
-            return Response({"detail": "This project has no instructions.", "errors": {}}, status=404)
+            raise NotFound("This project has no instructions.")
         acknowledgement = InstructionsAcknowledgement.objects.filter(
             user=request.user, instructions=instructions, version=instructions.version
         ).values_list("acknowledged_at", flat=True).first()

@@ -16,7 +16,6 @@ from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jointly.query_params import id_param
 from jointly.throttles import AccountCreationThrottle, WriteRateThrottle
 
 from ..access import managed_vendors, statistics_scope, supervised_vendors, visible_vendors
@@ -24,7 +23,8 @@ from ..models import Membership, Project, ProjectAnnotator, Vendor
 from ..services import tenancy as tenancy_services
 from ..services import timesheets
 from ..services import workforce as workforce_services
-from ..stats import annotator_numbers, parse_grouping, parse_period
+from ..stats import annotator_numbers
+from .filters import StaffingFilter, StatsFilter, TimesheetFilter, read
 from .tenancy import organization_to_manage
 
 User = get_user_model()
@@ -242,7 +242,7 @@ class VendorStaffingView(APIView):
         """Who of this vendor works on which project."""
         vendor = _vendor(request.user, vendor_id, supervise=True)
         staffing = ProjectAnnotator.objects.filter(vendor=vendor).select_related("user", "project")
-        project_id = id_param(request.query_params, "project")
+        project_id = read(StaffingFilter, request.query_params).get("project")
         if project_id:
             staffing = staffing.filter(project_id=project_id)
         return Response(StaffingSerializer(staffing.order_by("project_id", "user__username"), many=True).data)
@@ -300,14 +300,12 @@ class AnnotatorStatsView(APIView):
     def get(self, request):
         """Per-annotator numbers over the caller's scope: submitted tasks, active time, medians,
         lease expiries, rejections, by day and/or project."""
-        params = request.query_params
-        period = parse_period(params)
-        group_by = parse_grouping(params.get("group_by"))
+        filters = read(StatsFilter, request.query_params)
+        period, group_by = filters["period"], filters["group_by"]
         scope = statistics_scope(request.user)
         for name, field in (("vendor", "vendor_id"), ("project", "project_id"), ("annotator", "annotator_id")):
-            value = id_param(params, name)
-            if value is not None:
-                scope = scope.filter(**{field: value})
+            if name in filters:
+                scope = scope.filter(**{field: filters[name]})
         return Response({
             "date_from": period.date_from, "date_to": period.date_to, "tz": str(period.tz), "group_by": group_by,
             "results": annotator_numbers(scope, period, group_by=group_by),
@@ -319,7 +317,7 @@ class VendorTimesheetView(APIView):
     def get(self, request, vendor_id: int):
         """CSV timesheet of the vendor's work (one row per day, annotator and project): what the vendor bills."""
         vendor = _vendor(request.user, vendor_id, manage=True)
-        period = parse_period(request.query_params, required=True)
+        period = read(TimesheetFilter, request.query_params)["period"]
         body = timesheets.timesheet_csv(statistics_scope(request.user).filter(vendor=vendor), period)
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         filename = f"timesheet-vendor{vendor.pk}-{period.date_from}-{period.date_to}.csv"

@@ -4,7 +4,7 @@ The database enforces the invariants that must survive any bug or race:
 one assignment per (image, annotator), so nobody labels an image twice, and
 at most one open lease per (project, annotator), so a double click on "next"
 cannot hold two images. The replica limit per image is kept by the engine
-under the image's row lock (see annotation/services/assignments.py).
+under the image's row lock (see annotation/engine/).
 """
 
 from django.conf import settings

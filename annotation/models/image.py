@@ -10,13 +10,14 @@ def image_upload_path(instance, filename):
 
 
 class Image(models.Model):
+    # Written only through annotation/services/image_status.py, which owns the transitions.
     class Status(models.TextChoices):
         NEW = "new", "New"
         ANNOTATING = "annotating", "In annotation"
         SCORING = "scoring", "Scoring"
         REVIEW = "review", "In review"
+        REWORK = "rework", "In rework"
         ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
 
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="images")
     file = models.ImageField(upload_to=image_upload_path, max_length=500, width_field=None, height_field=None)
@@ -28,7 +29,7 @@ class Image(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     is_gold = models.BooleanField(default=False)
     priority = models.IntegerField(default=0)
-    # Counters kept by the assignment engine (annotation/services/assignments.py)
+    # Counters kept by the assignment engine (annotation/engine/)
     # under this row's lock on every lease change, so candidate selection is one
     # indexed query over images. The counts are exact; next_lease_expiry may be a
     # lower bound (a submit that skips the recount leaves it), made exact by the

@@ -48,12 +48,24 @@ class Skeleton(models.Model):
     def __str__(self):
         return f"{self.name} v{self.version}"
 
-    @property
-    def is_frozen(self) -> bool:
-        """A skeleton is frozen once any annotation depends on it: edits then make a new version."""
+    @staticmethod
+    def frozen_expression() -> models.Exists:
+        """A skeleton is frozen once any annotation depends on it: edits then make a new version.
+        As an expression, so a list annotates it (`with_frozen`) instead of asking per row."""
         from .annotation import Annotation
 
-        return Annotation.objects.filter(image__project__skeleton=self).exists()
+        return models.Exists(Annotation.objects.filter(image__project__skeleton=models.OuterRef("pk")))
+
+    @classmethod
+    def with_frozen(cls, queryset):
+        return queryset.annotate(frozen=cls.frozen_expression())
+
+    @property
+    def is_frozen(self) -> bool:
+        frozen = getattr(self, "frozen", None)
+        if frozen is None:
+            frozen = Skeleton.with_frozen(Skeleton.objects.filter(pk=self.pk)).values_list("frozen", flat=True).get()
+        return frozen
 
     def spec(self) -> SkeletonSpec:
         keypoints = list(self.keypoints.all())  # ordered by `order`

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from jointly.api_errors import Conflict
+from jointly.domain_errors import Conflict
 from jointly.bulk import copy_into_temp_table, use_copy
 
 from ..models import Annotation, Image

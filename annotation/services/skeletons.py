@@ -24,17 +24,41 @@ from django.db import transaction
 from django.db.models import Max
 
 from ..models import Keypoint, Skeleton, SkeletonEdge
+from ..presets import sigmas_for_names
 
 DEFAULT_SIGMA = 0.05
 #: COCO's sigmas run 0.025..0.107; a sigma past this is a unit mistake, not a keypoint.
 MAX_SIGMA = 10.0
-DEFAULT_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # centre, left, right
-_SIDE_PATTERNS = (
-    (re.compile(r"^left[_\s-]?(.+)$", re.I), "right"),
-    (re.compile(r"^right[_\s-]?(.+)$", re.I), "left"),
-    (re.compile(r"^l_(.+)$", re.I), "r"),
-    (re.compile(r"^r_(.+)$", re.I), "l"),
-)
+DEFAULT_COLORS = {None: "#1f77b4", "left": "#d62728", "right": "#2ca02c"}  # by side; None is the centre
+#: The name prefixes (case-insensitive) that put a keypoint on a side; the n-th left prefix
+#: mirrors the n-th right one. The one copy of the rule: default colours, the flip-partner
+#: guess and the admin preview (server side and, through the page, skeleton_admin.js) read it.
+SIDE_PREFIXES = {"left": ("left", "l_"), "right": ("right", "r_")}
+
+
+def side_from_name(name: str) -> str | None:
+    """The side the name says ("left" or "right"), else None."""
+    lowered = name.lower()
+    for side, prefixes in SIDE_PREFIXES.items():
+        if lowered.startswith(prefixes):
+            return side
+    return None
+
+
+def _side_patterns() -> list[tuple[re.Pattern, str]]:
+    """(pattern capturing the rest of a sided name, the mirrored prefix), from SIDE_PREFIXES.
+    A prefix ending in "_" needs it; a word prefix takes an optional separator."""
+    patterns = []
+    for side, other in (("left", "right"), ("right", "left")):
+        for prefix, mirrored in zip(SIDE_PREFIXES[side], SIDE_PREFIXES[other]):
+            if prefix.endswith("_"):
+                patterns.append((re.compile(rf"^{re.escape(prefix[:-1])}_(.+)$", re.I), mirrored[:-1]))
+            else:
+                patterns.append((re.compile(rf"^{re.escape(prefix)}[_\s-]?(.+)$", re.I), mirrored))
+    return sorted(patterns, key=lambda p: -len(p[1]))  # word prefixes before their one-letter forms
+
+
+_SIDE_PATTERNS = _side_patterns()
 
 
 def validate_definition(definition: dict[str, Any]) -> None:
@@ -164,12 +188,7 @@ def _write_parts(skeleton: Skeleton, definition: dict[str, Any]) -> None:
 
 
 def default_color(name: str) -> str:
-    lowered = name.lower()
-    if lowered.startswith(("left", "l_")):
-        return DEFAULT_COLORS[1]
-    if lowered.startswith(("right", "r_")):
-        return DEFAULT_COLORS[2]
-    return DEFAULT_COLORS[0]
+    return DEFAULT_COLORS[side_from_name(name)]
 
 
 @transaction.atomic
@@ -196,7 +215,7 @@ def update_skeleton(skeleton: Skeleton, definition: dict[str, Any]) -> Skeleton:
     """
     validate_definition(definition)
     locked = Skeleton.objects.select_for_update().get(pk=skeleton.pk)
-    if locked.is_frozen and _meaning(definition) != _meaning(definition_of(locked)):
+    if locked.is_frozen and not same_definition(definition, definition_of(locked), meaning_only=True):
         return create_skeleton({**definition, "name": locked.name}, previous=locked)
     locked.description = definition.get("description", locked.description)
     locked.supercategory = definition.get("supercategory", locked.supercategory) or ""
@@ -207,15 +226,35 @@ def update_skeleton(skeleton: Skeleton, definition: dict[str, Any]) -> Skeleton:
     return locked
 
 
-def _meaning(definition: dict[str, Any]) -> tuple:
-    """What annotations and their scores depend on: names in order, sigmas, edges, flip pairs."""
+def same_definition(a: dict[str, Any], b: dict[str, Any], *, meaning_only: bool = False) -> bool:
+    """Whether two skeleton definitions say the same: the one place that compares them.
+
+    meaning_only compares what annotations and their scores depend on (names in
+    order, sigmas, edges, flip pairs), which decides whether an edit of a frozen
+    skeleton needs a new version. Otherwise every stored part counts too
+    (description, supercategory, colours case-insensitively, layout, edge order),
+    which decides whether an edit or a preset changes anything at all.
+    """
+    return _comparable(a, meaning_only) == _comparable(b, meaning_only)
+
+
+def _comparable(definition: dict[str, Any], meaning_only: bool) -> tuple:
     keypoints = definition["keypoints"]
-    return (
+    meaning = (
         tuple(str(kp["name"]).strip() for kp in keypoints),
         tuple(float(kp["sigma"]) for kp in keypoints),
         frozenset(frozenset(str(x).strip() for x in edge) for edge in definition.get("edges") or []),
         frozenset((str(kp["name"]).strip(), str(kp.get("flip_partner") or "").strip()) for kp in keypoints),
     )
+    if meaning_only:
+        return meaning
+    presentation = (
+        str(definition.get("description") or ""), str(definition.get("supercategory") or ""),
+        tuple((str(kp.get("color") or "").lower(), tuple(kp["layout"]) if kp.get("layout") else None)
+              for kp in keypoints),
+        tuple(tuple(str(x).strip() for x in edge) for edge in definition.get("edges") or []),
+    )
+    return meaning + presentation
 
 
 # --- COCO category form -----------------------------------------------------
@@ -270,8 +309,6 @@ def definition_from_coco_category(category: dict[str, Any]) -> tuple[dict[str, A
 
     Raises ValidationError naming the field when the category is malformed.
     """
-    from .presets import sigmas_for_names
-
     if not isinstance(category, dict):
         raise ValidationError({"category": "Expected a JSON object (a COCO category)."})
     names = category.get("keypoints")

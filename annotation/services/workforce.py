@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from jointly.api_errors import Conflict
+from jointly.domain_errors import Conflict
 
 from ..models import (
     Assignment, InstructionsAcknowledgement, Membership, Project, ProjectAnnotator, Vendor,
@@ -72,7 +72,7 @@ def add_vendor_member(
 def deactivate_membership(membership: Membership, *, now: datetime | None = None) -> Membership:
     """Take a role away. A departing annotator's staffing through this vendor ends and
     their open leases on those projects are released, so their slots go to others now."""
-    from .assignments import release_assignment
+    from ..engine import release_assignment
 
     membership.is_active = False
     membership.save(update_fields=["is_active"])
@@ -119,7 +119,7 @@ def staff_annotator(vendor: Vendor, *, user_id: int, project_id: int, added_by=N
 @transaction.atomic
 def unstaff_annotator(staffing: ProjectAnnotator, *, now: datetime | None = None) -> None:
     """Take an annotator off a project; their open lease there goes back to the pool."""
-    from .assignments import release_assignment
+    from ..engine import release_assignment
 
     lease = Assignment.objects.filter(
         project_id=staffing.project_id, annotator_id=staffing.user_id, state=Assignment.State.LEASED
@@ -130,15 +130,6 @@ def unstaff_annotator(staffing: ProjectAnnotator, *, now: datetime | None = None
 
 
 # --- instructions -----------------------------------------------------------------
-
-
-def needs_acknowledgement(user, project: Project) -> bool:
-    """True while the caller has not acknowledged the project's current instructions version."""
-    if not project.instructions_id:
-        return False
-    return not InstructionsAcknowledgement.objects.filter(
-        user=user, instructions_id=project.instructions_id, version=project.instructions.version
-    ).exists()
 
 
 @transaction.atomic

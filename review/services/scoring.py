@@ -29,6 +29,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 
 from annotation.models import Annotation, Assignment, Image, Project, SkeletonSpec
+from annotation.services import image_status
 from annotation.services.annotations import replace_source_annotations
 from jointly.bulk import upsert
 from review.agreement import FLAG_CODES, InstanceBatch, PipelineResult, run_pipeline, summarize
@@ -42,7 +43,7 @@ Source = Annotation.Source
 #: just past the image border passed submit validation's tolerance, and limb
 #: lengths are only judged well against a whole project (see `score_project`).
 BLOCKING_FLAGS = ("left_right_swap", "duplicate_instance", "outside_box")
-SCORED_STATUSES = (Image.Status.SCORING, Image.Status.REVIEW, Image.Status.ACCEPTED)
+SCORED_STATUSES = image_status.SCORED
 
 
 @dataclass
@@ -327,7 +328,6 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
         ))
         if image.status == Image.Status.SCORING:
             (to_accept if decision == ConsensusResult.Decision.AUTO_ACCEPTED else to_review).append(image)
-            image.status = Image.Status.ACCEPTED if decision == ConsensusResult.Decision.AUTO_ACCEPTED else Image.Status.REVIEW
 
     upsert(
         ConsensusResult, results, unique_fields=["image"],
@@ -335,8 +335,8 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
                        "clusters", "annotator_scores", "flags", "decision", "reasons", "inputs", "computed_at"],
     )
     replace_source_annotations(Source.CONSENSUS, {im.pk: inst for im, inst in zip(images, consensus_instances)})
-    Image.objects.filter(pk__in=[im.pk for im in to_accept]).update(status=Image.Status.ACCEPTED)
-    Image.objects.filter(pk__in=[im.pk for im in to_review]).update(status=Image.Status.REVIEW)
+    image_status.auto_accept(to_accept)
+    image_status.send_to_review(to_review)
     reasons_of = {r.image_id: r.reasons for r in results}
     ReviewTask.objects.bulk_create(
         [ReviewTask(image=im, project=project, reasons=reasons_of[im.pk]) for im in to_review],

@@ -10,9 +10,11 @@ changes meaning behind anybody's back.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
+
+from jointly.domain_errors import Invalid
 
 from annotation.models import Project, Skeleton
 from annotation.services.skeletons import create_skeleton, definition_of
@@ -24,13 +26,16 @@ MIN_PAIRS = 50
 
 
 @transaction.atomic
-def propose_sigmas(project: Project, *, min_pairs: int = MIN_PAIRS) -> tuple[Skeleton, list[str]]:
+def propose_sigmas(
+    project: Project, *, min_pairs: int = MIN_PAIRS, progress: Callable | None = None,
+) -> tuple[Skeleton, list[str]]:
     """Score the project, then write its learned sigmas into a new skeleton version.
 
     Returns the new skeleton and one line per keypoint saying what changed.
-    Raises ValidationError when no keypoint has enough redundant labels.
+    Raises Invalid when no keypoint has enough redundant labels. It re-scores
+    the whole project: run it as a job (`review.jobs.propose_sigmas`).
     """
-    report = score_project(project).report
+    report = score_project(project, progress=progress).report
     keypoints = report.get("keypoints") or {}
     learned = keypoints.get("learned_sigma") or []
     counts = keypoints.get("learned_count") or []
@@ -43,7 +48,7 @@ def propose_sigmas(project: Project, *, min_pairs: int = MIN_PAIRS) -> tuple[Ske
         changes.append(f"{kp['name']}: {kp['sigma']:.4f} -> {sigma:.4f} (from {count} annotator pairs)")
         kp["sigma"] = round(float(sigma), 5)
     if all("kept" in line for line in changes):
-        raise ValidationError(
+        raise Invalid(
             f"No keypoint of project '{project}' has {min_pairs} redundant annotator pairs yet; "
             "score more images before estimating sigmas."
         )

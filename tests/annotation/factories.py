@@ -172,7 +172,7 @@ def clock(monkeypatch) -> Clock:
 def prefill(images, users, *, state: str = "submitted", leased_at=None, lease_seconds: int = 600) -> None:
     """Give each image one assignment per user in `state` (with an annotation when submitted), in bulk."""
     from annotation.models import Annotation, Assignment
-    from annotation.services.assignments import recount_images
+    from annotation.engine import recount_images
 
     leased_at = leased_at or django_timezone.now()
     assignments = []
@@ -192,11 +192,12 @@ def prefill(images, users, *, state: str = "submitted", leased_at=None, lease_se
     recount_images(Image.objects.filter(pk__in=[i.pk for i in images]))
 
 
-@pytest.fixture(params=["one_statement", "portable"], autouse=True)
+@pytest.fixture(params=["one_statement", "reference"], autouse=True)
 def engine_path(request, monkeypatch):
-    """Run a module's tests through both engine paths: PostgreSQL's one-statement fast
-    paths and the portable ones the embedded SQLite takes. Import it to use it."""
-    from annotation.services import assignments
+    """Run a module's tests through both sets of engine statements on the same cases:
+    PostgreSQL's (annotation/engine/postgres.py) and the ORM reference the embedded
+    SQLite runs (annotation/engine/reference.py). Import it to use it."""
+    from annotation.engine import paths
 
-    monkeypatch.setattr(assignments, "ONE_STATEMENT_PATHS", request.param == "one_statement")
+    monkeypatch.setattr(paths, "ONE_STATEMENT_PATHS", request.param == "one_statement")
     return request.param

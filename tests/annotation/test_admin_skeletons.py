@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from annotation.models import Annotation, Image, Keypoint, Organization, Project, Skeleton
-from annotation.services.presets import PRESET_DIR
+from annotation.presets import PRESET_DIR
 from annotation.services.skeletons import create_skeleton, definition_of, to_coco_category
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 
 from annotation.models import Annotation, Assignment, Image
-from annotation.services.assignments import expire_overdue_leases
+from annotation.engine import expire_overdue_leases
 
 from .factories import (  # noqa: F401  (fixtures: clock, engine_path runs both engine paths)
     client_for,

@@ -4,7 +4,7 @@ import pytest
 
 from annotation.access import own_assignment_to_work_on
 from annotation.models import Annotation, Assignment, Image, ProjectAnnotator
-from annotation.services.assignments import submit_assignment
+from annotation.engine import submit_assignment
 
 from .factories import (  # noqa: F401  (fixtures: clock, engine_path runs both engine paths)
     client_for,

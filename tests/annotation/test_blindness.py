@@ -12,7 +12,7 @@ import pytest
 
 from annotation.access import readable_annotations
 from annotation.models import Annotation, Assignment
-from annotation.services.assignments import next_task, submit_assignment
+from annotation.engine import next_task, submit_assignment
 
 from .factories import client_for, instance, make_world
 

@@ -205,7 +205,7 @@ def test_a_100_mb_garbage_upload_is_refused_from_its_first_bytes(manager_client,
         raise AssertionError("the garbage was parsed")
 
     monkeypatch.setattr(coco_import, "read_coco", must_not_parse)
-    monkeypatch.setattr(coco_import.orjson, "loads", must_not_parse)
+    monkeypatch.setattr(coco_import.reading.orjson, "loads", must_not_parse)
     garbage = bytes(range(256)) * (100 * 1024 * 1024 // 256)
     before = annotation_table_counts()
     response = post_coco(manager_client, project, garbage)

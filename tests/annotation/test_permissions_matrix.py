@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from annotation.models import Annotation, Assignment, InstructionsAcknowledgement, Membership, ProjectAnnotator
-from annotation.services.assignments import next_task
+from annotation.engine import next_task
 
 from .factories import client_for, grant, instance, make_user, make_world, with_instructions
 
@@ -86,7 +86,7 @@ def scenario():
         InstructionsAcknowledgement.objects.create(
             user=world[name], instructions=world.project.instructions, version=2, acknowledged_at="2026-01-01T00:00Z"
         )
-    from annotation.services.assignments import submit_assignment
+    from annotation.engine import submit_assignment
 
     project = world.project
     own, _ = next_task(world["annotator_a"], project, vendor_id=world.vendor_a.pk)

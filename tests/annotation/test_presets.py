@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from annotation.models import Skeleton
-from annotation.services.presets import PRESET_DIR, preset_categories
+from annotation.presets import PRESET_DIR, preset_categories
 from annotation.services.skeletons import (
     definition_from_coco_category, import_coco_category, to_coco_category, validate_definition,
 )

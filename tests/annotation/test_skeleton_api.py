@@ -133,3 +133,24 @@ def test_reordering_keypoints_of_a_used_skeleton_is_a_new_version(staff_client):
     response = staff_client.put(f"/api/v1/skeletons/{skeleton.pk}/", reordered, format="json")
     assert response.status_code == 201
     assert list(skeleton.keypoints.values_list("name", flat=True)) == ["left_shoulder", "right_shoulder", "neck"]
+
+
+def test_the_list_reads_is_frozen_in_the_page_query_not_per_skeleton(staff_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def listed():
+        with CaptureQueriesContext(connection) as captured:
+            body = staff_client.get("/api/v1/skeletons/").json()
+        return body, len(captured.captured_queries)
+
+    first = create_skeleton({**ARM, "name": "a"})
+    create_skeleton({**ARM, "name": "b"})
+    freeze(first)
+    body, two = listed()
+    assert {s["name"]: s["is_frozen"] for s in body["results"]} == {"a": True, "b": False}
+    for name in ("c", "d", "e"):
+        create_skeleton({**ARM, "name": name})
+    body, five = listed()
+    assert len(body["results"]) == 5
+    assert five == two

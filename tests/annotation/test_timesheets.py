@@ -8,7 +8,7 @@ import pytest
 
 from annotation import stats
 from annotation.models import Assignment, Membership, Organization, Vendor
-from annotation.services.assignments import expire_overdue_leases, next_task, submit_assignment
+from annotation.engine import expire_overdue_leases, next_task, submit_assignment
 
 from .factories import client_for, grant, instance, make_images, make_project, make_user
 

@@ -3,7 +3,7 @@
 import pytest
 
 from annotation.models import Assignment, Image, Membership, ProjectAnnotator
-from annotation.services.assignments import next_task
+from annotation.engine import next_task
 
 from annotation.services.workforce import acknowledge_instructions
 

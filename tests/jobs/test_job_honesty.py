@@ -90,7 +90,7 @@ def test_a_last_replica_whose_scoring_enqueue_failed_is_scored_after_reconciling
     """The submit commits, Redis refuses the scoring job: the annotator still gets 200, and the
     image does not stay in `scoring` for ever - the job row is requeued and a worker scores it."""
     from annotation.models import Image
-    from annotation.services.assignments import next_task
+    from annotation.engine import next_task
     from review.models import ConsensusResult
     from tests.annotation.factories import client_for, instance, make_world
 

@@ -137,7 +137,7 @@ def test_workforce_numbers_record_how_far_annotators_moved_the_prelabels():
     from datetime import timedelta
 
     from annotation.models import ProjectAnnotator, Vendor
-    from annotation.services.assignments import next_task, submit_assignment
+    from annotation.engine import next_task, submit_assignment
     from django.utils import timezone
 
     project, images, manager = blob_project()

@@ -7,7 +7,7 @@ expiries, open leases), current on images nobody has asked for yet.
 
 from django.core.management.base import BaseCommand
 
-from annotation.services.assignments import expire_overdue_leases
+from annotation.engine import expire_overdue_leases
 
 
 class Command(BaseCommand):

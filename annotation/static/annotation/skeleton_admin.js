@@ -16,7 +16,17 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const SIZE = 400;
   const PADDING = 24;
-  const SIDE_COLORS = { left: "#d62728", right: "#2ca02c", centre: "#1f77b4", paired: "#9467bd" };
+  // The side rules are the server's (annotation/services/skeletons.py SIDE_PREFIXES,
+  // annotation/admin/skeletons.py SIDE_COLORS), handed over in the page; read in init().
+  let SIDE_PREFIXES = {};
+  let SIDE_COLORS = {};
+
+  function readRules() {
+    const element = document.getElementById("skeleton-preview-rules");
+    const rules = element ? JSON.parse(element.textContent) : {};
+    SIDE_PREFIXES = rules.side_prefixes || {};
+    SIDE_COLORS = rules.side_colors || {};
+  }
 
   function field(row, name) {
     return row.querySelector('[name$="-' + name + '"]');
@@ -41,8 +51,9 @@
 
   function side(name, flipPartner) {
     const lowered = name.toLowerCase();
-    if (lowered.startsWith("left") || lowered.startsWith("l_")) return "left";
-    if (lowered.startsWith("right") || lowered.startsWith("r_")) return "right";
+    for (const [named, prefixes] of Object.entries(SIDE_PREFIXES)) {
+      if (prefixes.some((prefix) => lowered.startsWith(prefix))) return named;
+    }
     return flipPartner ? "paired" : "centre";
   }
 
@@ -228,6 +239,7 @@
     const keypointGroup = document.getElementById("keypoints-group");
     const edgeGroup = document.getElementById("edges-group");
     if (!svg || !keypointGroup) return;
+    readRules();
     const datalist = document.getElementById("skeleton-keypoint-names");
 
     const refresh = () => {

@@ -1,201 +1,33 @@
-"""Import a COCO keypoints file into a project: strict, explained, all-or-nothing, fast.
-
-Three phases, so that a bad file never writes anything:
-
-1. read: the bytes must look like JSON (a 100 MB upload of garbage is refused
-   from its first bytes, never parsed), then orjson parses it. orjson rejects
-   NaN/Infinity, which Python's `json.dump` writes; such a file is re-read
-   with the standard library so the offending numbers are reported by
-   annotation and keypoint instead of as a syntax error.
-2. plan (`plan_coco_import`): every check, vectorized over all instances
-   (one (N, K, 3) array through `instances.array_errors`). Every problem is
-   collected — messages capped at MAX_MESSAGES, counts per kind uncapped —
-   and raised together as CocoImportFailed.
-3. apply (`apply_coco_import`): one transaction. Missing images are created
-   with bulk_create, existing annotations of the source are updated in one
-   UPDATE ... FROM unnest(...) (ids survive, `version` is bumped only when the
-   content changed), new ones are bulk-inserted. Importing the same file twice
-   leaves the same rows.
-
-Quirks of real tools that are accepted, and reported as warnings:
-
-- v=0 keypoints with non-zero x, y (CVAT writes the last position of a point
-  marked outside/absent). COCO ignores x, y when v=0, so they are set to 0, 0.
-- file names with folders or upload prefixes (Label Studio writes
-  ``images/abc.jpg`` or ``/data/upload/1/8f3a2b1c-abc.jpg``): an exact match
-  is tried first, then the base name, then the base name without Label
-  Studio's 8-hex upload prefix. A base name that fits several project images
-  is an error naming them.
-- keypoints listed in another order than the skeleton: mapped by name.
-- no bbox: derived from the extent of the labeled keypoints. No area: bbox w*h.
-- `segmentation`, `attributes` and other extra keys (CVAT): ignored.
-- crowd regions (`iscrowd: 1`, no keypoints): skipped, counted.
-"""
+"""2. Plan: every check of the file against the project, vectorized; nothing is written."""
 
 from __future__ import annotations
 
 import difflib
-from itertools import chain
-import json
 import re
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Callable, NamedTuple
-from uuid import uuid4
+from typing import Callable, NamedTuple
 
 import numpy as np
-import orjson
-from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
-from django.utils import timezone
 
-from jointly.bulk import is_postgresql
-from jointly.json_input import JSONInputError, check_bounds
-from jointly.jobs.services import enqueue
+from ...models import Annotation, Image, Project
+from ..images import sanitized_file_name
+from ..instances import array_errors
+from .errors import MAX_MESSAGES, CocoImportFailed, ErrorLog
 
-from ..models import Annotation, Image, Project
-from .annotations import replace_source_annotations
-from .images import sanitized_file_name
-from .instances import array_errors
-
-MAX_MESSAGES = 200
 IMPORT_SOURCES = (Annotation.Source.IMPORT, Annotation.Source.GOLD)
-WRITE_BATCH = 5000
 #: Storage folders Jointly writes itself (uploads, COCO files, model weights, instruction images).
 RESERVED_STORAGE_FOLDERS = ("projects", "coco_imports", "models", "instructions")
-_SNIFF_BYTES = 4096
 _LABEL_STUDIO_PREFIX = re.compile(r"^[0-9a-f]{8}-(.+)$")
 
 Progress = Callable[..., None]
 
 
-def _no_progress(done, total=None, message=""):
+def no_progress(done, total=None, message=""):
     pass
 
-
-class CocoImportFailed(Exception):
-    """A file that cannot be imported, with every problem found (nothing was written)."""
-
-    def __init__(self, errors: dict[str, list[str]], counts: dict[str, int], warnings: list[str] | None = None):
-        self.errors, self.counts, self.warnings = errors, counts, warnings or []
-        total = sum(counts.values()) or sum(len(v) for v in errors.values())
-        first = next((m for ms in errors.values() for m in ms), "")
-        super().__init__(f"The COCO file has {total} problem(s); nothing was imported. {first}".strip())
-
-    @property
-    def job_result(self) -> dict:
-        """What a failed job keeps as its result, so `/api/v1/jobs/{id}/` shows every error."""
-        return {
-            "ok": False, "detail": str(self), "errors": self.errors, "error_counts": self.counts,
-            "warnings": self.warnings,
-        }
-
-
-class ErrorLog:
-    """Messages grouped by section (file, categories, keypoints, images, annotations), capped; counts by kind."""
-
-    def __init__(self, cap: int = MAX_MESSAGES):
-        self.cap = cap
-        self.messages: dict[str, list[str]] = {}
-        self.counts: dict[str, int] = {}
-        self._shown = 0
-
-    def add(self, section: str, kind: str, message: str, count: int = 1) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + count
-        if self._shown < self.cap:
-            self.messages.setdefault(section, []).append(message)
-            self._shown += 1
-
-    def extend(self, section: str, messages: list[str], counts: dict[str, int]) -> None:
-        for kind, n in counts.items():
-            self.counts[kind] = self.counts.get(kind, 0) + n
-        room = max(0, self.cap - self._shown)
-        if messages and room:
-            self.messages.setdefault(section, []).extend(messages[:room])
-            self._shown += min(room, len(messages))
-
-    @property
-    def remaining(self) -> int:
-        return max(1, self.cap - self._shown)
-
-    def __bool__(self) -> bool:
-        return bool(self.counts)
-
-    def fail(self, warnings: list[str]) -> CocoImportFailed:
-        shown = sum(len(v) for v in self.messages.values())
-        total = sum(self.counts.values())
-        if total > shown:
-            self.messages.setdefault("summary", []).append(
-                f"{total - shown} more problem(s) not listed; counts by kind: "
-                + ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
-            )
-        return CocoImportFailed(self.messages, self.counts, warnings)
-
-
-# --- 1. read ----------------------------------------------------------------
-
-def sniff_json(head: bytes) -> None:
-    """Refuse, from its first bytes, anything that is not a JSON object."""
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
-    if not text:
-        raise CocoImportFailed({"file": ["The file is empty."]}, {"not_json": 1})
-    if text[:1] != b"{":
-        preview = text[:16]
-        raise CocoImportFailed(
-            {"file": [f"Not a JSON file: a COCO file is a JSON object starting with '{{', this one starts with {preview!r}."]},
-            {"not_json": 1},
-        )
-
-
-def read_coco(source: bytes | IO[bytes]) -> dict:
-    """Parse a COCO file's bytes into a dict, or raise CocoImportFailed naming where it breaks."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        raw = bytes(source)
-    else:
-        head = source.read(_SNIFF_BYTES)
-        sniff_json(head)
-        raw = head + source.read()
-    sniff_json(raw[:_SNIFF_BYTES])
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = _read_with_stdlib(raw)
-    # NUL can only arrive escaped (JSON refuses raw control bytes), so a file without the
-    # escape needs no walk; the import reads known fields only, so depth elsewhere is harmless.
-    if b"\\u0000" in raw:
-        try:
-            check_bounds(data, max_depth=settings.JSON_MAX_DEPTH)
-        except JSONInputError as exc:
-            raise CocoImportFailed({"file": [str(exc)]}, {"invalid_json": 1}) from None
-    if not isinstance(data, dict):
-        raise CocoImportFailed({"file": ["A COCO file must be a JSON object with images, annotations and categories."]},
-                               {"bad_structure": 1})
-    return data
-
-
-def _read_with_stdlib(raw: bytes):
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CocoImportFailed(
-            {"file": [f"Not a UTF-8 JSON file: undecodable byte at offset {exc.start}."]}, {"not_json": 1}
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(text.rstrip()) - 1
-        hint = " The file ends too early: it looks truncated." if truncated else ""
-        raise CocoImportFailed(
-            {"file": [f"Invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (byte {exc.pos}).{hint}"]},
-            {"truncated_json" if truncated else "invalid_json": 1},
-        ) from None
-    except RecursionError:
-        raise CocoImportFailed({"file": ["Invalid JSON: nested too deeply."]}, {"invalid_json": 1}) from None
-
-
-# --- 2. plan ----------------------------------------------------------------
 
 @dataclass
 class ImportOptions:
@@ -608,7 +440,7 @@ def _group_instances(found: _Collected, n_images: int, kp, box, areas, scores) -
     return per_image
 
 
-def plan_coco_import(project: Project, data: dict, options: ImportOptions, progress: Progress = _no_progress) -> ImportPlan:
+def plan_coco_import(project: Project, data: dict, options: ImportOptions, progress: Progress = no_progress) -> ImportPlan:
     """Check the whole file against the project; return what to write, or raise CocoImportFailed.
 
     `data["annotations"]` is emptied once read, to keep the peak memory of a
@@ -656,143 +488,4 @@ def plan_coco_import(project: Project, data: dict, options: ImportOptions, progr
         project=project, source=options.source, image_ids=image_ids, new_images=new_images, coco_ids=coco_ids,
         instances_per_image=per_image, warnings=warnings,
         stats={"images": len(image_ids), "instances": len(found.ids), "category_id": category_id},
-    )
-
-
-# --- 3. apply ---------------------------------------------------------------
-
-def apply_coco_import(plan: ImportPlan, progress: Progress = _no_progress) -> dict[str, Any]:
-    """Write a checked plan in one transaction; returns counts of what changed."""
-    n_images = len(plan.image_ids)
-    with transaction.atomic():
-        # One import at a time per project: the existence checks below stay true until commit.
-        Project.objects.select_for_update().filter(pk=plan.project.pk).first()
-        new_positions = sorted(plan.new_images)
-        created_ids: dict[int, int] = {}
-        for start in range(0, len(new_positions), WRITE_BATCH):
-            chunk = new_positions[start:start + WRITE_BATCH]
-            created_ids.update(zip(chunk, insert_images(plan.project, [plan.new_images[p] for p in chunk])))
-            progress(0.4 + 0.2 * min(1.0, (start + WRITE_BATCH) / len(new_positions)), 1, "creating images")
-        image_ids = [created_ids[i] if i in plan.new_images else plan.image_ids[i] for i in range(n_images)]
-        matched = [i for i in range(n_images) if i not in plan.new_images]
-        _record_coco_ids([image_ids[i] for i in matched], [plan.coco_ids[i] for i in matched])
-        if plan.source == Annotation.Source.GOLD:
-            for start in range(0, n_images, WRITE_BATCH):
-                Image.objects.filter(pk__in=image_ids[start:start + WRITE_BATCH], is_gold=False).update(is_gold=True)
-        progress(0.65, 1, "writing annotations")
-        written = replace_source_annotations(
-            plan.source, {image_ids[i]: plan.instances_per_image[i] for i in range(n_images)}
-        )
-    progress(1, 1, "imported")
-    return {
-        "ok": True, "source": plan.source, "images": n_images, "images_created": len(plan.new_images),
-        "instances": plan.stats["instances"], "annotations_created": written["created"],
-        "annotations_updated": written["updated"], "annotations_unchanged": written["unchanged"],
-        "category_id": plan.stats["category_id"], "warnings": plan.warnings,
-    }
-
-
-def insert_images(project: Project, records: list[NewImage]) -> list[int]:
-    """Insert image rows in one INSERT ... SELECT FROM unnest(...) RETURNING id; ids in `records` order.
-
-    bulk_create spends ~10 s preparing 60,000 rows field by field; this sends
-    one array per column. Columns this import does not set get their model
-    default, so a field added to Image later still gets a value.
-    """
-    if not records:
-        return []
-    if not is_postgresql():
-        created = Image.objects.bulk_create(
-            [Image(project=project, file=r.file, file_name=r.file_name, width=r.width, height=r.height,
-                   coco_id=r.coco_id) for r in records], batch_size=2000,
-        )
-        return [image.pk for image in created]
-    given = {
-        "project_id": [project.pk] * len(records), "file": [r.file for r in records],
-        "file_name": [r.file_name for r in records], "width": [r.width for r in records],
-        "height": [r.height for r in records], "coco_id": [r.coco_id for r in records],
-        "sha256": [""] * len(records),
-    }
-    columns, arrays, casts = [], [], []
-    for model_field in Image._meta.local_concrete_fields:
-        if model_field.primary_key:
-            continue
-        if model_field.attname in given:
-            values = given[model_field.attname]
-        elif getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
-            values = [timezone.now()] * len(records)
-        else:
-            values = [model_field.get_db_prep_save(model_field.get_default(), connection)] * len(records)
-        columns.append(connection.ops.quote_name(model_field.column))
-        arrays.append(values)
-        casts.append(f"%s::{model_field.rel_db_type(connection) if model_field.is_relation else model_field.db_type(connection)}[]")
-    sql = (
-        f"INSERT INTO {Image._meta.db_table} ({', '.join(columns)}) "
-        f"SELECT {', '.join(columns)} FROM unnest({', '.join(casts)}) WITH ORDINALITY AS v({', '.join(columns)}, n) "
-        "ORDER BY n RETURNING id, coco_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
-        # coco_ids are unique within a plan: map by them rather than trust RETURNING's row order.
-        id_of = {coco_id: pk for pk, coco_id in cursor.fetchall()}
-    return [id_of[r.coco_id] for r in records]
-
-
-def _record_coco_ids(image_ids: list[int], coco_ids: list[int]) -> None:
-    """Remember each matched image's id in the COCO file (for exports that keep the file's ids)."""
-    if not image_ids:
-        return
-    if not is_postgresql():
-        images = list(Image.objects.filter(pk__in=image_ids).only("pk", "coco_id"))
-        wanted = dict(zip(image_ids, coco_ids))
-        changed = [im for im in images if im.coco_id != wanted[im.pk]]
-        for image in changed:
-            image.coco_id = wanted[image.pk]
-        Image.objects.bulk_update(changed, ["coco_id"], batch_size=2000)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Image._meta.db_table} AS i SET coco_id = v.coco_id "
-            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, coco_id) "
-            "WHERE i.id = v.id AND i.coco_id IS DISTINCT FROM v.coco_id",
-            [image_ids, coco_ids],
-        )
-
-
-def import_coco(
-    project: Project, source: bytes | IO[bytes], options: ImportOptions, *, dry_run: bool = False,
-    progress: Progress = _no_progress,
-) -> dict[str, Any]:
-    """Read, check and (unless dry_run) write a COCO keypoints file. Raises CocoImportFailed."""
-    progress(0, 1, "reading the file")
-    # No local reference to the parsed file: the plan frees its bulk as soon as it has read it.
-    plan = plan_coco_import(project, read_coco(source), options, progress)
-    if dry_run:
-        return {
-            "ok": True, "dry_run": True, "source": plan.source, "images": len(plan.image_ids),
-            "images_to_create": len(plan.new_images), "instances": plan.stats["instances"],
-            "category_id": plan.stats["category_id"], "warnings": plan.warnings,
-        }
-    return apply_coco_import(plan, progress)
-
-
-def start_coco_import(
-    project: Project, handle: IO[bytes], *, created_by=None, source: str = Annotation.Source.IMPORT,
-    create_missing_images: bool = False, image_root: str = "", category_id: int | None = None, dry_run: bool = False,
-):
-    """Keep an uploaded COCO file in storage and run the import job on the `default` queue.
-
-    The file is sniffed first (CocoImportFailed for anything that is not
-    JSON), so garbage is neither stored nor queued. Returns the JobRun: still
-    queued with a worker, already finished or failed in-process.
-    """
-    handle.seek(0)
-    sniff_json(handle.read(_SNIFF_BYTES))
-    handle.seek(0)
-    storage_name = default_storage.save(f"coco_imports/{project.pk}/{uuid4().hex}.json", File(handle))
-    return enqueue(
-        "default", "annotation.jobs.import_coco_file",
-        description=f"Import COCO into project {project.pk} ({source})", created_by=created_by,
-        project_id=project.pk, storage_name=storage_name, source=source,
-        create_missing_images=create_missing_images, image_root=image_root, category_id=category_id, dry_run=dry_run,
     )

@@ -1,0 +1,114 @@
+"""Next task: lease the caller one image that still needs replicas and that they never had.
+
+See README.md beside this file for the flowchart.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Callable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..models import Assignment, Image, Project
+from . import rules
+from .paths import lock, statements
+
+State = Assignment.State
+#: How many candidates one `next_task` may inspect and find full after
+#: reclaiming their overdue leases before it gives up for this call.
+SELECTION_ATTEMPTS = 8
+
+
+def open_lease(user, project: Project) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("image")
+        .filter(project=project, annotator=user, state=State.LEASED)
+        .first()
+    )
+
+
+def next_task(
+    user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
+    rng: Callable[[], float] = random.random, may_hold_lease: bool = True,
+) -> tuple[Assignment | None, bool]:
+    """Lease the caller one image that still needs replicas and that they never had.
+
+    Returns (assignment, created). Asking again while holding a lease returns
+    that lease (renewed if it ran out and nobody reclaimed its slot), so a
+    reload never burns a task. (None, False) when nothing is left for them.
+    Gold images are mixed in at the project's gold rate, through the same
+    code path and the same response, and only while real work remains.
+    may_hold_lease=False lets a caller that already knows there is no open
+    lease (it asked in its access query) skip looking for one.
+    """
+    now = now or timezone.now()
+    held = open_lease(user, project) if may_hold_lease else None
+    if held is not None:
+        if held.lease_expires_at > now:
+            return held, False
+        renewed = _renew_lease(held, project, now)
+        if renewed is not None:
+            return renewed, False
+
+    pools = [False]
+    if project.gold_rate > 0 and rng() < project.gold_rate and rules.candidates(user, project, now, gold=False).exists():
+        pools = [True, False]
+    for gold in pools:
+        for _ in range(3):
+            try:
+                assignment = None if gold else statements().lease_in_one_statement(user, project, vendor_id, now)
+                if assignment is None:
+                    assignment = lease_from_pool(user, project, vendor_id, gold=gold, now=now)
+            except IntegrityError:
+                # A concurrent `next` of the same annotator won the one-open-lease
+                # constraint: answer with that lease instead of a second one.
+                held = open_lease(user, project)
+                if held is not None:
+                    return held, False
+                continue
+            if assignment is not None:
+                return assignment, True
+            break
+    return None, False
+
+
+def lease_from_pool(user, project: Project, vendor_id, *, gold: bool, now: datetime) -> Assignment | None:
+    """The general lease, in one transaction: lock the best candidate (SKIP LOCKED),
+    reclaim its overdue leases if it has any, and lease it if a slot is free."""
+    paths = statements()
+    with transaction.atomic():
+        for _ in range(SELECTION_ATTEMPTS):
+            image = paths.select_candidate(user, project, now, gold=gold)
+            if image is None:
+                return None
+            if image.next_lease_expiry is not None and image.next_lease_expiry <= now:
+                Assignment.objects.filter(
+                    image_id=image.pk, state=State.LEASED, lease_expires_at__lte=now
+                ).update(state=State.EXPIRED)
+                taken, _, _ = paths.recount_one(image.pk)
+                if not rules.has_free_slot(taken, project.replicas, gold=gold):
+                    continue  # every slot is really taken; it no longer matches the selection
+            assignment = Assignment.objects.create(
+                project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
+                leased_at=now, lease_expires_at=now + timedelta(seconds=project.lease_seconds),
+                last_activity_at=now, instructions_version=rules.instructions_version(project),
+            )
+            paths.recount_one(image.pk, start=True)
+            return assignment
+        return None
+
+
+def _renew_lease(held: Assignment, project: Project, now: datetime) -> Assignment | None:
+    """Give an annotator back their own ran-out lease if nobody reclaimed its slot meanwhile."""
+    with transaction.atomic():
+        lock(Image.objects.filter(pk=held.image_id)).get()
+        assignment = lock(Assignment.objects.select_related("image").filter(pk=held.pk)).get()
+        if assignment.state != State.LEASED:
+            return None
+        assignment.lease_expires_at = now + timedelta(seconds=project.lease_seconds)
+        assignment.save(update_fields=["lease_expires_at"])
+        statements().recount_one(assignment.image_id)
+        return assignment
