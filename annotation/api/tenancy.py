@@ -99,7 +99,7 @@ class OrganizationDetailView(APIView):
             raise PermissionDenied("Only the organization's admins rename it.")
         serializer = OrganizationRenameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        organization = tenancy.rename_organization(organization, name=serializer.validated_data["name"])
+        organization = tenancy.rename(organization, name=serializer.validated_data["name"])
         return Response(OrganizationSerializer(organization).data)
 
 

@@ -94,7 +94,7 @@ class VendorDetailView(APIView):
         vendor = _vendor(request.user, vendor_id, manage=True)
         serializer = VendorRenameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(VendorSerializer(tenancy_services.rename_vendor(vendor, **serializer.validated_data)).data)
+        return Response(VendorSerializer(tenancy_services.rename(vendor, **serializer.validated_data)).data)
 
 
 # --- members ------------------------------------------------------------------------

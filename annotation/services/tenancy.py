@@ -37,10 +37,11 @@ def create_organization(*, name: str, admin=None) -> Organization:
 
 
 @transaction.atomic
-def rename_organization(organization: Organization, *, name: str) -> Organization:
-    organization.name = _unique_name(Organization, name, exclude_pk=organization.pk)
-    organization.save(update_fields=["name"])
-    return organization
+def rename(entity: Organization | Vendor, *, name: str) -> Organization | Vendor:
+    """Rename an organization or a vendor (names are unique, case-insensitively)."""
+    entity.name = _unique_name(type(entity), name, exclude_pk=entity.pk)
+    entity.save(update_fields=["name"])
+    return entity
 
 
 @transaction.atomic
@@ -70,11 +71,4 @@ def create_vendor(*, name: str, organization: Organization, manager_username: st
         user.full_clean(exclude=["password"])
         user.save()
         Membership.objects.create(user=user, role=Membership.Role.VENDOR_MANAGER, vendor=vendor)
-    return vendor
-
-
-@transaction.atomic
-def rename_vendor(vendor: Vendor, *, name: str) -> Vendor:
-    vendor.name = _unique_name(Vendor, name, exclude_pk=vendor.pk)
-    vendor.save(update_fields=["name"])
     return vendor
