@@ -106,6 +106,12 @@ class StaffingFilter(serializers.Serializer):
     project = IdField()
 
 
+class ProjectRequired(serializers.Serializer):
+    """GET /api/v1/models/leaderboard/ (and any list of one project's rows)."""
+
+    project = IdField(required=True, error_messages={"required": "Give the project: ?project=ID."})
+
+
 class PeriodFilter(serializers.Serializer):
     """date_from, date_to (inclusive ISO dates) and tz; `period` is the parsed stats.Period."""
 

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.access import managed_projects, quality_projects, visible_projects
+from annotation.api.filters import ProjectRequired, read
 from jointly.jobs.api import JobRunSerializer
 from jointly.parsers import BoundedJSONParser
 from jointly.query_params import id_param
@@ -107,11 +108,8 @@ class LeaderboardView(APIView):
     @extend_schema(responses={200: EvaluationSerializer(many=True)})
     def get(self, request):
         """Model versions on one project (?project=ID), best AP first."""
-        project_id = request.query_params.get("project", "")
-        if not project_id.isdigit():
-            return Response({"detail": "Give the project: ?project=ID.",
-                             "errors": {"project": ["Expected a project id."]}}, status=400)
-        project = quality_projects(request.user).filter(pk=int(project_id)).first()
+        project_id = read(ProjectRequired, request.query_params)["project"]
+        project = quality_projects(request.user).filter(pk=project_id).first()
         if project is None:
             raise NotFound("No such project.")
         rows = Evaluation.objects.filter(project=project).select_related("model_version").order_by("-ap", "-ar")

@@ -39,3 +39,14 @@ def test_ids_and_choice_lists_name_the_parameter():
     manager = client_for(world["vendor_manager_a"])
     staffing = manager.get(f"/api/v1/vendors/{world.vendor_a.pk}/staffing/", {"project": "-1"})
     assert staffing.status_code == 400 and "project" in staffing.json()["errors"]
+
+
+def test_the_leaderboard_requires_its_project_through_the_same_filter():
+    world = make_world(images=1)
+    client = client_for(world["project_manager"])
+    missing = client.get("/api/v1/models/leaderboard/")
+    assert missing.status_code == 400
+    assert missing.json()["errors"] == {"project": ["Give the project: ?project=ID."]}
+    bad = client.get("/api/v1/models/leaderboard/", {"project": "x"})
+    assert bad.status_code == 400 and bad.json()["errors"] == {"project": ["Expected an id, got 'x'."]}
+    assert client.get("/api/v1/models/leaderboard/", {"project": world.project.pk}).json() == []
