@@ -110,9 +110,13 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
 
 
 def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
-    """tasks/next for a staffed caller clear to work: (task payload or None, HTTP status)."""
+    """tasks/next for a staffed caller clear to work: (task payload or None, HTTP status).
+
+    `?ahead=1` leases the image after the one the caller holds (see engine.next_task).
+    """
     assignment, created = engine.next_task(
         user, project, vendor_id=project.staffed_vendor_id, may_hold_lease=project.held_lease_id is not None,
+        ahead=request.GET.get("ahead") in ("1", "true"),
     )
     if assignment is None:
         return None, status.HTTP_204_NO_CONTENT
@@ -136,7 +140,11 @@ class NextTaskView(APIView):
         },
     )
     def post(self, request, project_id: int):
-        """Lease the next image to label (or return the lease the caller holds)."""
+        """Lease the next image to label (or return the lease the caller holds).
+
+        With `?ahead=1` while holding a lease: lease the image after it (or return the one
+        already leased ahead), so a client can fetch it while the person labels.
+        """
         project = staffed_project(request.user, project_id)
         if must_acknowledge_first(project):
             raise Conflict(

@@ -22,17 +22,37 @@ State = Assignment.State
 SELECTION_ATTEMPTS = 8
 
 
-def open_lease(user, project: Project) -> Assignment | None:
+def open_lease(user, project: Project, *, ahead: bool = False) -> Assignment | None:
+    """The caller's current lease in the project (ahead=True: the one leased ahead of it)."""
     return (
         Assignment.objects.select_related("image")
-        .filter(project=project, annotator=user, state=State.LEASED)
+        .filter(project=project, annotator=user, state=State.LEASED, ahead=ahead)
         .first()
     )
 
 
+def _promote_lease_ahead(user, project: Project, now: datetime) -> Assignment | None:
+    """Make the lease taken ahead the current one: the person starts on it now, so its
+    lease, wall time and idle gaps count from now (none of the previous image's time)."""
+    ahead = open_lease(user, project, ahead=True)
+    if ahead is None:
+        return None
+    with transaction.atomic():
+        lock(Image.objects.filter(pk=ahead.image_id)).get()
+        assignment = lock(Assignment.objects.select_related("image").filter(pk=ahead.pk)).get()
+        if assignment.state != State.LEASED or not assignment.ahead:
+            return None
+        assignment.ahead = False
+        assignment.leased_at = assignment.last_activity_at = now
+        assignment.lease_expires_at = now + timedelta(seconds=project.lease_seconds)
+        assignment.save(update_fields=["ahead", "leased_at", "last_activity_at", "lease_expires_at"])
+        statements().recount_one(assignment.image_id)
+        return assignment
+
+
 def next_task(
     user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
-    rng: Callable[[], float] = random.random, may_hold_lease: bool = True,
+    rng: Callable[[], float] = random.random, may_hold_lease: bool = True, ahead: bool = False,
 ) -> tuple[Assignment | None, bool]:
     """Lease the caller one image that still needs replicas and that they never had.
 
@@ -43,9 +63,21 @@ def next_task(
     code path and the same response, and only while real work remains.
     may_hold_lease=False lets a caller that already knows there is no open
     lease (it asked in its access query) skip looking for one.
+
+    ahead=True, while the caller holds a current lease, leases the image they
+    get next (or returns the one already leased ahead): the workspace fetches
+    it while the person labels, so it appears at once after submit. Without a
+    current lease it is a plain `next`. A plain `next` with no current lease
+    promotes the lease taken ahead, if any, to current.
     """
     now = now or timezone.now()
-    held = open_lease(user, project) if may_hold_lease else None
+    if ahead and (not may_hold_lease or (
+        open_lease(user, project) is None and _promote_lease_ahead(user, project, now) is None
+    )):
+        ahead = False  # no current lease to lease ahead of: this is a plain next
+    held = open_lease(user, project, ahead=ahead) if may_hold_lease else None
+    if held is None and may_hold_lease and not ahead:
+        held = _promote_lease_ahead(user, project, now)
     if held is not None:
         if held.lease_expires_at > now:
             return held, False
@@ -59,13 +91,15 @@ def next_task(
     for gold in pools:
         for _ in range(3):
             try:
-                assignment = None if gold else statements().lease_in_one_statement(user, project, vendor_id, now)
+                assignment = (
+                    None if gold or ahead else statements().lease_in_one_statement(user, project, vendor_id, now)
+                )
                 if assignment is None:
-                    assignment = lease_from_pool(user, project, vendor_id, gold=gold, now=now)
+                    assignment = lease_from_pool(user, project, vendor_id, gold=gold, now=now, ahead=ahead)
             except IntegrityError:
                 # A concurrent `next` of the same annotator won the one-open-lease
                 # constraint: answer with that lease instead of a second one.
-                held = open_lease(user, project)
+                held = open_lease(user, project, ahead=ahead)
                 if held is not None:
                     return held, False
                 continue
@@ -75,7 +109,9 @@ def next_task(
     return None, False
 
 
-def lease_from_pool(user, project: Project, vendor_id, *, gold: bool, now: datetime) -> Assignment | None:
+def lease_from_pool(
+    user, project: Project, vendor_id, *, gold: bool, now: datetime, ahead: bool = False,
+) -> Assignment | None:
     """The general lease, in one transaction: lock the best candidate (SKIP LOCKED),
     reclaim its overdue leases if it has any, and lease it if a slot is free."""
     paths = statements()
@@ -94,7 +130,7 @@ def lease_from_pool(user, project: Project, vendor_id, *, gold: bool, now: datet
             assignment = Assignment.objects.create(
                 project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
                 leased_at=now, lease_expires_at=now + timedelta(seconds=project.lease_seconds),
-                last_activity_at=now, instructions_version=rules.instructions_version(project),
+                last_activity_at=now, instructions_version=rules.instructions_version(project), ahead=ahead,
             )
             paths.recount_one(image.pk, start=True)
             return assignment

@@ -3,8 +3,11 @@
 The database enforces the invariants that must survive any bug or race:
 one assignment per (image, annotator), so nobody labels an image twice, and
 at most one open lease per (project, annotator), so a double click on "next"
-cannot hold two images. The replica limit per image is kept by the engine
-under the image's row lock (see annotation/engine/).
+cannot hold two images - plus at most one lease *ahead*: the image the
+workspace leases and fetches while the person labels the current one, so the
+next image appears at once after submit (see engine/leases.next_task). The
+replica limit per image is kept by the engine under the image's row lock
+(see annotation/engine/).
 """
 
 from django.conf import settings
@@ -49,6 +52,10 @@ class Assignment(models.Model):
         "annotation.Annotation", null=True, blank=True, on_delete=models.SET_NULL, related_name="assignments"
     )
     instructions_version = models.PositiveIntegerField(null=True, blank=True)
+    ahead = models.BooleanField(
+        default=False, db_default=False,
+        help_text="Leased ahead: the image this annotator gets next, fetched while they label the current one.",
+    )
 
     class Meta:
         ordering = ["-leased_at"]
@@ -61,8 +68,8 @@ class Assignment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["image", "annotator"], name="one_assignment_per_image_and_annotator"),
             models.UniqueConstraint(
-                fields=["project", "annotator"], condition=models.Q(state="leased"),
-                name="one_open_lease_per_project_and_annotator",
+                fields=["project", "annotator", "ahead"], condition=models.Q(state="leased"),
+                name="one_current_and_one_ahead_lease",
             ),
         ]
 

@@ -81,7 +81,7 @@ def deactivate_membership(membership: Membership, *, now: datetime | None = None
         open_leases = Assignment.objects.filter(
             annotator_id=membership.user_id, vendor_id=membership.vendor_id, state=Assignment.State.LEASED
         ).select_related("image", "project")
-        for assignment in open_leases:  # at most one per project
+        for assignment in open_leases:  # at most two per project: current and ahead
             release_assignment(assignment, now=now)
     return membership
 
