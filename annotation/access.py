@@ -116,6 +116,10 @@ _TASK_CONTEXT_SQL = _CALLER_SQL + """
                      AND k.version = ins.version) AS acknowledged,
            (SELECT a.id FROM annotation_assignment a
             WHERE a.project_id = p.id AND a.annotator_id = c.id AND a.state = 'leased' LIMIT 1) AS held_lease_id,
+           (SELECT a.id FROM annotation_assignment a
+            WHERE a.project_id = p.id AND a.annotator_id = c.id AND a.state = 'rework' LIMIT 1) AS rework_assignment_id,
+           s.qualification AS staffing_qualification, s.qualification_result AS staffing_qualification_result,
+           s.paused_at AS staffing_paused_at, s.paused_reason AS staffing_paused_reason,
            c.*
     FROM caller c
     JOIN annotation_projectannotator s ON s.user_id = c.id
@@ -130,6 +134,8 @@ _TASK_CONTEXT_SQL = _CALLER_SQL + """
 """
 _TASK_CONTEXT_EXTRA = (
     "staffed_vendor_id", "current_instructions_version", "skeleton_updated_at", "acknowledged", "held_lease_id",
+    "rework_assignment_id", "staffing_qualification", "staffing_qualification_result", "staffing_paused_at",
+    "staffing_paused_reason",
 )
 
 
@@ -147,8 +153,11 @@ def task_context(user, project_id: int, *, token: str | None = None) -> Project 
     The caller is `user`, or with `token` the user of that API token. The
     Project carries: caller (the user), staffed_vendor_id,
     current_instructions_version, skeleton_updated_at, acknowledged (the
-    current instructions version) and held_lease_id (the caller's open lease
-    in it, if any). None also when the token is unknown or its user inactive.
+    current instructions version), held_lease_id (the caller's open lease
+    in it, if any), rework_assignment_id (an image a QA lead sent back to
+    them, if any) and the staffing row's qualification and pause (with
+    their results and reasons): everything the engine's rules need, in the
+    one statement. None also when the token is unknown or its user inactive.
     """
     params = _caller_params(user, token)
     if params is None:

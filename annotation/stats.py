@@ -35,6 +35,16 @@ from .models import Assignment
 
 State = Assignment.State
 GROUPINGS = ("day", "project")
+#: Functions of a scope (Assignments the caller may aggregate) returning per-(annotator, project)
+#: quality rows; the review app registers its own (review/apps.py) so this app never imports it.
+QUALITY_PROVIDERS: list = []
+
+
+def quality_numbers(scope: QuerySet[Assignment]) -> list[dict]:
+    rows: list[dict] = []
+    for provider in QUALITY_PROVIDERS:
+        rows.extend(provider(scope))
+    return rows
 MAX_RANGE_DAYS = 366
 
 

@@ -49,6 +49,10 @@ workforce_urls = [
         "vendors/<int:vendor_id>/staffing/<int:staffing_id>/", workforce_api.VendorStaffingDetailView.as_view(),
         name="vendor-staffing-detail",
     ),
+    path(
+        "vendors/<int:vendor_id>/staffing/<int:staffing_id>/resume/", workforce_api.ResumeAnnotatorView.as_view(),
+        name="vendor-staffing-resume",
+    ),
     path("vendors/<int:vendor_id>/timesheet/", workforce_api.VendorTimesheetView.as_view(), name="vendor-timesheet"),
     path("workforce/stats/", workforce_api.AnnotatorStatsView.as_view(), name="workforce-stats"),
     path("organizations/", tenancy_api.OrganizationListView.as_view(), name="organization-list"),

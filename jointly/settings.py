@@ -198,6 +198,9 @@ JSON_MAX_BODY_BYTES = int(os.environ.get("JSON_MAX_BODY_BYTES", 16 * 1024 * 1024
 JSON_MAX_DEPTH = 32
 # The most keypoints one skeleton may have (COCO-17, hand-21 and face-68 are far below).
 SKELETON_MAX_KEYPOINTS = 256
+# Consensus: remove each annotator's learned systematic offset (e.g. hips clicked low) from their
+# points; off, an offset only lowers that annotator's weight. Reports say which was done.
+SUBTRACT_ANNOTATOR_OFFSETS = env_bool("SUBTRACT_ANNOTATOR_OFFSETS", False)
 
 REST_FRAMEWORK = {
     # Token first: a request without credentials is then told how to authenticate

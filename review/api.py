@@ -21,6 +21,7 @@ from jointly.jobs.services import enqueue
 
 from . import presenters
 from .models import ConsensusResult, ProjectAgreement
+from .selectors import annotator_names
 
 
 class ConsensusAnnotationSerializer(serializers.Serializer):
@@ -66,7 +67,12 @@ def _require_quality(user, project: Project) -> None:
 
 
 class ImageConsensus(APIView):
-    """GET: the consensus of an image, its agreement, per-annotator and pairwise OKS, and flags."""
+    """GET: the consensus of an image, its agreement, per-annotator and pairwise OKS, and flags.
+
+    Annotators are named by user id (as in the project report); ``people``
+    adds usernames for those the caller may see by name. Each object says
+    whether its left/right orientation is ``undecided`` and who missed it.
+    """
 
     @extend_schema(responses={200: ImageConsensusSerializer})
     def get(self, request, pk: int):
@@ -78,9 +84,10 @@ class ImageConsensus(APIView):
         if result is None:
             raise NotFound(f"Image {pk} has not been scored yet (status '{image.status}').")
         consensus = Annotation.objects.filter(image=image, source=Annotation.Source.CONSENSUS).first()
+        scores = result.annotator_scores.get("per_annotator", {})
         annotators, pairwise, flags = presenters.consensus_annotators(
-            result.annotator_scores.get("per_annotator", {}), result.annotator_scores.get("pairwise", {}),
-            result.flags, visible_annotator_ids(request.user, image.project),
+            scores, result.annotator_scores.get("pairwise", {}), result.flags,
+            visible_annotator_ids(request.user, image.project),
         )
         return Response({
             "image": image.pk,
@@ -100,6 +107,8 @@ class ImageConsensus(APIView):
             "annotators": annotators,
             "pairwise_oks": pairwise,
             "flags": flags,
+            # user id -> username, for the annotators this caller may see by name
+            "people": annotator_names(request.user, image.project, annotators),
             "computed_at": result.computed_at,
         })
 
@@ -118,9 +127,11 @@ class ProjectAgreementReport(APIView):
         report = ProjectAgreement.objects.filter(project=project).first()
         if report is None:
             raise NotFound("No agreement report yet: POST to this URL to score the project.")
-        visible = visible_annotator_ids(request.user, project)
+        body = {k: v for k, v in report.report.items() if k != "history"}  # the engine's own statistics
+        body = presenters.agreement_report(body, visible_annotator_ids(request.user, project))
+        ids = body.get("annotators", {}).get("source", [])
         return Response({"project": project.pk, "images": report.n_images, "computed_at": report.computed_at,
-                         **presenters.agreement_report(report.report, visible)})
+                         **body, "people": annotator_names(request.user, project, ids)})
 
     @extend_schema(request=None, responses={202: JobRunSerializer})
     def post(self, request, pk: int):

@@ -18,13 +18,14 @@ def score_image(image_id: int, progress=None) -> dict:
     return score_images([image_id], progress=progress)
 
 
-def score_project(project_id: int, progress=None) -> dict:
-    """Re-score a whole project together and store its quality report."""
+def score_project(project_id: int, progress=None, batch_size: int | None = None) -> dict:
+    """Re-score a whole project together and store its quality report (rows written in batches)."""
     from annotation.models import Project
 
+    from .services.scoring import RESCORE_BATCH
     from .services.scoring import score_project as score
 
-    report = score(Project.objects.get(pk=project_id), progress=progress)
+    report = score(Project.objects.get(pk=project_id), progress=progress, batch_size=batch_size or RESCORE_BATCH)
     return {"project_id": project_id, "images_scored": report.n_images}
 
 

@@ -54,7 +54,11 @@ class ProjectAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("organization", "name", "description", "skeleton", "instructions", "is_active")}),
         ("Workflow", {"fields": (
-            "replicas", "lease_seconds", "idle_limit_seconds", "auto_accept_oks", "review_sample_rate", "gold_rate",
+            "replicas", "max_replicas", "lease_seconds", "idle_limit_seconds", "auto_accept_oks", "review_sample_rate",
+            "spot_check_share", "gold_rate",
+        )}),
+        ("Qualification and pausing", {"fields": (
+            "qualification_images", "qualification_oks", "pause_gold_oks", "pause_loo_oks", "pause_window",
         )}),
         ("Pre-labels", {"fields": ("prelabel_model", "show_prelabels")}),
         ("Workforce", {"fields": ("vendors",)}),

@@ -41,7 +41,7 @@ from jointly.parsers import BoundedJSONParser
 from ..access import own_assignment_to_work_on, task_context
 from .assignments import SubmitSerializer, submit_labels
 from .authentication import token_in
-from .tasks import lease_next_task, must_acknowledge_first
+from .tasks import lease_next_task, must_acknowledge_first, work_refusal
 
 _renderer = JSONRenderer()
 _parser = BoundedJSONParser()
@@ -49,7 +49,7 @@ _parser = BoundedJSONParser()
 
 def next_task(request, token: str, project_id: int) -> HttpResponse | None:
     project = task_context(None, project_id, token=token)
-    if project is None or must_acknowledge_first(project):
+    if project is None or must_acknowledge_first(project) or work_refusal(project) is not None:
         return None
     payload, status = lease_next_task(request, project.caller, project)
     return _json(payload, status)

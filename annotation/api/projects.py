@@ -34,6 +34,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "id", "organization", "name", "description", "skeleton", "skeleton_label", "instructions", "replicas",
             "lease_seconds", "idle_limit_seconds", "auto_accept_oks", "review_sample_rate", "gold_rate",
             "max_instances_per_image",
+            "max_replicas", "spot_check_share", "qualification_images", "qualification_oks", "pause_gold_oks",
+            "pause_loo_oks", "pause_window",
             "prelabel_model", "show_prelabels", "vendors", "is_active", "image_count", "accepted_count",
             "created_at", "updated_at",
         ]

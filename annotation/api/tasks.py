@@ -7,6 +7,8 @@ whether the image is a gold check (no file name, no gold flag).
 
 from __future__ import annotations
 
+import json
+
 import markdown
 import nh3
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -15,7 +17,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jointly.domain_errors import Conflict
+from jointly.domain_errors import Conflict, Refused
 
 from .. import engine
 from ..access import task_context, visible_projects
@@ -106,7 +108,38 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
         ),
         "draft": assignment.draft,
         "active_ms": assignment.active_ms,
+        # A rework round: the QA lead's comments, each pinned to an instance and keypoint index of
+        # the annotator's own previous labels (given back as the draft), optionally to a point.
+        "review_comments": assignment.review_comments or [],
     }
+
+
+def qualifying(project: Project) -> bool:
+    """The caller must still qualify on gold before production tasks (from task_context's staffing columns)."""
+    return bool(project.qualification_images) and project.staffing_qualification != "passed"
+
+
+def _json_column(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def work_refusal(project: Project) -> tuple[str, dict] | None:
+    """Why a staffed caller may not work now (paused, or failed qualification), or None.
+
+    Both are decided by review/services/quality.py and read from the staffing
+    row in task_context's one statement: no extra query on the hot path.
+    """
+    if project.staffing_paused_at is not None:
+        reason = _json_column(project.staffing_paused_reason) or {}
+        return reason.get("message", "You are paused on this project."), {"paused": reason}
+    if qualifying(project) and project.staffing_qualification == "failed":
+        result = _json_column(project.staffing_qualification_result) or {}
+        return (
+            f"You did not pass this project's qualification: mean gold OKS {result.get('mean_oks')} is below "
+            f"{result.get('threshold')}. Your per-keypoint mistakes are listed under errors.qualification.",
+            {"qualification": result},
+        )
+    return None
 
 
 def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
@@ -116,6 +149,7 @@ def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
     """
     assignment, created = engine.next_task(
         user, project, vendor_id=project.staffed_vendor_id, may_hold_lease=project.held_lease_id is not None,
+        rework_id=project.rework_assignment_id, gold_only=qualifying(project),
         ahead=request.GET.get("ahead") in ("1", "true"),
     )
     if assignment is None:
@@ -155,6 +189,9 @@ class NextTaskView(APIView):
                     **instructions_links(request, project),
                 }},
             )
+        refusal = work_refusal(project)
+        if refusal is not None:
+            raise Refused(*refusal)
         payload, status_code = lease_next_task(request, request.user, project)
         return Response(payload, status=status_code)
 

@@ -23,7 +23,7 @@ from ..models import Membership, Project, ProjectAnnotator, Vendor
 from ..services import tenancy as tenancy_services
 from ..services import timesheets
 from ..services import workforce as workforce_services
-from ..stats import annotator_numbers
+from ..stats import annotator_numbers, quality_numbers
 from .filters import StaffingFilter, StatsFilter, TimesheetFilter, read
 from .tenancy import organization_to_manage
 
@@ -227,8 +227,10 @@ class StaffingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProjectAnnotator
-        fields = ["id", "user", "username", "project", "project_name", "created_at"]
-        read_only_fields = ["id", "username", "project_name", "created_at"]
+        fields = ["id", "user", "username", "project", "project_name", "created_at", "qualification",
+                  "qualification_result", "paused_at", "paused_reason"]
+        read_only_fields = ["id", "username", "project_name", "created_at", "qualification", "qualification_result",
+                            "paused_at", "paused_reason"]
 
 
 class NewStaffingSerializer(serializers.Serializer):
@@ -271,6 +273,17 @@ class VendorStaffingDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class ResumeAnnotatorView(APIView):
+    @extend_schema(request=None, responses={200: StaffingSerializer})
+    def post(self, request, vendor_id: int, staffing_id: int):
+        """Re-enable an annotator the project paused automatically (the pause stays on record)."""
+        vendor = _vendor(request.user, vendor_id, manage=True)
+        staffing = get_object_or_404(ProjectAnnotator, pk=staffing_id, vendor=vendor)
+        workforce_services.resume_annotator(staffing, request.user)
+        staffing = ProjectAnnotator.objects.select_related("user", "project").get(pk=staffing.pk)
+        return Response(StaffingSerializer(staffing).data)
+
+
 # --- numbers ---------------------------------------------------------------------------
 
 PERIOD_PARAMETERS = [
@@ -299,7 +312,8 @@ class AnnotatorStatsView(APIView):
     )
     def get(self, request):
         """Per-annotator numbers over the caller's scope: submitted tasks, active time, medians,
-        lease expiries, rejections, by day and/or project."""
+        lease expiries, rejections, by day and/or project; and `quality` per annotator and project:
+        leave-one-out OKS, gold OKS, per-keypoint bias, rejection rate, flags per 100 images."""
         filters = read(StatsFilter, request.query_params)
         period, group_by = filters["period"], filters["group_by"]
         scope = statistics_scope(request.user)
@@ -309,6 +323,8 @@ class AnnotatorStatsView(APIView):
         return Response({
             "date_from": period.date_from, "date_to": period.date_to, "tz": str(period.tz), "group_by": group_by,
             "results": annotator_numbers(scope, period, group_by=group_by),
+            # Quality per annotator and project over all their scored work (not limited to the period).
+            "quality": quality_numbers(scope),
         })
 
 

@@ -15,10 +15,14 @@ State = Assignment.State
 
 
 def expire_overdue_of(image_ids, now: datetime) -> int:
-    """Mark the overdue open leases of these (locked) images expired and recount them."""
-    expired = Assignment.objects.filter(
-        image_id__in=image_ids, state=State.LEASED, lease_expires_at__lte=now
-    ).update(state=State.EXPIRED)
+    """Mark the overdue open leases of these (locked) images expired and recount them.
+
+    A rework lease is not reclaimed for anyone else: it goes back to `rework`,
+    still reserved for the annotator the QA lead chose (their next task).
+    """
+    overdue = Assignment.objects.filter(image_id__in=image_ids, state=State.LEASED, lease_expires_at__lte=now)
+    expired = overdue.filter(image__status=Image.Status.REWORK).update(state=State.REWORK)
+    expired += overdue.update(state=State.EXPIRED)
     recount_images(Image.objects.filter(pk__in=image_ids))
     return expired
 

@@ -53,6 +53,7 @@ def _promote_lease_ahead(user, project: Project, now: datetime) -> Assignment | 
 def next_task(
     user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
     rng: Callable[[], float] = random.random, may_hold_lease: bool = True, ahead: bool = False,
+    rework_id: int | None | bool = True, gold_only: bool = False,
 ) -> tuple[Assignment | None, bool]:
     """Lease the caller one image that still needs replicas and that they never had.
 
@@ -69,6 +70,11 @@ def next_task(
     it while the person labels, so it appears at once after submit. Without a
     current lease it is a plain `next`. A plain `next` with no current lease
     promotes the lease taken ahead, if any, to current.
+
+    Rework comes first: an image a QA lead sent back to this annotator is
+    their next task (rework_id: the reserved assignment when the caller
+    already knows it, None when it knows there is none, True to look).
+    gold_only: an annotator still qualifying gets gold images only.
     """
     now = now or timezone.now()
     if ahead and (not may_hold_lease or (
@@ -84,9 +90,16 @@ def next_task(
         renewed = _renew_lease(held, project, now)
         if renewed is not None:
             return renewed, False
+    if rework_id is True:
+        rework_id = Assignment.objects.filter(project=project, annotator=user, state=State.REWORK).values_list(
+            "pk", flat=True).first()
+    if rework_id and held is None and not ahead:  # a rework is never leased ahead: it is taken up when asked for
+        reopened = _reopen_rework(rework_id, project, now)
+        if reopened is not None:
+            return reopened, True
 
-    pools = [False]
-    if project.gold_rate > 0 and rng() < project.gold_rate and rules.candidates(user, project, now, gold=False).exists():
+    pools = [True] if gold_only else [False]
+    if not gold_only and project.gold_rate > 0 and rng() < project.gold_rate and rules.candidates(user, project, now, gold=False).exists():
         pools = [True, False]
     for gold in pools:
         for _ in range(3):
@@ -125,7 +138,7 @@ def lease_from_pool(
                     image_id=image.pk, state=State.LEASED, lease_expires_at__lte=now
                 ).update(state=State.EXPIRED)
                 taken, _, _ = paths.recount_one(image.pk)
-                if not rules.has_free_slot(taken, project.replicas, gold=gold):
+                if not rules.has_free_slot(taken, rules.replica_target(project, image), gold=gold):
                     continue  # every slot is really taken; it no longer matches the selection
             assignment = Assignment.objects.create(
                 project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
@@ -135,6 +148,19 @@ def lease_from_pool(
             paths.recount_one(image.pk, start=True)
             return assignment
         return None
+
+
+def _reopen_rework(assignment_id: int, project: Project, now: datetime) -> Assignment | None:
+    """Lease the annotator the image a QA lead sent back to them (assignment rework -> leased)."""
+    with transaction.atomic():
+        image, locked = statements().lock_image_and_assignment(assignment_id)
+        if locked.state != State.REWORK or image.status != Image.Status.REWORK:
+            return None
+        locked.state, locked.leased_at, locked.last_activity_at = State.LEASED, now, now
+        locked.lease_expires_at = now + timedelta(seconds=project.lease_seconds)
+        locked.save(update_fields=["state", "leased_at", "last_activity_at", "lease_expires_at"])
+        statements().recount_one(image.pk)
+        return Assignment.objects.select_related("image").get(pk=locked.pk)
 
 
 def _renew_lease(held: Assignment, project: Project, now: datetime) -> Assignment | None:

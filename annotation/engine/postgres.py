@@ -33,13 +33,13 @@ State = Assignment.State
 def _names() -> dict[str, str]:
     return {
         "image": rules.table(Image), "assignment": rules.table(Assignment), "annotation": rules.table(Annotation),
-        "leased": State.LEASED, "submitted": State.SUBMITTED, "annotator_source": Annotation.Source.ANNOTATOR,
+        "leased": State.LEASED, "submitted": State.SUBMITTED, "rework": Image.Status.REWORK, "annotator_source": Annotation.Source.ANNOTATOR,
         "in_annotation": rules.in_annotation_sql("i"),
         "start_annotation": image_status.sql_start_annotation("i.status"),
         "candidates": rules.candidate_sql(gold=False),
         "holds_a_slot": rules.holds_a_slot_sql("state"),
-        "candidate_has_free_slot": rules.free_slot_sql("candidate.slots_taken"),
-        "not_last_replica": rules.not_last_replica_sql("i.submitted_count + 1"),
+        "candidate_has_free_slot": rules.free_slot_sql("candidate.slots_taken", "candidate.extra_replicas"),
+        "not_last_replica": rules.not_last_replica_sql("i.submitted_count + 1", "i.extra_replicas"),
     }
 
 
@@ -82,7 +82,7 @@ def select_candidate(user, project: Project, now: datetime, *, gold: bool) -> Im
 
 _LOCK_IMAGE_AND_ASSIGNMENT_SQL = (
     "SELECT {assignment_columns}, i.is_gold AS image_is_gold, i.status AS image_status, "
-    "i.slots_taken AS image_slots_taken "
+    "i.slots_taken AS image_slots_taken, i.extra_replicas AS image_extra_replicas "
     "FROM {image} i JOIN {assignment} a ON a.image_id = i.id WHERE a.id = %s FOR UPDATE"
 )
 
@@ -96,11 +96,11 @@ def lock_image_and_assignment(assignment_id: int) -> tuple[Image, Assignment]:
     """Both row locks in one statement. PostgreSQL takes them in the order of the FROM
     list, image first, the same order as every other path of the engine."""
     locked = fetch_one(Assignment, _lock_image_and_assignment_sql(), [assignment_id],
-                       extra=("image_is_gold", "image_status", "image_slots_taken"))
+                       extra=("image_is_gold", "image_status", "image_slots_taken", "image_extra_replicas"))
     if locked is None:
         raise Assignment.DoesNotExist(f"assignment {assignment_id} no longer exists")
     image = Image(pk=locked.image_id, is_gold=bool(locked.image_is_gold), status=locked.image_status,
-                  slots_taken=locked.image_slots_taken)
+                  slots_taken=locked.image_slots_taken, extra_replicas=locked.image_extra_replicas)
     return image, locked
 
 
@@ -157,7 +157,7 @@ def store_submission(locked: Assignment, image: Image, instances: list[dict], no
 #: would fail).
 _LEASE_ONE_STATEMENT_SQL = """
     WITH candidate AS (
-        SELECT i.id, i.slots_taken {candidates}
+        SELECT i.id, i.slots_taken, i.extra_replicas {candidates}
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     ), leased AS (
@@ -209,7 +209,9 @@ def lease_in_one_statement(user, project: Project, vendor_id, now: datetime) -> 
 #: scoring, which the general path does in its transaction). It runs on what the
 #: caller read, unlocked, and checks that under the locks:
 #: - `guard` locks the image first (the engine's lock order) and holds only while
-#:   this is not the image's last replica (`rules.is_last_replica`);
+#:   this is not the image's last replica (`rules.is_last_replica`), not a gold
+#:   image (scored against gold in the general path's transaction) and not a
+#:   rework (whose last resubmission starts the rescore);
 #: - `marked` moves the assignment to submitted only if it is still the open lease
 #:   the active time was computed from (state and active-time fields unchanged);
 #: - the annotation and the image's count follow `marked`, so all or nothing happens.
@@ -220,7 +222,7 @@ _SUBMIT_ONE_STATEMENT_SQL = """
     WITH guard AS (
         SELECT i.id FROM {image} i
         WHERE i.id = %(image)s
-          AND (i.is_gold OR NOT {in_annotation} OR {not_last_replica})
+          AND NOT i.is_gold AND i.status <> '{rework}' AND (NOT {in_annotation} OR {not_last_replica})
         FOR UPDATE
     ), new_annotation AS (
         SELECT nextval(pg_get_serial_sequence('{annotation}', 'id')) AS id

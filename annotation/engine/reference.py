@@ -23,7 +23,7 @@ from .paths import lock
 
 State = Assignment.State
 #: The image fields a lease needs (the task payload reads file and size).
-CANDIDATE_FIELDS = ("id", "file", "width", "height", "status", "next_lease_expiry")
+CANDIDATE_FIELDS = ("id", "file", "width", "height", "status", "next_lease_expiry", "extra_replicas")
 SUBMISSION_FIELDS = ("state", "submitted_at", "annotation", "instance_count", "submission_digest", *ACTIVE_TIME_FIELDS)
 
 
@@ -81,7 +81,7 @@ def lock_image_and_assignment(assignment_id: int) -> tuple[Image, Assignment]:
     image_id = Assignment.objects.filter(pk=assignment_id).values_list("image_id", flat=True).first()
     if image_id is None:
         raise Assignment.DoesNotExist(f"assignment {assignment_id} no longer exists")
-    image = lock(Image.objects.filter(pk=image_id)).only("id", "is_gold", "status", "slots_taken").get()
+    image = lock(Image.objects.filter(pk=image_id)).only("id", "is_gold", "status", "slots_taken", "extra_replicas").get()
     return image, lock(Assignment.objects.filter(pk=assignment_id)).get()
 
 

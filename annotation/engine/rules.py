@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from ..models import Assignment, Image, Project
 from ..services import image_status
@@ -39,6 +39,12 @@ def column(model, field: str) -> str:
 # --- the replica limit ---------------------------------------------------------------
 
 
+def replica_target(project: Project, image: Image) -> int:
+    """Annotators an image needs: the project's replicas plus those adaptive replicas added
+    (review/services/scoring.py raises `extra_replicas` one at a time, up to `max_replicas`)."""
+    return project.replicas + image.extra_replicas
+
+
 def has_free_slot(slots_taken: int, replicas: int, *, gold: bool = False) -> bool:
     """Gold images check every annotator: they are not capped by replicas."""
     return gold or slots_taken < replicas
@@ -49,14 +55,14 @@ def is_last_replica(submitted_count: int, replicas: int) -> bool:
     return submitted_count >= replicas
 
 
-def free_slot_sql(slots_taken: str) -> str:
-    """`has_free_slot` (not gold) in SQL, for a column or expression."""
-    return f"{slots_taken} < %(replicas)s"
+def free_slot_sql(slots_taken: str, extra_replicas: str) -> str:
+    """`has_free_slot` (not gold) in SQL against `replica_target`, for columns or expressions."""
+    return f"{slots_taken} < %(replicas)s + {extra_replicas}"
 
 
-def not_last_replica_sql(submitted_count: str) -> str:
-    """`not is_last_replica(...)` in SQL, for a column or expression."""
-    return f"{submitted_count} < %(replicas)s"
+def not_last_replica_sql(submitted_count: str, extra_replicas: str) -> str:
+    """`not is_last_replica(...)` in SQL against `replica_target`, for columns or expressions."""
+    return f"{submitted_count} < %(replicas)s + {extra_replicas}"
 
 
 def holds_a_slot_sql(state: str) -> str:
@@ -68,14 +74,20 @@ def holds_a_slot_sql(state: str) -> str:
 
 def candidates(user, project: Project, now: datetime, *, gold: bool) -> QuerySet[Image]:
     """The images this annotator may be leased, best first (the reference)."""
-    images = Image.objects.filter(project=project, is_gold=gold, status__in=IN_ANNOTATION).exclude(
+    images = Image.objects.filter(project=project, is_gold=gold).exclude(
         Exists(Assignment.objects.filter(image_id=OuterRef("pk"), annotator=user))
     )
+    if not gold:
+        # Gold images are never scored into a consensus, so they check annotators in any
+        # status: imported ones stay new, one a QA lead promoted stays accepted.
+        images = images.filter(status__in=IN_ANNOTATION)
     if gold:
         # The least-used gold images go first, to spread the checks.
         return images.order_by("slots_taken", "id")
     # A full image still matches while its earliest lease is overdue: that slot can be reclaimed.
-    return images.filter(Q(slots_taken__lt=project.replicas) | Q(next_lease_expiry__lte=now)).order_by(
+    return images.filter(
+        Q(slots_taken__lt=project.replicas + F("extra_replicas")) | Q(next_lease_expiry__lte=now)
+    ).order_by(
         "-slots_taken", "-priority", "id"
     )
 
@@ -88,14 +100,14 @@ def candidate_sql(*, gold: bool) -> str:
     where = [
         f"i.{column(Image, 'project')} = %(project)s",
         f"i.{column(Image, 'is_gold')} = %(gold)s",
-        image_status.sql_in(f"i.{status}", IN_ANNOTATION),
+        "TRUE" if gold else image_status.sql_in(f"i.{status}", IN_ANNOTATION),  # see `candidates`
         f"NOT EXISTS (SELECT 1 FROM {a} a WHERE a.{column(Assignment, 'image')} = i.id "
         f"AND a.{column(Assignment, 'annotator')} = %(user)s)",
     ]
     if gold:
         order = f"i.{slots}, i.id"
     else:
-        where.append(f"({free_slot_sql('i.' + slots)} OR i.{expiry} <= %(now)s)")
+        where.append(f"({free_slot_sql('i.' + slots, 'i.' + column(Image, 'extra_replicas'))} OR i.{expiry} <= %(now)s)")
         order = f"i.{slots} DESC, i.{column(Image, 'priority')} DESC, i.id"
     return f"FROM {i} i WHERE {' AND '.join(where)} ORDER BY {order}"
 

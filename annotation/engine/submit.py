@@ -14,6 +14,7 @@ from django.utils import timezone
 from jointly.jobs.services import enqueue
 
 from ..models import Assignment, Image, SkeletonSpec
+from ..signals import gold_submitted
 from ..services import image_status
 from ..services.active_time import credit_active_time
 from ..services.instances import validate_instances
@@ -70,7 +71,7 @@ def submit_assignment(
             raise LeaseConflict(f"Assignment {locked.pk} was released; it can no longer be submitted.")
         if locked.state == State.EXPIRED:
             slot_free = image.status in rules.IN_ANNOTATION and rules.has_free_slot(
-                image.slots_taken, project.replicas, gold=image.is_gold)
+                image.slots_taken, rules.replica_target(project, image), gold=image.is_gold)
             if not slot_free:
                 raise LeaseConflict(
                     f"Your lease on this image expired at {locked.lease_expires_at.isoformat()} and the image "
@@ -81,8 +82,18 @@ def submit_assignment(
 
         _submitted(locked, project, validated, digest, client_active_ms, now)
         submitted, status = paths.store_submission(locked, image, validated, now)
-        if not image.is_gold and status in rules.IN_ANNOTATION and rules.is_last_replica(submitted, project.replicas):
+        if not image.is_gold and status in rules.IN_ANNOTATION and rules.is_last_replica(
+            submitted, rules.replica_target(project, image)
+        ):
             _start_scoring(image)
+        elif status == Image.Status.REWORK and not Assignment.objects.filter(
+            image_id=image.pk, state__in=(State.REWORK, State.LEASED)
+        ).exists():
+            _rescore(image)
+        if image.is_gold:
+            # Scored against gold now, in this transaction: qualification and pausing are
+            # decided before the annotator's next request (review/services/gold.py).
+            gold_submitted.send(sender=Assignment, assignment=locked, project=project)
         return locked, True
 
 
@@ -101,3 +112,10 @@ def _start_scoring(image: Image) -> None:
     """The last replica is in: the image leaves annotation and its scoring job is queued, once."""
     image_status.start_scoring([image.pk])
     enqueue("scoring", "review.jobs.score_image", description=f"Score image {image.pk}", image_id=image.pk)
+
+
+def _rescore(image: Image) -> None:
+    """The last reworked labels are in: the image is scored again, once."""
+    image_status.rescore([image.pk])
+    enqueue("scoring", "review.jobs.score_image", description=f"Score image {image.pk} after rework",
+            image_id=image.pk)

@@ -39,6 +39,7 @@ def refuse_unless_open(assignment: Assignment, action: str) -> None:
         State.RELEASED: "you released it",
         State.EXPIRED: f"its lease expired at {assignment.lease_expires_at.isoformat()}",
         State.REJECTED: "it was rejected in review",
+        State.REWORK: "it was sent back for rework: ask for your next task to reopen it",
     }
     raise LeaseConflict(f"Cannot {action} assignment {assignment.pk}: {reasons[assignment.state]}.")
 

@@ -21,6 +21,8 @@ class Assignment(models.Model):
         RELEASED = "released"
         EXPIRED = "expired"
         REJECTED = "rejected"
+        #: Sent back by a QA lead to the same annotator: reserved, it is their next task.
+        REWORK = "rework"
 
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="assignments")
     image = models.ForeignKey("annotation.Image", on_delete=models.CASCADE, related_name="assignments")
@@ -55,6 +57,11 @@ class Assignment(models.Model):
     ahead = models.BooleanField(
         default=False, db_default=False,
         help_text="Leased ahead: the image this annotator gets next, fetched while they label the current one.",
+    )
+    review_comments = models.JSONField(
+        null=True, blank=True,
+        help_text="The QA lead's comments of the rework round that sent this image back: "
+        "[{instance, keypoint, x, y, text, author}].",
     )
 
     class Meta:

@@ -29,6 +29,10 @@ class Image(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     is_gold = models.BooleanField(default=False)
     priority = models.IntegerField(default=0)
+    extra_replicas = models.PositiveSmallIntegerField(
+        default=0, db_default=0,
+        help_text="Annotators added beyond the project's replicas because agreement did not settle (adaptive replicas).",
+    )
     # Counters kept by the assignment engine (annotation/engine/)
     # under this row's lock on every lease change, so candidate selection is one
     # indexed query over images. The counts are exact; next_lease_expiry may be a

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -37,6 +38,34 @@ class Project(models.Model):
     review_sample_rate = models.FloatField(
         default=0.05, validators=unit_interval, help_text="Share of auto-accepted images still sent to QA."
     )
+    max_replicas = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Adaptive replicas: an image whose agreement does not settle gets one more annotator at a time, "
+        "up to this many, before it goes to a QA lead. Blank: never more than `replicas`.",
+    )
+    spot_check_share = models.FloatField(
+        default=0.2, validators=unit_interval,
+        help_text="Share of a QA lead's tasks taken from spot checks while disputed images also wait.",
+    )
+    qualification_images = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(100)],
+        help_text="Gold images a new annotator labels first; 0: no qualification.",
+    )
+    qualification_oks = models.FloatField(
+        default=0.75, validators=unit_interval, help_text="Mean gold OKS needed to pass qualification.",
+    )
+    pause_gold_oks = models.FloatField(
+        null=True, blank=True, validators=unit_interval,
+        help_text="Pause an annotator whose rolling gold OKS falls below this (blank: never).",
+    )
+    pause_loo_oks = models.FloatField(
+        null=True, blank=True, validators=unit_interval,
+        help_text="Pause an annotator whose rolling leave-one-out OKS falls below this (blank: never).",
+    )
+    pause_window = models.PositiveSmallIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="How many of the annotator's latest images the rolling figures cover.",
+    )
     gold_rate = models.FloatField(
         default=0.0, validators=unit_interval, help_text="Share of tasks served from gold images."
     )
@@ -68,3 +97,12 @@ class Project(models.Model):
         if instructions is not None and instructions.organization_id != self.organization_id:
             # Another organization's guidelines are confidential; an id is not an invitation.
             raise ValidationError({"instructions": f'Invalid pk "{instructions.pk}" - object does not exist.'})
+        if self.max_replicas is not None and self.max_replicas < self.replicas:
+            raise ValidationError({"max_replicas": [
+                f"max_replicas ({self.max_replicas}) must be at least replicas ({self.replicas}), or blank."
+            ]})
+
+    @property
+    def replica_ceiling(self) -> int:
+        """The most annotators an image may get: `max_replicas` when adaptive, else `replicas`."""
+        return max(self.replicas, self.max_replicas or 0)

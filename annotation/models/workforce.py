@@ -92,6 +92,27 @@ class ProjectAnnotator(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Qualification and automatic pausing live on the staffing row because
+    # `access.task_context` reads it anyway: the engine checks both with no
+    # extra query. review/services/quality.py writes them; a vendor manager
+    # re-enables a paused annotator (services/workforce.resume_annotator).
+    class Qualification(models.TextChoices):
+        PENDING = "pending", "Not qualified yet"
+        PASSED = "passed"
+        FAILED = "failed"
+
+    qualification = models.CharField(
+        max_length=16, choices=Qualification.choices, default=Qualification.PENDING,
+        db_default=Qualification.PENDING,
+        help_text="Only read when the project requires qualification (qualification_images > 0).",
+    )
+    qualification_result = models.JSONField(
+        null=True, blank=True, help_text="Mean gold OKS and the per-keypoint mistakes of the qualification."
+    )
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.JSONField(
+        null=True, blank=True, help_text="Why the annotator was paused, with the rolling figures and the floors."
+    )
 
     class Meta:
         ordering = ["project", "user"]

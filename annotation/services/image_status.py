@@ -11,6 +11,7 @@ An image moves through the pipeline along this table and nowhere else:
     scoring     accepted    auto_accept           scoring: agreement reached, nothing flagged
     review      accepted    accept                the QA lead accepts (or edits) the consensus
     review      rework      send_to_rework        the QA lead rejects: annotators redo the image
+    review      annotating  reassign              the QA lead rejects: new annotators label it instead
     rework      scoring     rescore               the rework is in: score it again
     accepted    review      reopen                a QA lead re-opens an accepted image
 
@@ -57,6 +58,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("auto_accept", Status.SCORING, Status.ACCEPTED, "Accept (scoring)"),
     Transition("accept", Status.REVIEW, Status.ACCEPTED, "Accept (review)"),
     Transition("send_to_rework", Status.REVIEW, Status.REWORK, "Send to rework"),
+    Transition("reassign", Status.REVIEW, Status.ANNOTATING, "Give to new annotators"),
     Transition("rescore", Status.REWORK, Status.SCORING, "Score again after rework"),
     Transition("reopen", Status.ACCEPTED, Status.REVIEW, "Re-open for review"),
 )
@@ -127,6 +129,10 @@ def accept(images) -> int:
 
 def send_to_rework(images) -> int:
     return apply(BY_NAME["send_to_rework"], images)
+
+
+def reassign(images) -> int:
+    return apply(BY_NAME["reassign"], images)
 
 
 def rescore(images) -> int:

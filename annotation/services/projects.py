@@ -18,7 +18,8 @@ from ..models import Annotation, Project
 EDITABLE_FIELDS = (
     "name", "description", "skeleton", "instructions", "replicas", "lease_seconds", "idle_limit_seconds",
     "auto_accept_oks", "review_sample_rate", "gold_rate", "prelabel_model", "show_prelabels", "max_instances_per_image",
-    "is_active",
+    "is_active", "max_replicas", "spot_check_share", "qualification_images", "qualification_oks", "pause_gold_oks",
+    "pause_loo_oks", "pause_window",
 )
 
 

@@ -129,6 +129,24 @@ def unstaff_annotator(staffing: ProjectAnnotator, *, now: datetime | None = None
     staffing.delete()
 
 
+@transaction.atomic
+def resume_annotator(staffing: ProjectAnnotator, by, *, now: datetime | None = None) -> ProjectAnnotator:
+    """A vendor manager re-enables an annotator paused automatically (review/services/quality.py).
+
+    The pause stays on record under `previous`, and `resumed_at` starts a new
+    rolling window, so the scores that caused the pause do not pause again.
+    """
+    now = now or timezone.now()
+    locked = ProjectAnnotator.objects.select_for_update().get(pk=staffing.pk)
+    if locked.paused_at is None:
+        return locked
+    locked.paused_reason = {"resumed_at": now.isoformat(), "resumed_by": getattr(by, "pk", None),
+                            "previous": locked.paused_reason}
+    locked.paused_at = None
+    locked.save(update_fields=["paused_at", "paused_reason"])
+    return locked
+
+
 # --- instructions -----------------------------------------------------------------
 
 

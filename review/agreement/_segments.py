@@ -244,3 +244,28 @@ def accumulate(acc: np.ndarray, group: np.ndarray, values: np.ndarray) -> None:
         add_sorted(acc, group, values)
     else:
         acc += group_sum(group, values, acc.shape[0])
+
+
+def masked_median0(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median over axis 0 of the entries where ``mask`` (NaN if none).
+
+    Closed forms for up to three entries (mean of one or two; max-min
+    formula for three), the general masked sort otherwise.
+
+    Parameters
+    ----------
+    values : ndarray, shape (M, ...)
+    mask : ndarray of bool, broadcastable to ``values``
+    """
+    m = values.shape[0]
+    mask = np.broadcast_to(mask, values.shape)
+    if m > 3:
+        return segment_median(values, mask, axis=0)
+    cnt = mask.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(mask, values, 0.0).sum(0) / cnt
+    if m == 3:
+        a, b, c = values
+        med3 = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+        out = np.where(cnt == 3, med3, out)
+    return out

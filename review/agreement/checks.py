@@ -8,8 +8,12 @@ code                       raised when
 =========================  ===============================================
 left_right_swap            splitting an object's annotators into the two
                            orientations of a flip pair (e.g. left/right knee)
-                           gains more than ``swap_margin`` similarity; the
-                           minority side is flagged
+                           is likelier than no swap by ``swap_margin`` (log
+                           likelihood ratio, against each annotator's
+                           scatter and swap record); the
+                           minority side is flagged, or on an even split
+                           the side with the worse history
+                           (`orientation.orient_members`)
 outside_image              a labeled keypoint lies outside the image
 outside_box                a labeled keypoint lies more than ``box_margin``
                            box sides outside its own box
@@ -27,7 +31,6 @@ duplicate_instance         two instances of one annotator in one image
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -36,13 +39,13 @@ from .batch import InstanceBatch, instance_pairs
 from .clustering import Clusters
 from .consensus import LeaveOneOut
 from .oks import box_iou, pair_agreement
+from .orientation import SWAP_EVIDENCE, Orientation, orient_members
 from .skeleton import Skeleton
 
-__all__ = ["Flags", "FLAG_CODES", "check_left_right_swap", "check_outside", "check_visibility",
+__all__ = ["Flags", "FLAG_CODES", "check_left_right_swap", "swap_flags", "check_outside", "check_visibility",
            "check_limbs", "check_duplicates", "run_checks"]
 
 _REFERENCE_SAMPLE = 1 << 17  # instances behind the limb-length reference distribution
-_MAX_ENUMERATED_MEMBERS = 12  # 2**11 orientations per object and flip pair
 
 FLAG_CODES = {
     "left_right_swap": "Left and right keypoints of a pair look exchanged.",
@@ -138,186 +141,29 @@ class Flags:
         return [dict(zip(keys, row)) for row in zip(*cols)]
 
 
-@lru_cache(maxsize=16)
-def _orientations(m: int):
-    """Relative left/right orientations of m members, up to a global flip.
-
-    Returns
-    -------
-    config : ndarray, shape (2**(m-1), m), bool
-        Member ``s`` is exchanged in configuration ``c`` (member 0 never is).
-    cut : ndarray, shape (2**(m-1), T), float
-        1 where slot pair ``t`` (in ``np.triu_indices(m, 1)`` order) is split
-        by the configuration.
-    """
-    config = (np.arange(1 << (m - 1))[:, None] >> np.arange(m)[None, :] - 1 & 1).astype(bool)
-    config[:, 0] = False
-    si, sj = np.triu_indices(m, 1)
-    return config, (config[:, si] != config[:, sj]).astype(np.float64)
-
-
-def _split_flags(total: np.ndarray, terms: np.ndarray, config: np.ndarray, present: np.ndarray,
-                 margin: float):
-    """Best orientation split of each object and who it singles out.
-
-    Parameters
-    ----------
-    total : ndarray, shape (R, H, C)
-        Gain summed over split member pairs, per object, hypothesis, configuration.
-    terms : ndarray, shape (R, H, C)
-        Number of comparisons behind each total.
-    config : ndarray, shape (C, M), bool
-    present : ndarray, shape (R, H, M), bool
-        Members taking part in each hypothesis.
-
-    Returns
-    -------
-    flag : ndarray, shape (R, H, M), bool
-        Members on the smaller side of a split whose mean gain exceeds
-        ``margin`` (both sides when even).
-    mean_gain : ndarray, shape (R, H)
-    """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(terms > 0, total / terms, -np.inf)
-    best = np.argmax(np.where(terms > 0, total, -np.inf), axis=2)  # (R, H)
-    mean_gain = np.take_along_axis(mean, best[..., None], 2)[..., 0]
-    side = config[best] & present  # exchanged relative to member 0
-    n1 = side.sum(2)
-    n0 = present.sum(2) - n1
-    minority = np.where((n1 < n0)[..., None], side, np.where((n1 > n0)[..., None], ~side, True))
-    flag = present & minority & ((mean_gain > margin) & (n0 > 0) & (n1 > 0))[..., None]
-    return flag, mean_gain
-
-
-def _pair_tests(batch, a, b, fi, fj, ci, cj):
-    """Swap evidence between two instances, per flip pair.
-
-    A *test* takes one labeled keypoint ``u`` of one instance and both
-    keypoints of the pair on the other, and asks whether ``u`` sits closer
-    (in OKS terms) to the opposite keypoint than to its namesake:
-    ``s(u, opposite) - s(u, same)``. Four tests when both instances labeled
-    both keypoints (their mean is the OKS gain of exchanging the pair);
-    fewer, but still evidence, when one instance labeled one keypoint only.
-
-    Parameters
-    ----------
-    a, b : ndarray, shape (P,), int
-    fi, fj : ndarray, shape (F,), int
-        Flip pairs.
-    ci, cj : ndarray, shape (F,)
-        ``-1 / (8 sigma**2)`` of each side.
-
-    Returns
-    -------
-    gain : ndarray, shape (P, F)
-        Sum of the valid tests.
-    count : ndarray, shape (P, F)
-        Number of valid tests.
-    """
-    take = lambda arr, cols: np.take(arr, cols, axis=1)  # noqa: E731 (fast column selection)
-    inv_s2 = (2.0 / (batch.area[a] + batch.area[b]))[:, None]
-    ax, ay, bx, by = batch.x[a], batch.y[a], batch.x[b], batch.y[b]
-    axi, ayi, axj, ayj = take(ax, fi), take(ay, fi), take(ax, fj), take(ay, fj)
-    bxi, byi, bxj, byj = take(bx, fi), take(by, fi), take(bx, fj), take(by, fj)
-    la, lb = batch.labeled[a], batch.labeled[b]
-    lai, laj, lbi, lbj = take(la, fi), take(la, fj), take(lb, fi), take(lb, fj)
-    k_i, k_j = inv_s2 * ci, inv_s2 * cj
-
-    def sim(ux, uy, vx, vy, k):
-        return np.exp(((ux - vx) ** 2 + (uy - vy) ** 2) * k)
-
-    s_ii = sim(axi, ayi, bxi, byi, k_i)  # a_i vs b_i ...
-    s_jj = sim(axj, ayj, bxj, byj, k_j)
-    s_ij = sim(axi, ayi, bxj, byj, k_j)  # a_i vs b_j
-    s_ji = sim(axj, ayj, bxi, byi, k_i)  # a_j vs b_i
-    b_both, a_both = lbi & lbj, lai & laj
-    tests = ((lai & b_both, s_ij - s_ii), (laj & b_both, s_ji - s_jj),
-             (lbi & a_both, s_ji - s_ii), (lbj & a_both, s_ij - s_jj))
-    gain = sum(np.where(ok, g, 0.0) for ok, g in tests)
-    count = sum(ok.astype(np.float64) for ok, _ in tests)
-    return gain, count
+def swap_flags(batch: InstanceBatch, skeleton, orientation: Orientation) -> Flags:
+    """`Flags` of an `Orientation`'s swap findings (on the swapper's instances only)."""
+    sk = Skeleton.coerce(skeleton)
+    inst, pair, score = orientation.flagged
+    return Flags.make("left_right_swap", batch.image[inst], inst, score,
+                      keypoint=sk.flip_pairs[pair, 0], other_keypoint=sk.flip_pairs[pair, 1])
 
 
 def check_left_right_swap(batch: InstanceBatch, clusters: Clusters, skeleton, *,
-                          margin: float = 0.3) -> Flags:
-    """Annotators whose left and right keypoints are exchanged.
+                          margin: float = SWAP_EVIDENCE, prior=None) -> Flags:
+    """Annotators whose left and right keypoints are exchanged (see `orient_members`).
 
-    For every flip pair ``(i, j)`` and every two members ``a, b`` of an
-    object, the *gain* of exchanging one side's pair is how much the OKS
-    keypoint terms improve with the pair crossed: with all four keypoints
-    labeled, ``(s_i(a_j, b_i) + s_j(a_i, b_j) - s_i(a_i, b_i) - s_j(a_j, b_j)) / 2``;
-    with one keypoint missing, the tests that remain (see `_pair_tests`).
-    The members are then split into the two orientations that maximize the
-    total gain over split pairs (all ``2**(M-1)`` splits of M members are
-    scored at once). If the mean gain across the split exceeds ``margin``,
-    the smaller side is flagged: with three annotators, the one who swapped —
-    and not, as a comparison with a consensus containing the swapped labels
-    would risk, the ones who did not. With two members (or an even split)
-    nobody can be singled out and both sides are flagged.
-
-    Two hypotheses are tested per object: each flip pair alone, and the
-    whole skeleton mirrored (all pairs exchanged together, the OKS of the
-    mirrored skeleton against the others), whose pooled evidence catches a
-    mirrored person even on pairs too close together to judge alone (hips
-    seen from the front). A mirrored member is flagged on each of its
-    labeled pairs.
-
-    Parameters
-    ----------
-    batch : InstanceBatch
-    clusters : Clusters
-    skeleton : Skeleton (or anything `Skeleton.coerce` accepts)
-    margin : float
-        In [0, 1]; mean gain per comparison across the split.
+    With three annotators the one who swapped is flagged, never the ones who
+    did not; with two who disagree, the one whose history shows more swaps
+    (``prior``: counts from earlier scoring, and the batch's own objects with
+    a majority). A mirrored member is flagged on each of its labeled pairs.
 
     Returns
     -------
-    Flags with ``keypoint = i``, ``other_keypoint = j``, ``score`` = mean gain.
+    Flags with ``keypoint = i``, ``other_keypoint = j``, ``score`` = the
+    split's evidence (log-likelihood ratio of swapped against as drawn).
     """
-    sk = Skeleton.coerce(skeleton)
-    m = clusters.members.shape[1]
-    n_flip = sk.flip_pairs.shape[0]
-    if n_flip == 0 or m < 2:
-        return Flags.concat([])
-    if m > _MAX_ENUMERATED_MEMBERS:
-        raise ValueError(f"swap check enumerates orientations of up to {_MAX_ENUMERATED_MEMBERS} annotators")
-    fi, fj = sk.flip_pairs[:, 0], sk.flip_pairs[:, 1]
-    ci = -1.0 / (8.0 * sk.sigmas[fi] ** 2)  # (F,)
-    cj = -1.0 / (8.0 * sk.sigmas[fj] ** 2)
-    config, cut = _orientations(m)
-    si, sj = np.triu_indices(m, 1)
-    slot_of_pair = np.zeros((si.shape[0], m))  # (T, M): the two member slots of each slot pair
-    slot_of_pair[np.arange(si.shape[0]), si] = slot_of_pair[np.arange(si.shape[0]), sj] = 1.0
-    found = []
-    multi = np.flatnonzero(clusters.support >= 2)
-    for sl in chunks(multi.shape[0], CHUNK_ROWS * 2):
-        mem = clusters.members[multi[sl]]  # (R, M)
-        r = mem.shape[0]
-        gain = np.zeros((r, n_flip, si.shape[0]))  # (R, F, T): summed test gains
-        tests = np.zeros((r, n_flip, si.shape[0]))  # number of tests behind them
-        for t in range(si.shape[0]):  # loop over member-slot pairs (<= M(M-1)/2)
-            rows = mem[:, sj[t]] >= 0
-            g, n = _pair_tests(batch, mem[rows, si[t]], mem[rows, sj[t]], fi, fj, ci, cj)
-            gain[rows, :, t] = g
-            tests[rows, :, t] = n
-        # members taking part in a hypothesis: at least one test with someone
-        part_p = (tests > 0).astype(np.float64) @ slot_of_pair > 0  # (R, F, M)
-        part_m = part_p.any(1, keepdims=True)
-        # hypotheses: each pair alone (R, F, C), and the mirror, all pairs pooled (R, 1, C)
-        flag_p, g_p = _split_flags(gain @ cut.T, tests @ cut.T, config, part_p, margin)
-        flag_m, g_m = _split_flags(gain.sum(1, keepdims=True) @ cut.T, tests.sum(1, keepdims=True) @ cut.T,
-                                   config, part_m, margin)
-        mirrored = flag_m & part_p  # a mirrored member, on each pair it takes part in
-        flag = flag_p | mirrored
-        score = np.maximum(np.where(flag_p, g_p[..., None], -np.inf), np.where(mirrored, g_m[..., None], -np.inf))
-        rr, ff, ss = np.nonzero(flag)
-        found.append((mem[rr, ss], ff, score[rr, ff, ss]))
-    if not found:
-        return Flags.concat([])
-    inst = np.concatenate([f[0] for f in found])
-    f = np.concatenate([f[1] for f in found])
-    return Flags.make("left_right_swap", batch.image[inst], inst, np.concatenate([f[2] for f in found]),
-                      keypoint=fi[f], other_keypoint=fj[f])
+    return swap_flags(batch, skeleton, orient_members(batch, clusters, skeleton, margin=margin, prior=prior))
 
 
 def check_outside(batch: InstanceBatch, image_size=None, *, box_margin: float = 0.25) -> Flags:
@@ -500,10 +346,11 @@ def check_duplicates(batch: InstanceBatch, sigmas, *, threshold: float = 0.7, pa
 
 
 def run_checks(batch: InstanceBatch, skeleton, clusters: Clusters | None = None,
-               loo: LeaveOneOut | None = None, *, image_size=None, swap_margin: float = 0.3,
+               loo: LeaveOneOut | None = None, *, image_size=None, swap_margin: float = SWAP_EVIDENCE,
                box_margin: float = 0.25, limb_z: float = 3.5, duplicate_threshold: float = 0.7,
-               same_pairs=None) -> Flags:
-    """All checks. The swap check needs ``clusters``, the visibility check ``loo``.
+               same_pairs=None, orientation: Orientation | None = None) -> Flags:
+    """All checks. The swap check needs ``clusters`` (or an already computed
+    ``orientation``), the visibility check ``loo``.
 
     Returns
     -------
@@ -513,7 +360,9 @@ def run_checks(batch: InstanceBatch, skeleton, clusters: Clusters | None = None,
     parts = [check_outside(batch, image_size, box_margin=box_margin),
              check_limbs(batch, sk, limb_z=limb_z),
              check_duplicates(batch, sk.sigmas, threshold=duplicate_threshold, pairs=same_pairs)]
-    if clusters is not None:
+    if orientation is not None:
+        parts.append(swap_flags(batch, sk, orientation))
+    elif clusters is not None:
         parts.append(check_left_right_swap(batch, clusters, sk, margin=swap_margin))
     if loo is not None:
         parts.append(check_visibility(batch, loo))

@@ -1,15 +1,17 @@
 """Group the instances that several annotators drew for the same object.
 
 With ``n`` annotators per image, the instances of one person form a
-*cluster*: at most one instance per annotator, and every pair inside a
-cluster at least ``threshold`` similar (complete linkage — a cluster is never
-held together by a chain of merely similar neighbours).
+*cluster*: at most one instance per annotator, similar to the members on
+average by at least ``threshold`` and to *every* member by at least
+``min_link`` (half the threshold by default) — so a cluster is never held
+together by a chain of merely similar neighbours, yet one sloppy member
+does not push a careful annotator's instance out into a cluster of its own.
 
 Clusters are grown annotator by annotator, in every image at once: the
 first annotator's instances seed clusters; each next annotator's instances
 are matched (Hungarian, via `assign_blocks`) to the existing clusters with
 score = mean similarity to the members, admissible only if the similarity
-to *every* member clears the threshold; unmatched instances start new
+to every member clears ``min_link``; unmatched instances start new
 clusters. The loop runs over annotator *ranks within an image* (at most the
 number of annotators per image), never over images, pairs or instances.
 """
@@ -107,8 +109,8 @@ def clusters_from_labels(labels: np.ndarray, image: np.ndarray, order_key: np.nd
 
 
 def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float = 0.5,
-                      priority=None) -> Clusters:
-    """Cluster instances across annotators (complete linkage, one per annotator).
+                      priority=None, min_link: float | None = None) -> Clusters:
+    """Cluster instances across annotators (linkage to every member, one per annotator).
 
     Parameters
     ----------
@@ -119,7 +121,10 @@ def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float =
     similarity : array_like, shape (P,)
         Their agreement (`pair_agreement`).
     threshold : float
-        Minimum similarity between any two members of a cluster.
+        Minimum mean similarity of a joining instance to the cluster's members.
+    min_link : float, optional
+        Minimum similarity to each member (default ``threshold / 2``;
+        ``threshold`` gives complete linkage).
     priority : array_like, shape (n_sources,), optional
         Annotators with higher priority seed clusters first (e.g. their
         reliability); default: by annotator index.
@@ -133,8 +138,9 @@ def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float =
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     sim = np.asarray(similarity, dtype=np.float64)
+    floor = threshold / 2 if min_link is None else min(min_link, threshold)
     with np.errstate(invalid="ignore"):
-        keep = np.isfinite(sim) & (sim >= threshold) & (sim > 0)
+        keep = np.isfinite(sim) & (sim >= floor) & (sim > 0)
     a, b, sim = a[keep], b[keep], sim[keep]
 
     # Rank of each instance's annotator within its image: the growth step.
@@ -170,7 +176,7 @@ def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float =
             total = np.add.reduceat(s, head)
             count = np.diff(np.r_[head, q.size])
             q, cl = q[head], cl[head]
-            complete = count == size[cl]  # similar enough to every member
+            complete = count == size[cl]  # linked to every member
             score = np.where(complete, total / count, 0.0)
             hit = assign_blocks(img[q], cl, q, score, threshold)
             cluster[q[hit]] = cl[hit]
@@ -184,14 +190,16 @@ def cluster_instances(batch: InstanceBatch, a, b, similarity, threshold: float =
 
 def mirror_tolerant(batch: InstanceBatch, a, b, similarity, sigmas, flip_permutation, *,
                     threshold: float = 0.5, min_iou: float = 0.5) -> np.ndarray:
-    """Similarity for *matching*: the better of a pair's agreement and its mirror's.
+    """Similarity for *matching*: each flip pair scored in its better orientation.
 
     An annotator who mirrored a person (left and right exchanged throughout)
-    still drew that person; scored as is, the pair may fall below the match
-    threshold and the swap would go unnoticed as an unmatched instance. Pairs
-    below ``threshold`` whose boxes overlap by ``min_iou`` are re-scored with
-    one side mirrored, and the better score is kept, so clustering sees the
-    object and the swap check can flag the mirrored member.
+    or exchanged one limb pair still drew that person; scored as is, the
+    pair may fall below the match threshold, the instance would end up
+    alone and the swap would go unnoticed. Pairs below ``threshold`` whose
+    boxes overlap by ``min_iou`` are re-scored with every flip pair in
+    whichever orientation agrees better (the plain and the mirrored
+    skeleton are two of those choices), so clustering sees the object and
+    the orientation step can flag the member who swapped.
 
     Parameters
     ----------
@@ -210,10 +218,24 @@ def mirror_tolerant(batch: InstanceBatch, a, b, similarity, sigmas, flip_permuta
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     sim = np.array(similarity, dtype=np.float64)
+    perm = np.asarray(flip_permutation, dtype=np.int64)
     with np.errstate(invalid="ignore"):
         low = np.flatnonzero(~(sim >= threshold))
     low = low[box_iou(batch.bbox[a[low]], batch.bbox[b[low]]) >= min_iou]
-    if low.size:
-        mirrored = pair_agreement(batch, a[low], b[low], sigmas, permute_b=flip_permutation)
-        sim[low] = np.fmax(sim[low], mirrored)
+    fi = np.flatnonzero(perm > np.arange(perm.size))
+    if low.size == 0 or fi.size == 0:
+        return sim
+    fj = perm[fi]
+    _, plain = pair_agreement(batch, a[low], b[low], sigmas, keypoints=True)
+    _, mirrored = pair_agreement(batch, a[low], b[low], sigmas, permute_b=perm, keypoints=True)
+    # per keypoint: NaN where neither side labeled it (it does not count)
+    better = (np.nan_to_num(mirrored[:, fi]) + np.nan_to_num(mirrored[:, fj])
+              > np.nan_to_num(plain[:, fi]) + np.nan_to_num(plain[:, fj]))
+    best = plain.copy()
+    best[:, fi] = np.where(better, mirrored[:, fi], plain[:, fi])
+    best[:, fj] = np.where(better, mirrored[:, fj], plain[:, fj])
+    counted = np.count_nonzero(~np.isnan(best), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tolerant = np.nansum(best, axis=1) / counted
+    sim[low] = np.fmax(sim[low], np.where(counted > 0, tolerant, np.nan))
     return sim

@@ -7,7 +7,11 @@ Per cluster of matched instances (`cluster_instances`) and per keypoint:
 * **visible or occluded** by majority among those who labeled it, ties
   counting as visible;
 * **position** by a robust center of the labelers' positions: the geometric
-  median by default, a reliability-weighted mean as an option;
+  median, a reliability-weighted mean, or ("learned", what the pipeline
+  uses) each point weighted by the inverse of its annotator's learned
+  variance for that keypoint (`noise.NoiseModel`), gross clicks rejected
+  against the geometric median, which stays the answer wherever an
+  annotator has too little history;
 * **spread**: RMS distance of the labelers to the consensus in units of the
   keypoint's sigma times object scale — ~1 when annotators scatter as much as
   COCO's did, NaN with fewer than two labelers. It is the keypoint's
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._segments import segment_median, sorted_unique
+from ._segments import masked_median0, sorted_unique, take_cols
 from .batch import InstanceBatch
 from .center import mean_soa, median_soa
 from .clustering import Clusters, cluster_instances
@@ -38,7 +42,7 @@ __all__ = ["Consensus", "LeaveOneOut", "build_consensus", "consensus_from_cluste
            "leave_one_out", "majority_quorum", "image_replicas"]
 
 _CHUNK = 1024  # clusters per kernel chunk: (M, 1024 * K) arrays stay in cache
-METHODS = ("median", "mean")
+METHODS = ("median", "mean", "learned")
 
 
 def majority_quorum(replicas) -> np.ndarray:
@@ -78,33 +82,8 @@ class _Centers:
                    n_members=np.zeros(r, np.int16))
 
 
-def _masked_median0(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Median over axis 0 of the entries where ``mask`` (NaN if none).
-
-    Closed forms for up to three entries (mean of one or two; max-min
-    formula for three), the general masked sort otherwise.
-
-    Parameters
-    ----------
-    values : ndarray, shape (M, ...)
-    mask : ndarray of bool, broadcastable to ``values``
-    """
-    m = values.shape[0]
-    mask = np.broadcast_to(mask, values.shape)
-    if m > 3:
-        return segment_median(values, mask, axis=0)
-    cnt = mask.sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(mask, values, 0.0).sum(0) / cnt
-    if m == 3:
-        a, b, c = values
-        med3 = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
-        out = np.where(cnt == 3, med3, out)
-    return out
-
-
 def _kernel(batch: InstanceBatch, members: np.ndarray, support: np.ndarray, sigmas: np.ndarray,
-            method: str, weights, out: _Centers | None, loo: _Centers | None) -> None:
+            method: str, weights, out: _Centers | None, loo: _Centers | None, learned=None) -> None:
     """Consensus and/or leave-one-out references of all clusters, chunk by chunk.
 
     Parameters
@@ -114,6 +93,7 @@ def _kernel(batch: InstanceBatch, members: np.ndarray, support: np.ndarray, sigm
     out : _Centers with C rows, or None
     loo : _Centers with one row per (cluster, member) of clusters with
         support >= 2, cluster-major; or None
+    learned : _Learned, for ``method="learned"``
     """
     c_total, m = members.shape
     keep = support >= 2
@@ -122,10 +102,61 @@ def _kernel(batch: InstanceBatch, members: np.ndarray, support: np.ndarray, sigm
     for lo in range(0, c_total, _CHUNK):
         hi = min(lo + _CHUNK, c_total)
         _kernel_chunk(batch, members[lo:hi], keep[lo:hi], sigmas, method, weights,
-                      out, lo, loo, int(loo_start[lo]) if lo < c_total else 0)
+                      out, lo, loo, int(loo_start[lo]) if lo < c_total else 0, learned)
 
 
-def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, loo_lo) -> None:
+@dataclass(frozen=True)
+class _Learned:
+    """What ``method="learned"`` needs from a `NoiseModel`.
+
+    var : (S, K) variance to weight by, NaN where the annotator has too little history
+    offset : (S, K, 2) offsets to subtract (sigma units), or None
+    reject : gross-click threshold on squared distance over variance
+    """
+
+    var: np.ndarray
+    offset: np.ndarray | None
+    reject: float
+
+
+def _learned_center(px, py, lab, src, scale, learned: _Learned, k: int):
+    """Inverse-variance weighted mean without gross clicks; the geometric median where history is short.
+
+    Parameters
+    ----------
+    px, py : ndarray, shape (M, R*K)
+        Labelers' positions (0 elsewhere).
+    lab : ndarray, shape (M, R*K), bool
+    src : ndarray, shape (M, R), int
+        Annotator of each member slot.
+    scale : ndarray, shape (R*K,)
+        ``sigma_k * s`` of each point set.
+
+    Returns
+    -------
+    cx, cy : ndarray, shape (R*K,)
+    """
+    m = px.shape[0]
+    cell = (src[:, :, None] * k + np.arange(k)).reshape(m, -1)  # (M, R*K) annotator-keypoint cell
+    if learned.offset is not None:  # the annotator's habit removed, in pixels of this object
+        px = np.where(lab, px - learned.offset[..., 0].reshape(-1)[cell] * scale, 0.0)
+        py = np.where(lab, py - learned.offset[..., 1].reshape(-1)[cell] * scale, 0.0)
+    v = learned.var.reshape(-1)[cell] * scale * scale  # pixels**2
+    known = ~(lab & np.isnan(v)).any(0)  # every labeler has a history
+    mx, my = masked_median0(px, lab), masked_median0(py, lab)  # robust start: who is a gross click
+    with np.errstate(invalid="ignore", divide="ignore"):
+        keep = lab & (((px - mx) ** 2 + (py - my) ** 2) <= learned.reject * v)
+        keep |= lab & ~keep.any(0)
+        w = np.where(keep, 1.0 / v, 0.0)
+        cx, cy = mean_soa(px, py, w)
+    short = np.flatnonzero(~known)
+    if short.size:  # too little history: the geometric median, as without a noise model
+        cx[short], cy[short] = median_soa(take_cols(px, short), take_cols(py, short),
+                                          take_cols(lab, short).astype(np.float64))
+    return cx, cy
+
+
+def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, loo_lo, learned=None) -> None:
     r, m = members.shape
     k = batch.num_keypoints
     present = (members >= 0).T  # (M, R): member slot first (structure of arrays)
@@ -154,17 +185,21 @@ def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, l
     py = np.where(lab, y, 0.0)
     w_l, w_a, w_v = wlab.sum(0), w_k.sum(0), np.where(vis, w_k, 0.0).sum(0)
     n_lab = np.count_nonzero(lab, axis=0)
-    center = median_soa if method == "median" else mean_soa
+    center = mean_soa if method == "mean" else median_soa  # "learned" leaves one out by the median
     rows = slice(lo, lo + r)
 
     if out is not None:
         # Votes: labeled by weighted majority (ties -> labeled), then visible vs occluded.
         labeled = (2 * w_l >= w_a) & (w_l > 0)
         v_out = np.where(labeled, np.where(2 * w_v >= w_l, 2, 1), 0).astype(np.int8)
-        cx, cy = center(px, py, wlab)
+        area = masked_median0(ar, present)
+        if method == "learned":
+            scale_k = (np.sqrt(area)[:, None] * sigmas[None, :]).reshape(-1)
+            cx, cy = _learned_center(px, py, lab, np.where(present, batch.source[idx], 0), scale_k, learned, k)
+        else:
+            cx, cy = center(px, py, wlab)
         cx = np.where(labeled, cx, 0.0)
         cy = np.where(labeled, cy, 0.0)
-        area = _masked_median0(ar, present)
         # Spread of the labelers around the consensus, in sigma units.
         d2 = np.where(lab, (px - cx) ** 2 + (py - cy) ** 2, 0.0).sum(0)
         scale = (np.sqrt(area)[:, None] * sigmas[None, :]).reshape(-1)
@@ -173,7 +208,7 @@ def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, l
         out.x[rows] = cx.reshape(r, k)
         out.y[rows] = cy.reshape(r, k)
         out.v[rows] = v_out.reshape(r, k)
-        out.bbox[rows] = _masked_median0(bb, present[..., None])
+        out.bbox[rows] = masked_median0(bb, present[..., None])
         out.area[rows] = area
         out.spread[rows] = spread.reshape(r, k)
         out.n_labeled[rows] = n_lab.reshape(r, k)
@@ -206,8 +241,8 @@ def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, l
                 l_bb = ((np.where(present[..., None], bb, 0.0).sum(0) - np.where(present[..., None], bb, 0.0))
                         / n_oth[..., None])
         else:
-            l_area = np.stack([_masked_median0(ar, present & (np.arange(m) != j)[:, None]) for j in range(m)])
-            l_bb = np.stack([_masked_median0(bb, (present & (np.arange(m) != j)[:, None])[..., None])
+            l_area = np.stack([masked_median0(ar, present & (np.arange(m) != j)[:, None]) for j in range(m)])
+            l_bb = np.stack([masked_median0(bb, (present & (np.arange(m) != j)[:, None])[..., None])
                              for j in range(m)])
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = (n_lab - lab.astype(np.int64)).reshape(m, r, k) / n_oth[..., None]
@@ -250,6 +285,10 @@ class Consensus:
     accepted : ndarray, shape (C,), bool
         ``support >= quorum``: the object is in the consensus.
     clusters : Clusters
+    undecided : ndarray, shape (C,), bool
+        Its members disagreed on left and right with no majority: the
+        orientation came from the annotators' history (`orientation`), and
+        the object should not be trusted without another opinion.
     """
 
     instances: InstanceBatch
@@ -259,6 +298,11 @@ class Consensus:
     quorum: np.ndarray
     accepted: np.ndarray
     clusters: Clusters
+    undecided: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.undecided is None:
+            object.__setattr__(self, "undecided", np.zeros(self.support.shape[0], bool))
 
     def __len__(self) -> int:
         return self.support.shape[0]
@@ -282,23 +326,32 @@ def _resolve_quorum(quorum, replicas: np.ndarray) -> np.ndarray:
 
 
 def consensus_from_clusters(batch: InstanceBatch, clusters: Clusters, sigmas, *, quorum=None,
-                            replicas=None, method: str = "median", weights=None,
+                            replicas=None, method: str = "median", weights=None, noise=None,
+                            subtract_offsets: bool = False, reject: float = 9.0,
                             with_leave_one_out: bool = False):
     """Consensus of given clusters (see `build_consensus`).
 
     With ``with_leave_one_out`` the leave-one-out references are computed in
     the same pass over the members (shared gathers; see `leave_one_out`) and
-    ``(Consensus, LeaveOneOut)`` is returned.
+    ``(Consensus, LeaveOneOut)`` is returned. ``method="learned"`` needs
+    ``noise`` (a `NoiseModel`); its leave-one-out references stay geometric
+    medians of the others.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
+    learned = None
+    if method == "learned":
+        if noise is None:
+            raise ValueError('method "learned" needs a noise model')
+        learned = _Learned(var=noise.weight_variance(subtract_offsets),
+                           offset=noise.offset if subtract_offsets else None, reject=reject)
     sig = as_sigmas(sigmas, batch.num_keypoints)
     reps = image_replicas(batch) if replicas is None else np.asarray(replicas, dtype=np.int64)
     q = _resolve_quorum(quorum, reps)[clusters.image]
     c, k = len(clusters), batch.num_keypoints
     out = _Centers.empty(c, k)
     loo = _Centers.empty(int(clusters.support[clusters.support >= 2].sum()), k) if with_leave_one_out else None
-    _kernel(batch, clusters.members, clusters.support, sig, method, weights, out, loo)
+    _kernel(batch, clusters.members, clusters.support, sig, method, weights, out, loo, learned)
     inst = InstanceBatch.from_components(
         out.x, out.y, out.v, out.bbox, out.area, clusters.image, np.zeros(c, np.int64),
         ids=np.arange(c), n_images=batch.n_images, n_sources=1, image_ids=batch.image_ids, validate=False)
@@ -310,7 +363,7 @@ def consensus_from_clusters(batch: InstanceBatch, clusters: Clusters, sigmas, *,
 
 
 def build_consensus(batch: InstanceBatch, sigmas, *, threshold: float = 0.5, quorum=None,
-                    replicas=None, method: str = "median", weights=None, pairs=None) -> Consensus:
+                    replicas=None, method: str = "median", weights=None, pairs=None, **learned) -> Consensus:
     """Consensus instances of n annotators for every image of a batch.
 
     Parameters
@@ -324,10 +377,14 @@ def build_consensus(batch: InstanceBatch, sigmas, *, threshold: float = 0.5, quo
     replicas : array_like, shape (n_images,), optional
         Annotators assigned to each image; default those who drew anything
         on it (`image_replicas`).
-    method : {"median", "mean"}
-        Keypoint position: geometric median (robust; default) or weighted
+    method : {"median", "mean", "learned"}
+        Keypoint position: geometric median (robust; default), weighted
         mean (optimal for Gaussian errors when ``weights`` are the
-        annotators' inverse error variances, see `annotator_reliability`).
+        annotators' inverse error variances, see `annotator_reliability`),
+        or "learned": per annotator and keypoint inverse-variance weights
+        from a `NoiseModel` (``noise``, passed through the keyword
+        arguments), gross clicks rejected, the geometric median where an
+        annotator has too little history.
     weights : array_like, shape (n_sources,), optional
         Per-annotator weights for votes and positions.
     pairs : tuple of (a, b, similarity) arrays, optional
@@ -346,7 +403,7 @@ def build_consensus(batch: InstanceBatch, sigmas, *, threshold: float = 0.5, quo
     clusters = cluster_instances(batch, *pairs, threshold=threshold,
                                  priority=None if weights is None else weights)
     return consensus_from_clusters(batch, clusters, sigmas, quorum=quorum, replicas=replicas,
-                                   method=method, weights=weights)
+                                   method=method, weights=weights, **learned)
 
 
 @dataclass(frozen=True, eq=False)

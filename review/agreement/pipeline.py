@@ -1,11 +1,18 @@
 """Everything for a batch of images in one call: the entry point for jobs.
 
 ``run_pipeline(batch, skeleton)`` scores every cross-annotator pair, clusters
-instances into objects, builds the consensus, measures image agreement and
-annotator reliability, runs the automatic checks and learns sigmas — each
+instances into objects (flip-aware: a mirrored person still joins its
+object), decides each object's left/right orientation and brings swapped
+members back into it, learns each annotator's per-keypoint noise, builds the
+consensus, measures image agreement and annotator reliability, lists who
+missed which object, runs the automatic checks and learns sigmas — each
 stage a few array operations over the whole batch. Inputs and outputs are
 plain NumPy arrays and small dataclasses; instance positions in the result
 refer to the batch as passed in (``batch.ids[pos]`` gives annotation ids).
+
+``method="median", orient=False`` is the engine as it was before orientation
+and learned noise (geometric median over the clusters, members averaged as
+drawn): kept callable so that the benchmark and tests compare against it.
 """
 
 from __future__ import annotations
@@ -21,14 +28,35 @@ from .checks import Flags, run_checks
 from .clustering import Clusters, cluster_instances, mirror_tolerant
 from .consensus import Consensus, LeaveOneOut, consensus_from_clusters, image_replicas
 from .image_agreement import ImageAgreement, image_agreement
+from .noise import NoiseModel, learn_noise
 from .oks import pair_agreement
-from .reliability import Reliability, annotator_reliability
+from .orientation import SWAP_EVIDENCE, Orientation, exchange_pairs, orient_members
+from .reliability import Reliability, annotator_reliability, missed_objects
 from .sigmas import SigmaEstimate, estimate_sigmas
 from .skeleton import Skeleton
 
-__all__ = ["PipelineResult", "run_pipeline", "CONSENSUS_METHODS"]
+__all__ = ["PipelineResult", "AnnotatorHistory", "run_pipeline", "CONSENSUS_METHODS"]
 
-CONSENSUS_METHODS = ("median", "mean", "weighted_median", "weighted_mean")
+CONSENSUS_METHODS = ("learned", "median", "mean", "weighted_median", "weighted_mean")
+
+
+@dataclass(frozen=True, eq=False)
+class AnnotatorHistory:
+    """What earlier scoring learned about the batch's annotators (indexed by source).
+
+    Attributes
+    ----------
+    checked, swapped : ndarray, shape (S,)
+        Instances in objects with a left/right majority, and of those the
+        ones on the minority side (`Orientation`): the swap history that
+        settles an object two annotators disagree on.
+    noise : NoiseModel, optional
+        Per-keypoint noise statistics, pooled with the batch's own.
+    """
+
+    checked: np.ndarray
+    swapped: np.ndarray
+    noise: NoiseModel | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +82,15 @@ class PipelineResult:
     leave_one_out : LeaveOneOut
     n_pairs : int
         Cross-annotator instance pairs scored.
+    orientation : Orientation
+        Who swapped (``exchanged`` rows in the caller's order), undecided
+        objects, the swap history.
+    noise : NoiseModel or None
+        The learned per-annotator, per-keypoint noise (``method="learned"``).
+    missed : tuple (cluster (Q,), source (Q,))
+        Accepted objects and the assigned annotators who did not draw them.
+    offsets_subtracted : bool
+        The consensus removed each annotator's learned systematic offset.
     timings : dict of str to float
         Seconds per stage.
     """
@@ -66,7 +103,16 @@ class PipelineResult:
     instance_oks: np.ndarray
     leave_one_out: LeaveOneOut
     n_pairs: int
+    orientation: Orientation | None = None
+    noise: NoiseModel | None = None
+    missed: tuple = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    offsets_subtracted: bool = False
     timings: dict = field(default_factory=dict)
+
+    def history(self) -> AnnotatorHistory:
+        """This run's findings as history for the next batch of the same annotators."""
+        o = self.orientation
+        return AnnotatorHistory(checked=o.checked, swapped=o.swapped, noise=self.noise)
 
 
 class _Timer:
@@ -82,10 +128,11 @@ class _Timer:
 
 def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quorum=None,
                  assignments=None, gold: InstanceBatch | None = None, image_size=None,
-                 method: str = "median", pck_threshold: float = 0.1, swap_margin: float = 0.3,
+                 method: str = "learned", orient: bool = True, history: AnnotatorHistory | None = None,
+                 subtract_offsets: bool = False, pck_threshold: float = 0.1, swap_margin: float = SWAP_EVIDENCE,
                  box_margin: float = 0.25, limb_z: float = 3.5, duplicate_threshold: float = 0.7,
                  dtype=np.float64) -> PipelineResult:
-    """Agreement, matching, consensus, reliability, checks and sigmas for a batch.
+    """Agreement, matching, orientation, noise, consensus, reliability, checks and sigmas for a batch.
 
     Parameters
     ----------
@@ -94,7 +141,8 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
     skeleton : Skeleton
         Or anything with ``sigmas``/``flip_pairs``/``edges`` (e.g. ``SkeletonSpec``).
     threshold : float
-        Minimum `agreement_oks` for two instances to be the same object.
+        Minimum `agreement_oks` (the better of plain and mirrored) for two
+        instances to be the same object.
     quorum : int or array_like of shape (n_images,), optional
         Annotators who must draw an object for it to be accepted (default: a
         strict majority of those assigned to the image).
@@ -106,9 +154,23 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
         Gold instances (same image index space), for `Reliability.gold_oks`.
     image_size : array_like, shape (n_images, 2), optional
         Width, height, for the outside-image check.
-    method : {"median", "mean", "weighted_median", "weighted_mean"}
-        Consensus position; the weighted ones use `Reliability.weight`
-        (learned from an unweighted first pass).
+    method : {"learned", "median", "mean", "weighted_median", "weighted_mean"}
+        Consensus position. "learned" (default): per annotator and keypoint
+        inverse-variance weights from the noise learned on this batch and
+        ``history`` (`noise.learn_noise`), gross clicks rejected, the
+        geometric median where an annotator has too little history.
+        "median" is the geometric median; the weighted ones use
+        `Reliability.weight` (learned from an unweighted first pass).
+    orient : bool
+        Bring swapped and mirrored members into their object's orientation
+        before the consensus (default). False averages members as drawn,
+        the engine's behavior before orientation (kept for comparison).
+    history : AnnotatorHistory, optional
+        Earlier scoring's swap counts and noise statistics of these
+        annotators (`PipelineResult.history`), indexed like the batch's sources.
+    subtract_offsets : bool
+        With "learned": remove each annotator's learned systematic offset
+        from their points (otherwise the offset only lowers their weight).
     pck_threshold, swap_margin, box_margin, limb_z, duplicate_threshold : float
         See `annotator_reliability` and `run_checks`.
     dtype : {float64, float32}
@@ -151,41 +213,69 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
     with timer("matching"):
         match_sim = mirror_tolerant(sb, a, b, sim, sig, sk.flip_permutation, threshold=threshold)
         clusters = cluster_instances(sb, a, b, match_sim, threshold)
+    with timer("orientation"):
+        prior = None if history is None else (history.checked, history.swapped)
+        orientation = orient_members(sb, clusters, sk, margin=swap_margin, prior=prior)
+    noise = None
+    if orient or method == "learned":
+        with timer("noise"):
+            # learned as drawn: a swapped joint lies beyond the gross-click limit and is left out
+            noise = learn_noise(sb, clusters, sig, prior=None if history is None else history.noise)
+        with timer("orientation"):
+            # disputes judged again against the scatter each annotator is known for (a sloppy
+            # annotator's close pair is noise, not a swap) and the odds of each of them swapping
+            disputed = orientation.disputed
+            for _ in range(2):  # the second pass uses the rates the first one corrected
+                orientation = orient_members(sb, clusters, sk, margin=swap_margin, prior=prior, noise=noise,
+                                             objects=disputed, rates=orientation.swap_rate)
+    with timer("orientation"):
+        ob = exchange_pairs(sb, orientation.exchanged, sk.flip_pairs) if orient else sb
     with timer("consensus"):
-        base = "mean" if method == "mean" else "median"
-        consensus, loo = consensus_from_clusters(sb, clusters, sig, quorum=quorum, replicas=replicas,
-                                                 method=base, with_leave_one_out=True)
+        first = method if method in ("learned", "median", "mean") else "median"  # weighted: unweighted first
+        consensus, loo = consensus_from_clusters(ob, clusters, sig, quorum=quorum, replicas=replicas, method=first,
+                                                 noise=noise, subtract_offsets=subtract_offsets,
+                                                 with_leave_one_out=True)
+        consensus = replace(consensus, undecided=orientation.undecided)
     with timer("image_agreement"):
         cl, pa, pb = clusters.member_pairs()
         images = image_agreement(sb, clusters, sig, replicas=replicas, member_pairs=(cl, pa, pb))
     with timer("reliability"):
+        # as drawn against the others' (oriented) consensus: a swap costs its annotator
         loo_oks, loo_per = pair_agreement(sb, loo.instance, np.arange(len(loo)), sig, other=loo.reference,
                                           keypoints=True)
-        reliability = annotator_reliability(sb, consensus, loo, sig, assignments=assignments, gold=gold,
+        reliability = annotator_reliability(ob, consensus, loo, sig, assignments=assignments, gold=gold,
                                             pck_threshold=pck_threshold, member_pairs=(pa, pb),
-                                            loo_scores=(loo_oks, loo_per))
+                                            loo_scores=(loo_oks, loo_per), noise=noise)
         instance_oks = np.full(len(sb), np.nan)
         instance_oks[loo.instance] = loo_oks
+        missed = missed_objects(sb, consensus, assignments)
     if method.startswith("weighted_"):
         with timer("consensus"):
-            consensus = consensus_from_clusters(sb, clusters, sig, quorum=quorum, replicas=replicas,
+            consensus = consensus_from_clusters(ob, clusters, sig, quorum=quorum, replicas=replicas,
                                                 method=method.removeprefix("weighted_"),
                                                 weights=reliability.weight)
+            consensus = replace(consensus, undecided=orientation.undecided)
     with timer("checks"):
         flags = run_checks(sb, sk, clusters, loo, image_size=image_size, swap_margin=swap_margin,
                            box_margin=box_margin, limb_z=limb_z, duplicate_threshold=duplicate_threshold,
-                           same_pairs=same_pairs)
+                           same_pairs=same_pairs, orientation=orientation)
     with timer("sigmas"):
         acc = consensus.accepted[cl]
-        sigmas = estimate_sigmas(sb, pa[acc], pb[acc])
+        sigmas = estimate_sigmas(ob, pa[acc], pb[acc])
 
     if order is not None:  # positions back to the caller's order
         with timer("sort"):
             consensus, loo, flags, instance_oks = _unsort(order, consensus, loo, flags, instance_oks)
+            exchanged = np.empty_like(orientation.exchanged)
+            exchanged[order] = orientation.exchanged
+            inst, pair, score = orientation.flagged
+            orientation = replace(orientation, exchanged=exchanged, flagged=(order[inst], pair, score))
     timer.times["total"] = sum(timer.times.values())
     return PipelineResult(consensus=consensus, images=images, reliability=reliability, flags=flags,
                           sigmas=sigmas, instance_oks=instance_oks, leave_one_out=loo,
-                          n_pairs=int(a.shape[0]), timings=timer.times)
+                          n_pairs=int(a.shape[0]), orientation=orientation, noise=noise, missed=missed,
+                          offsets_subtracted=bool(subtract_offsets and method == "learned"),
+                          timings=timer.times)
 
 
 def _unsort(order: np.ndarray, consensus: Consensus, loo: LeaveOneOut, flags: Flags, instance_oks):

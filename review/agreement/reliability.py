@@ -25,8 +25,9 @@
   errors and insensitive to swaps) gives one equation per pair of
   annotators; least squares over all pairs separates the individual ``v``
   (the "three-cornered hat" of instrument calibration). ``1 / v``
-  normalized to mean 1 is the weight the weighted consensus uses —
-  inverse-variance weighting, optimal for independent Gaussian errors.
+  normalized to mean 1, times the share of the objects the annotator drew
+  (``recall``: a missed object counts 0), is the annotator's weight — so
+  someone who labels nothing can never be the most reliable annotator.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from .oks import pair_agreement
 from .skeleton import as_sigmas
 
 __all__ = ["Reliability", "annotator_reliability", "annotator_error_variance", "annotator_bias",
-           "default_assignments"]
+           "default_assignments", "missed_objects"]
 
 _LN2 = np.log(2.0)
 _CHUNK = CHUNK_ROWS
@@ -82,8 +83,12 @@ class Reliability:
         Pairwise offsets behind each bias.
     error_var : ndarray, shape (S,)
         Own error variance in COCO units (1 = as precise as COCO's annotators).
+    recall : ndarray, shape (S,)
+        Accepted objects the annotator drew over those of their images
+        (``drawn / (drawn + missed)``); NaN without any.
     weight : ndarray, shape (S,)
-        ``1 / error_var`` normalized to mean 1 (1 where unknown).
+        ``1 / error_var`` normalized to mean 1 (1 where unknown), times
+        ``recall`` (0 for an annotator who drew none of their objects).
     """
 
     oks: np.ndarray
@@ -99,15 +104,24 @@ class Reliability:
     bias_count: np.ndarray
     error_var: np.ndarray
     weight: np.ndarray
+    recall: np.ndarray | None = None
 
-    def bias_findings(self, names=None, *, min_sigma: float = 0.5, min_count: int = 20) -> list[dict]:
+    def bias_findings(self, names=None, *, source_ids=None, min_sigma: float = 0.5,
+                      min_count: int = 20) -> list[dict]:
         """Systematic biases worth telling the annotator, largest first.
+
+        Parameters
+        ----------
+        names : sequence of str, length K, optional
+        source_ids : array_like, shape (S,), optional
+            The annotators' ids (e.g. user ids): findings name people, not
+            positions in the engine's tables.
 
         Returns
         -------
-        list of dict with ``source``, ``keypoint``, ``name``, ``dx``, ``dy``
-        (sigma units), ``count`` and a ``text`` such as
-        ``"places left_hip 0.8 sigma too high"``.
+        list of dict with ``annotator`` (``source_ids[s]``, else ``s``),
+        ``keypoint``, ``name``, ``dx``, ``dy`` (sigma units), ``count`` and a
+        ``text`` such as ``"places left_hip 0.8 sigma too high"``.
         """
         s_idx, k_idx = np.nonzero((self.bias_count >= min_count)
                                   & (np.abs(self.bias) >= min_sigma).any(-1))
@@ -120,7 +134,8 @@ class Reliability:
                 parts.append(f"{abs(dy):.1f} sigma too {'high' if dy < 0 else 'low'}")
             if abs(dx) >= min_sigma:
                 parts.append(f"{abs(dx):.1f} sigma too far {'left' if dx < 0 else 'right'}")
-            out.append({"source": s, "keypoint": k, "name": name, "dx": dx, "dy": dy,
+            who = s if source_ids is None else np.asarray(source_ids)[s].item()
+            out.append({"annotator": who, "keypoint": k, "name": name, "dx": dx, "dy": dy,
                         "count": int(self.bias_count[s, k]),
                         "text": f"places {name} " + " and ".join(parts)})
         return sorted(out, key=lambda f: -max(abs(f["dx"]), abs(f["dy"])))
@@ -136,6 +151,34 @@ def default_assignments(batch: InstanceBatch) -> tuple[np.ndarray, np.ndarray]:
     s = max(batch.n_sources, 1)
     key = sorted_unique(batch.image * s + batch.source)
     return key // s, key % s
+
+
+def missed_objects(batch: InstanceBatch, consensus: Consensus, assignments=None) -> tuple[np.ndarray, np.ndarray]:
+    """Who did not draw which accepted object of an image they were assigned.
+
+    Parameters
+    ----------
+    batch : InstanceBatch
+    consensus : Consensus
+    assignments : tuple (image (A,), source (A,)), optional
+        Default `default_assignments` (then only annotators who drew
+        something else on the image can be seen to miss an object).
+
+    Returns
+    -------
+    cluster, source : ndarray, shape (Q,), int64
+        Ordered by cluster, then annotator.
+    """
+    a_img, a_src = default_assignments(batch) if assignments is None else (
+        np.asarray(assignments[0], np.int64), np.asarray(assignments[1], np.int64))
+    s = max(batch.n_sources, 1)
+    acc = np.flatnonzero(consensus.accepted)
+    ci, ai = join_runs(consensus.clusters.image[acc], a_img)
+    key = sorted_unique(acc[ci] * s + a_src[ai])  # an assignment listed twice is one
+    cluster, source = key // s, key % s
+    members = consensus.clusters.members[cluster]  # (Q, M)
+    drew = (np.where(members >= 0, batch.source[np.maximum(members, 0)], -1) == source[:, None]).any(1)
+    return cluster[~drew], source[~drew]
 
 
 def _key_counts(image, source, n_sources, query_image, query_source) -> np.ndarray:
@@ -303,7 +346,7 @@ def annotator_bias(batch: InstanceBatch, a, b, sigmas, *, clip: float = 4.0):
 def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: LeaveOneOut, sigmas, *,
                           assignments=None, gold: InstanceBatch | None = None,
                           pck_threshold: float = 0.1, gold_threshold: float = 0.5,
-                          bias_clip: float = 4.0, member_pairs=None, loo_scores=None) -> Reliability:
+                          bias_clip: float = 4.0, member_pairs=None, loo_scores=None, noise=None) -> Reliability:
     """Score every annotator of a batch (see module docstring).
 
     Parameters
@@ -329,6 +372,10 @@ def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: Leave
     loo_scores : tuple (oks (Q,), keypoint (Q, K)), optional
         `pair_agreement` of every leave-one-out row with its member, if
         already computed.
+    noise : NoiseModel, optional
+        A learned noise model (`noise.learn_noise`): its spreads and
+        offsets are the error variance and bias (otherwise both are solved
+        from pairwise disagreements, as described above).
 
     Returns
     -------
@@ -386,14 +433,23 @@ def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: Leave
         _, pa, pb = clusters.member_pairs()
     else:
         pa, pb = member_pairs
-    keep = acc_inst[pa]
-    var, _ = annotator_error_variance(batch, pa[keep], pb[keep], sig)
-    bias, bias_count = annotator_bias(batch, pa[keep], pb[keep], sig, clip=bias_clip)
+    if noise is not None:  # learned jointly with the consensus (`noise.learn_noise`): no second estimate
+        var = noise.error_var()
+        bias = np.where(noise.count[..., None] > 0, noise.offset, np.nan)
+        bias_count = noise.count
+    else:
+        keep = acc_inst[pa]
+        var, _ = annotator_error_variance(batch, pa[keep], pb[keep], sig)
+        bias, bias_count = annotator_bias(batch, pa[keep], pb[keep], sig, clip=bias_clip)
     weight = np.ones(n_src)
     seen = np.isfinite(var)
     if seen.any():
         inv = 1.0 / var[seen]
         weight[seen] = np.clip(inv / inv.mean(), 0.1, 10.0)
+    drew = acc["n"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = drew / (drew + missed)
+    weight = weight * np.where(np.isfinite(recall), recall, 1.0)
 
     gold_oks, n_gold = _gold_scores(batch, gold, sig, a_img, a_src, gold_threshold)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -401,7 +457,7 @@ def annotator_reliability(batch: InstanceBatch, consensus: Consensus, loo: Leave
             oks=acc["oks"] / n_scored, n_scored=n_scored, matched_oks=acc["oks"] / acc["n"],
             keypoint_oks=acc["kp"] / acc["kp_n"], pck=acc["pck"] / acc["pck_n"],
             missed=missed, rejected=rejected, gold_oks=gold_oks, n_gold=n_gold,
-            bias=bias, bias_count=bias_count, error_var=var, weight=weight)
+            bias=bias, bias_count=bias_count, error_var=var, weight=weight, recall=recall)
 
 
 def _gold_scores(batch, gold, sig, a_img, a_src, threshold):

@@ -69,6 +69,32 @@ class SimulatedProject:
     noise: np.ndarray
     skeleton: Skeleton
 
+    def true_objects(self, consensus) -> tuple[np.ndarray, np.ndarray]:
+        """Accepted consensus objects and the true person each depicts (the one most members drew).
+
+        Returns
+        -------
+        objects, person : ndarray, shape (Q,), int64
+            Indices into the consensus and into ``truth``; objects made of
+            invented instances only are left out.
+        """
+        acc = np.flatnonzero(consensus.accepted)
+        members = consensus.clusters.members[acc]  # (Q, M)
+        person = np.where(members >= 0, self.truth_of[np.maximum(members, 0)], -1)
+        votes = ((person[:, :, None] == person[:, None, :]) & (person[:, None, :] >= 0)).sum(2)
+        best = np.take_along_axis(person, np.argmax(np.where(person >= 0, votes, -1), axis=1)[:, None], 1)[:, 0]
+        keep = best >= 0
+        return acc[keep], best[keep]
+
+    def consensus_error(self, consensus) -> float:
+        """Mean distance of consensus keypoints to the truth in units of ``sigma_k * s``
+        (keypoints labeled in both), over the accepted objects that depict a true person."""
+        obj, person = self.true_objects(consensus)
+        t = self.truth
+        d = np.hypot(*(consensus.xy[obj] - t.xy[person]).transpose(2, 0, 1))
+        d = d / (np.sqrt(t.area[person])[:, None] * self.skeleton.sigmas)
+        return float(d[(consensus.v[obj] > 0) & (t.v[person] > 0)].mean())
+
 
 def _template(skeleton: Skeleton, rng) -> np.ndarray:
     if skeleton.num_keypoints == 17 and skeleton.flip_pairs.shape[0] == 8:
@@ -81,10 +107,10 @@ def _template(skeleton: Skeleton, rng) -> np.ndarray:
 
 
 def simulate_project(n_images: int, *, n_annotators: int = 3, people=(1, 4), skeleton=COCO_PERSON,
-                     noise=1.0, swap_rate: float = 0.0, mirror_fraction: float = 0.0,
+                     noise=1.0, swap_rate=0.0, mirror_fraction: float = 0.0,
                      swap_pairs=None, outlier_rate: float = 0.0,
                      miss_keypoint_rate: float = 0.02, visibility_flip_rate: float = 0.05,
-                     miss_instance_rate: float = 0.0, extra_instance_rate: float = 0.0,
+                     miss_instance_rate=0.0, extra_instance_rate: float = 0.0, bias=None,
                      image_size=(640, 480), height=(120, 400), seed: int = 0) -> SimulatedProject:
     """Generate a project: true people, then each annotator's noisy copies.
 
@@ -98,8 +124,9 @@ def simulate_project(n_images: int, *, n_annotators: int = 3, people=(1, 4), ske
     skeleton : Skeleton
     noise : float or array_like, shape (n_annotators,)
         Error multiplier per annotator (see module docstring).
-    swap_rate : float
-        Probability that an annotator makes a left/right error on an instance.
+    swap_rate : float or array_like, shape (n_annotators,)
+        Probability that an annotator makes a left/right error on an
+        instance (one rate per annotator for a workforce with a swapper).
     mirror_fraction : float
         Share of those errors that mirror the whole skeleton (every flip
         pair exchanged: a person seen from behind taken as facing the
@@ -116,9 +143,13 @@ def simulate_project(n_images: int, *, n_annotators: int = 3, people=(1, 4), ske
     visibility_flip_rate : float
         Probability that an annotator calls a visible keypoint occluded or
         vice versa.
-    miss_instance_rate, extra_instance_rate : float
-        Probability that an annotator skips a person; expected invented
-        instances per annotator and image.
+    miss_instance_rate : float or array_like, shape (n_annotators,)
+        Probability that an annotator skips a person.
+    extra_instance_rate : float
+        Expected invented instances per annotator and image.
+    bias : array_like, shape (n_annotators, K, 2), optional
+        Systematic offset (dx, dy) of each annotator's keypoints, in units
+        of ``sigma_k * s`` (a biased annotator who clicks the hips too low).
     image_size : (int, int)
     height : (float, float)
         Range of body heights in pixels.
@@ -133,6 +164,8 @@ def simulate_project(n_images: int, *, n_annotators: int = 3, people=(1, 4), ske
     k = skeleton.num_keypoints
     s_ann = n_annotators
     noise = np.broadcast_to(np.asarray(noise, dtype=np.float64), (s_ann,)).copy()
+    swap_rate = np.broadcast_to(np.asarray(swap_rate, dtype=np.float64), (s_ann,))
+    miss_rate = np.broadcast_to(np.asarray(miss_instance_rate, dtype=np.float64), (s_ann,))
     width, img_h = image_size
     template = _template(skeleton, rng)
 
@@ -164,12 +197,15 @@ def simulate_project(n_images: int, *, n_annotators: int = 3, people=(1, 4), ske
     # --- annotator copies
     rows = np.repeat(np.arange(t), s_ann)
     src = np.tile(np.arange(s_ann), t)
-    keep = rng.random(rows.size) >= miss_instance_rate
+    keep = rng.random(rows.size) >= miss_rate[src]
     rows, src = rows[keep], src[keep]
     n = rows.size
     s = np.sqrt(tarea[rows])
     tau = (noise[src][:, None] * skeleton.sigmas[None, :] * s[:, None] / np.sqrt(2))[..., None]
     xy = txy[rows] + rng.normal(size=(n, k, 2)) * tau
+    if bias is not None:  # no random draw: the other annotators' labels stay as without it
+        shift = np.asarray(bias, dtype=np.float64).reshape(s_ann, k, 2)[src]
+        xy += shift * (skeleton.sigmas[None, :, None] * s[:, None, None])
     outlier = (rng.random((n, k)) < outlier_rate) & (tv[rows] > 0)
     gross = rng.uniform(-0.25, 0.25, size=(n, k, 2)) * h[rows][:, None, None]
     xy = np.where(outlier[..., None], txy[rows] + gross, xy)
@@ -181,12 +217,12 @@ def simulate_project(n_images: int, *, n_annotators: int = 3, people=(1, 4), ske
     f = skeleton.flip_pairs.shape[0]
     swapped = np.zeros((n, f), dtype=bool)
     exchanged = np.zeros((n, f), dtype=bool)
-    if f and swap_rate > 0:
+    if f and np.any(swap_rate > 0):
         fi, fj = skeleton.flip_pairs[:, 0], skeleton.flip_pairs[:, 1]
         both = (v[:, fi] > 0) & (v[:, fj] > 0)  # (n, F)
         eligible = np.zeros(f, dtype=bool)
         eligible[np.arange(f) if swap_pairs is None else np.asarray(swap_pairs)] = True
-        event = rng.random(n) < swap_rate
+        event = rng.random(n) < swap_rate[src]
         mirror = event & (rng.random(n) < mirror_fraction)
         single = event & ~mirror & (both & eligible).any(1)
         choice = np.argmax(rng.random((n, f)) * (both & eligible), axis=1)  # a random eligible pair

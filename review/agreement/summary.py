@@ -34,12 +34,20 @@ class ProjectSummary:
         ``name``, ``agreement``, ``visibility_agreement``, ``spread``
         (median consensus spread, sigma units), ``sigma`` (configured),
         ``learned_sigma``, ``learned_low``, ``learned_high``, ``learned_count``.
-    annotators : dict of str to ndarray, each (S,)
-        ``source``, ``oks``, ``matched_oks``, ``pck``, ``gold_oks``,
-        ``n_scored``, ``missed``, ``rejected``, ``error_var``, ``weight``.
+    annotators : dict of str to ndarray, each (S,) or (S, K)
+        ``source`` (the caller's ids: findings name people), ``oks``,
+        ``matched_oks``, ``pck``, ``gold_oks``, ``n_scored``, ``missed``,
+        ``recall``, ``rejected``, ``swaps`` (left/right flags on their
+        instances), ``swap_rate`` (their history), ``error_var``,
+        ``weight``, and per keypoint ``noise_var`` and ``noise_offset``
+        (S, K, 2) of the learned noise model.
     flags : dict of str to int
     biases : list of dict
-        `Reliability.bias_findings`.
+        `Reliability.bias_findings`, each naming its ``annotator``.
+    undecided : int
+        Objects whose left/right orientation no majority settled.
+    offsets_subtracted : bool
+        The consensus removed each annotator's learned systematic offset.
     """
 
     histogram: np.ndarray
@@ -51,6 +59,8 @@ class ProjectSummary:
     annotators: dict
     flags: dict
     biases: list
+    undecided: int = 0
+    offsets_subtracted: bool = False
 
     def to_dict(self) -> dict:
         """JSON-ready: arrays to lists, NaN to None."""
@@ -105,6 +115,9 @@ def summarize(result: PipelineResult, skeleton=None, *, names=None, source_ids=N
     if has.any():
         med_spread[has] = np.nanmedian(spread[:, has], axis=0)
     s = rel.oks.shape[0]
+    ids = np.asarray(source_ids) if source_ids is not None else np.arange(s)
+    orientation, noise = result.orientation, result.noise
+    k_nan = np.full((s, k), np.nan)
     return ProjectSummary(
         histogram=hist.astype(np.int64), bin_edges=edges, agreement=pooled["agreement"],
         visibility_agreement=pooled["visibility"], images_scored=int(scored.size),
@@ -118,11 +131,18 @@ def summarize(result: PipelineResult, skeleton=None, *, names=None, source_ids=N
             "learned_high": result.sigmas.high, "learned_count": result.sigmas.count,
         },
         annotators={
-            "source": np.asarray(source_ids) if source_ids is not None else np.arange(s),
+            "source": ids,
             "oks": rel.oks, "matched_oks": rel.matched_oks, "pck": rel.pck, "gold_oks": rel.gold_oks,
-            "n_scored": rel.n_scored, "missed": rel.missed, "rejected": rel.rejected,
+            "n_scored": rel.n_scored, "missed": rel.missed,
+            "recall": rel.recall if rel.recall is not None else np.full(s, np.nan), "rejected": rel.rejected,
+            "swaps": orientation.flag_counts if orientation is not None else np.zeros(s, np.int64),
+            "swap_rate": orientation.swap_rate if orientation is not None else np.full(s, np.nan),
             "error_var": rel.error_var, "weight": rel.weight,
+            "noise_var": noise.var if noise is not None else k_nan,
+            "noise_offset": noise.offset if noise is not None else np.stack([k_nan, k_nan], -1),
         },
         flags=result.flags.counts(),
-        biases=rel.bias_findings(names),
+        biases=rel.bias_findings(names, source_ids=ids),
+        undecided=int(np.count_nonzero(con.undecided)),
+        offsets_subtracted=result.offsets_subtracted,
     )

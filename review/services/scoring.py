@@ -6,9 +6,17 @@ rows in and out of the database, in bulk, and decides what happens to each
 image:
 
 - auto-accepted when its agreement reaches the project's `auto_accept_oks`,
-  every drawn object reached the quorum, no blocking flag was raised, and it
-  was not drawn for the spot-check sample (`review_sample_rate`);
-- otherwise sent to review with the reasons, so the QA lead sees why.
+  every drawn object reached the quorum, nobody missed an object the others
+  agree exists, no object's left/right orientation is undecided, no blocking
+  flag was raised, and it was not drawn for the spot-check sample
+  (`review_sample_rate`);
+- otherwise sent to review with the reasons, naming the annotators (user
+  ids) concerned, so the QA lead sees why.
+
+The project's history (what the last `score_project` learned: each
+annotator's swap record and per-keypoint noise, kept in the project report)
+settles objects two annotators disagree on and weights the consensus when a
+few images are scored at a time.
 
 Scoring is idempotent: the consensus annotation, the ConsensusResult and the
 review task are rewritten, not added to, and only images still in `scoring`
@@ -20,22 +28,26 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Callable, Iterable
 
 import numpy as np
 import orjson
+from django.conf import settings
 from django.db import transaction
-from django.db.models import TextField
+from django.db.models import Count, TextField
 from django.db.models.functions import Cast
 
 from annotation.models import Annotation, Assignment, Image, Project, SkeletonSpec
 from annotation.services import image_status
 from annotation.services.annotations import replace_source_annotations
 from jointly.bulk import upsert
-from review.agreement import FLAG_CODES, InstanceBatch, PipelineResult, run_pipeline, summarize
+from review.agreement import (FLAG_CODES, AnnotatorHistory, InstanceBatch, NoiseModel, PipelineResult, run_pipeline,
+                              summarize)
 from review.agreement.oks import pair_agreement
 
-from ..models import ConsensusResult, ProjectAgreement, ReviewTask
+from .quality import pause_annotators_below_loo_floor
+from ..models import ConsensusResult, ProjectAgreement, ReviewDecision, ReviewTask
 
 Source = Annotation.Source
 #: Flags that send an image to review on their own. The others are shown but
@@ -44,6 +56,8 @@ Source = Annotation.Source
 #: lengths are only judged well against a whole project (see `score_project`).
 BLOCKING_FLAGS = ("left_right_swap", "duplicate_instance", "outside_box")
 SCORED_STATUSES = image_status.SCORED
+#: Images written per transaction when a whole project is rescored.
+RESCORE_BATCH = 5000
 
 
 @dataclass
@@ -77,7 +91,9 @@ def _load(images: list[Image], spec: SkeletonSpec, max_instances: int | None = N
     annotations = [
         (pk, image_id, annotator_id, version, orjson.loads(text))
         for pk, image_id, annotator_id, version, text in
+        # Labels set aside by a reassigning rejection no longer count.
         Annotation.objects.filter(image_id__in=position, source=Source.ANNOTATOR)
+        .exclude(assignments__state=Assignment.State.REJECTED)
         .order_by("image_id", "annotator_id")
         .values_list("pk", "image_id", "annotator_id", "version", Cast("instances", TextField()))
     ]
@@ -143,6 +159,43 @@ def _load_gold(images: list[Image], position: dict, k: int) -> InstanceBatch | N
     )
 
 
+def _history_record(result: PipelineResult, annotators: np.ndarray) -> dict:
+    """What a project pass learned about its annotators, keyed by user id, for the project report."""
+    history = result.history()
+    record = {"annotators": annotators.tolist(), "checked": history.checked.tolist(),
+              "swapped": history.swapped.tolist()}
+    if history.noise is not None:
+        noise = history.noise
+        record["noise"] = {"count": noise.count.tolist(), "sum_sq": np.round(noise.sum_sq, 6).tolist(),
+                           "sum_offset": np.round(noise.sum_offset, 6).tolist()}
+    return record
+
+
+def _load_history(project: Project, annotators: np.ndarray, k: int) -> AnnotatorHistory | None:
+    """The project report's annotator history, re-indexed to this batch's annotators (one query)."""
+    report = ProjectAgreement.objects.filter(project=project).values_list("report", flat=True).first()
+    record = (report or {}).get("history")
+    if not record or not annotators.size:
+        return None
+    known = np.asarray(record["annotators"], dtype=np.int64)
+    here = np.searchsorted(known, annotators)  # user ids are stored sorted (np.unique)
+    here = np.where(here < known.size, here, 0)
+    found = known[here] == annotators if known.size else np.zeros(annotators.size, bool)
+
+    def pick(values, shape):
+        out = np.zeros((annotators.size,) + shape)
+        values = np.asarray(values, dtype=np.float64).reshape((known.size,) + shape)
+        out[found] = values[here[found]]
+        return out
+
+    noise = None
+    if "noise" in record and np.asarray(record["noise"]["count"]).shape[-1:] == (k,):
+        stats = record["noise"]
+        noise = NoiseModel.from_statistics(pick(stats["count"], (k,)), pick(stats["sum_sq"], (k,)),
+                                           pick(stats["sum_offset"], (k, 2)))
+    return AnnotatorHistory(checked=pick(record["checked"], ()), swapped=pick(record["swapped"], ()), noise=noise)
+
+
 def _sampled_for_review(image_id: int, rate: float) -> bool:
     """A stable draw per image, so re-scoring makes the same spot-check choice."""
     digest = hashlib.blake2b(f"review-sample:{image_id}".encode(), digest_size=8).digest()
@@ -155,9 +208,47 @@ def _none_if_nan(values: np.ndarray) -> list:
     return np.where(np.isfinite(values), np.round(values, 6), None).tolist()
 
 
+def settled_agreement(pairwise: dict[str, float], size: int) -> tuple[float, tuple[str, ...]] | None:
+    """The mean pairwise OKS of the most consistent `size` annotators of an image, and who they are.
+
+    With adaptive replicas an image may have more annotators than the
+    project's replicas; mean pairwise OKS over all of them does not rise with
+    more people (it measures their noise, not the consensus), but a majority
+    of `replicas` people who agree does settle the image, as in "get another
+    label" crowdsourcing. A pair that drew nothing together counts 0.
+    `pairwise` is {"a-b": OKS} (user ids, a < b); None with fewer than `size` annotators.
+    """
+    people = sorted({p for key in pairwise for p in key.split("-")})
+    if len(people) < size:
+        return None
+    best = None
+    for group in combinations(people, size):
+        values = [pairwise.get(f"{a}-{b}", pairwise.get(f"{b}-{a}", 0.0)) for a, b in combinations(group, 2)]
+        mean = sum(values) / len(values)
+        if best is None or mean > best[0]:
+            best = (mean, group)
+    return best
+
+
 def _decide(project: Project, image: Image, agreement: float | None, n_drawn: int, rejected: int,
-            blocking: dict[str, int], n_annotators: int) -> tuple[str, list[str]]:
+            blocking: dict[str, int], n_annotators: int, object_reasons: list[str] = (),
+            pairwise: dict | None = None) -> tuple[str, list[str], str]:
+    """(decision, reasons, review task kind) for one scored image.
+
+    Adaptive replicas: an image that missed only on agreement, the quorum,
+    a missed object or an undecided orientation (no blocking flag: a swap or
+    a duplicate is a person's mistake, not noise that one more opinion
+    averages out) gets one more annotator while the project's
+    `max_replicas` allows, and goes to a QA lead only after that. Once it has
+    more annotators than `replicas`, its agreement is that of the most
+    consistent `replicas` of them (`settled_agreement`); the consensus still
+    uses everybody.
+    """
     reasons = []
+    if agreement is not None and pairwise and n_annotators > project.replicas >= 2:
+        settled = settled_agreement(pairwise, project.replicas)
+        if settled is not None and settled[0] >= project.auto_accept_oks > agreement:
+            agreement = settled[0]  # a majority of `replicas` annotators agrees: the image is settled
     if agreement is not None:
         if agreement < project.auto_accept_oks:
             reasons.append(f"agreement {agreement:.3f} is below the auto-accept threshold {project.auto_accept_oks:.2f}")
@@ -167,12 +258,24 @@ def _decide(project: Project, image: Image, agreement: float | None, n_drawn: in
         reasons.append("agreement cannot be measured: fewer than two annotators drew this image's objects")
     if rejected:
         reasons.append(f"{rejected} instance(s) drawn by too few annotators to reach the quorum")
+    reasons.extend(object_reasons)  # who missed which person; orientations left undecided
+    settleable = bool(reasons) and not blocking
     for code, count in blocking.items():
         reasons.append(f"{count} flag(s) '{code}': {FLAG_CODES[code].lower().rstrip('.')}")
+    kind = ReviewTask.Kind.REVIEW
     if not reasons and _sampled_for_review(image.pk, project.review_sample_rate):
         reasons.append(f"drawn for the spot-check sample ({project.review_sample_rate:.0%} of accepted images)")
-    decision = ConsensusResult.Decision.NEEDS_REVIEW if reasons else ConsensusResult.Decision.AUTO_ACCEPTED
-    return decision, reasons
+        kind = ReviewTask.Kind.SPOT_CHECK
+    if not reasons:
+        return ConsensusResult.Decision.AUTO_ACCEPTED, reasons, kind
+    ceiling = project.replica_ceiling
+    if settleable and ceiling > project.replicas:
+        if n_annotators < ceiling:
+            reasons.append(f"adaptive replicas: one more annotator ({n_annotators + 1} of at most {ceiling}) "
+                           "before a QA lead looks")
+            return ConsensusResult.Decision.MORE_REPLICAS, reasons, kind
+        reasons.append(f"adaptive replicas: max_replicas ({ceiling}) reached without settling")
+    return ConsensusResult.Decision.NEEDS_REVIEW, reasons, kind
 
 
 def _pairwise(rows: _Rows, result: PipelineResult, sigmas: np.ndarray) -> list[dict]:
@@ -197,6 +300,20 @@ def _pairwise(rows: _Rows, result: PipelineResult, sigmas: np.ndarray) -> list[d
     return out
 
 
+def _people_of_objects(rows: _Rows, result: PipelineResult) -> tuple[dict, dict]:
+    """Per object (cluster index): user ids who missed it; for undecided ones, whose orientation was kept."""
+    cluster, source = result.missed
+    missed_by: dict[int, list[int]] = {}
+    for c, src in zip(cluster.tolist(), rows.annotators[source].tolist()):  # one per miss: there are few
+        missed_by.setdefault(c, []).append(src)
+    followed: dict[int, list[int]] = {}
+    members = result.consensus.clusters.members
+    for c in np.flatnonzero(result.consensus.undecided).tolist():  # undecided objects are rare
+        kept = [m for m in members[c].tolist() if m >= 0 and not result.orientation.exchanged[m].any()]
+        followed[c] = sorted({int(rows.annotators[rows.batch.source[m]]) for m in kept})
+    return missed_by, followed
+
+
 @dataclass
 class _Scored:
     """What one scoring pass did, and the engine's output for the project report."""
@@ -217,34 +334,53 @@ def score_images(image_ids: Iterable[int], *, progress: Callable | None = None) 
     project_ids = Image.objects.filter(pk__in=ids).values_list("project_id", flat=True).distinct()
     summary = {"scored": 0, "auto_accepted": 0, "needs_review": 0}
     for project in Project.objects.filter(pk__in=project_ids).select_related("skeleton"):
-        done = _score(project, Image.objects.filter(pk__in=ids, project=project), progress)
+        with transaction.atomic():  # a few images: lock them all before reading, one transaction
+            images = Image.objects.filter(pk__in=ids, project=project)
+            list(images.select_for_update().order_by("pk").values_list("pk", flat=True))
+            done = _score(project, images, progress)
         summary["scored"] += done.scored
         summary["auto_accepted"] += done.auto_accepted
         summary["needs_review"] += done.needs_review
     return summary
 
 
-@transaction.atomic
-def _score(project: Project, images_qs, progress=None) -> _Scored:
-    images = list(images_qs.select_for_update().order_by("pk"))
+def _score(project: Project, images_qs, progress=None, *, with_history: bool = True,
+           batch_size: int | None = None) -> _Scored:
+    """Score these images together; write the outcome in batches of `batch_size` images
+    (None: all at once), each batch one transaction under its images' row locks."""
+    images = list(images_qs.order_by("pk"))
     if not images:
         return _Scored()
     spec = project.skeleton.spec()
     rows = _load(images, spec, project.max_instances_per_image)
+    # A whole-project pass learns the history itself: adding the stored one would count it twice.
+    history = _load_history(project, rows.annotators, spec.num_keypoints) if with_history else None
     if progress:
         progress(0.2, 1, f"scoring {len(images)} images, {len(rows.batch)} instances")
     result = run_pipeline(
         rows.batch, spec, assignments=rows.assignments, gold=rows.gold,
-        image_size=np.array([[im.width, im.height] for im in images], dtype=np.float64),
+        image_size=np.array([[im.width, im.height] for im in images], dtype=np.float64), history=history,
+        subtract_offsets=settings.SUBTRACT_ANNOTATOR_OFFSETS,
     )
     if progress:
-        progress(0.7, 1, "storing consensus and decisions")
-    accepted = _store(project, rows, result, spec)
+        progress(0.5, 1, "storing consensus and decisions")
+    accepted = _store(project, rows, result, spec, batch_size=batch_size or len(images), progress=progress)
+    # Automatic pausing on the project's leave-one-out floor, for the annotators scored here.
+    with transaction.atomic():
+        pause_annotators_below_loo_floor(project, rows.annotators.tolist())
     return _Scored(auto_accepted=accepted, needs_review=len(images) - accepted, result=result, rows=rows)
 
 
-def _store(project: Project, rows: _Rows, result: PipelineResult, spec: SkeletonSpec) -> int:
-    """Write consensus, results, statuses and review tasks; returns how many images were auto-accepted."""
+def _store(project: Project, rows: _Rows, result: PipelineResult, spec: SkeletonSpec, *, batch_size: int,
+           progress: Callable | None = None) -> int:
+    """Write consensus, results, statuses and review tasks; returns how many images were auto-accepted.
+
+    Everything is computed first; then each batch of images is written in one
+    transaction. A worker killed between batches leaves whole batches only,
+    and a re-run computes the same rows from the same inputs and rewrites them
+    to the same values (unchanged rows keep their versions), so it ends where
+    a clean run ends.
+    """
     sigmas = np.asarray(spec.sigmas, dtype=np.float64)
     images = rows.images
     n_img = len(images)
@@ -284,16 +420,32 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
 
     objects = [[] for _ in images]
     consensus_instances = [[] for _ in images]
+    object_reasons: list[list[str]] = [[] for _ in images]
     cinst = con.instances
     keypoints = np.concatenate([np.round(cinst.xy, 3), cinst.v[..., None]], axis=2).reshape(len(con), -1)
     keypoints = keypoints.astype(object)
     keypoints[:, 2::3] = cinst.v.astype(int).tolist()  # visibility stays an int in JSON
     spreads = _none_if_nan(con.spread)
-    for c, (img, kp, box, area, support, quorum, accepted, spread) in enumerate(zip(
+    missed_by, followed = _people_of_objects(rows, result)
+    for c, (img, kp, box, area, support, quorum, accepted, spread, undecided) in enumerate(zip(
         cinst.image.tolist(), keypoints.tolist(), np.round(cinst.bbox, 3).tolist(),
         np.round(cinst.area, 3).tolist(), con.support.tolist(), con.quorum.tolist(), con.accepted.tolist(), spreads,
+        con.undecided.tolist(),
     )):  # one per consensus object
-        objects[img].append({"support": support, "quorum": quorum, "accepted": accepted, "spread": spread})
+        number = len(objects[img]) + 1  # as a person reads it: person 1, 2, ...
+        missing = missed_by.get(c, [])
+        objects[img].append({"support": support, "quorum": quorum, "accepted": accepted, "spread": spread,
+                             "undecided": undecided, "missed_by": missing})
+        if missing:
+            object_reasons[img].append(
+                f"person {number} was not drawn by annotator(s) {', '.join(map(str, missing))}, "
+                f"though {support} other annotator(s) agree it exists")
+        if undecided:
+            objects[img][-1]["orientation_from"] = followed.get(c, [])
+            object_reasons[img].append(
+                f"left and right of person {number} are undecided: its annotators disagree and no third "
+                f"opinion settles it (orientation taken from annotator(s) "
+                f"{', '.join(map(str, followed.get(c, [])))}, the better swap record)")
         if accepted:
             consensus_instances[img].append({"bbox": box, "keypoints": kp, "area": area})
 
@@ -304,11 +456,13 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
     agreements = _none_if_nan(img_agree.agreement)
     visibility = _none_if_nan(img_agree.visibility)
 
-    results, to_accept, to_review = [], [], []
+    results, kinds = [], {}
+    Decision = ConsensusResult.Decision
     for i, image in enumerate(images):
         blocking = blocking_by_image[i]
-        decision, reasons = _decide(project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking,
-                                    int(n_annotators[i]))
+        decision, reasons, kinds[image.pk] = _decide(
+            project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking, int(n_annotators[i]),
+            object_reasons[i], pairwise[i])
         if rows.oversized[i]:  # scored on a truncated sample: a person decides
             decision = ConsensusResult.Decision.NEEDS_REVIEW
             cap = project.max_instances_per_image
@@ -326,9 +480,37 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
             annotator_scores={"per_annotator": per_image_annotator[i], "pairwise": pairwise[i]},
             flags=flag_records[i], decision=decision, reasons=reasons, inputs=rows.inputs[i],
         ))
-        if image.status == Image.Status.SCORING:
-            (to_accept if decision == ConsensusResult.Decision.AUTO_ACCEPTED else to_review).append(image)
+    for start in range(0, len(images), batch_size):
+        with transaction.atomic():
+            _write_batch(project, images[start:start + batch_size], results[start:start + batch_size],
+                         consensus_instances[start:start + batch_size], kinds)
+        if progress:
+            done = min(start + batch_size, len(images))
+            progress(0.5 + 0.5 * done / len(images), 1, f"stored {done} of {len(images)} images")
+    return sum(1 for r in results if r.decision == Decision.AUTO_ACCEPTED)
 
+
+def _write_batch(project: Project, images: list[Image], results: list[ConsensusResult],
+                 consensus_instances: list[list[dict]], kinds: dict) -> None:
+    """One batch, one transaction. Statuses are read again under the images' row locks (the
+    engine's and the decisions' lock order, image first): only images still in `scoring` move,
+    so a QA decision or a concurrent job that got there first is never undone."""
+    Decision = ConsensusResult.Decision
+    status = dict(Image.objects.select_for_update().filter(pk__in=[im.pk for im in images]).order_by("pk")
+                  .values_list("pk", "status"))
+    to_accept, to_review, to_replicate = [], [], []
+    for image, result in zip(images, results):
+        if result.decision == Decision.MORE_REPLICAS and status.get(image.pk) != Image.Status.SCORING:
+            result.decision = Decision.NEEDS_REVIEW  # a rescore never reopens annotation of a reviewed image
+        if status.get(image.pk) != Image.Status.SCORING:
+            continue
+        if result.decision == Decision.AUTO_ACCEPTED:
+            to_accept.append(image)
+        elif result.decision == Decision.MORE_REPLICAS:
+            image.extra_replicas = result.n_annotators + 1 - project.replicas
+            to_replicate.append(image)
+        else:
+            to_review.append(image)
     upsert(
         ConsensusResult, results, unique_fields=["image"],
         update_fields=["agreement", "keypoint_agreement", "visibility_agreement", "n_annotators", "n_objects",
@@ -337,30 +519,63 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
     replace_source_annotations(Source.CONSENSUS, {im.pk: inst for im, inst in zip(images, consensus_instances)})
     image_status.auto_accept(to_accept)
     image_status.send_to_review(to_review)
-    reasons_of = {r.image_id: r.reasons for r in results}
+    Image.objects.bulk_update(to_replicate, ["extra_replicas"], batch_size=2000)
+    image_status.request_replica(to_replicate)
+    _store_review_tasks(project, results, to_review, kinds)
+
+
+def _store_review_tasks(project: Project, results: list[ConsensusResult], to_review: list[Image], kinds: dict) -> None:
+    """Open a task for each image newly sent to review; refresh the open tasks a rescore changed.
+
+    An image that went through rework comes back as a `rework` task (its
+    round counts the rejections so far). A rescore that changes an open
+    task's reasons or agreement bumps its version, so a QA lead deciding on
+    what they read gets a 409 instead of deciding on stale numbers; an
+    unchanged rescore leaves the task as it was (a re-run writes nothing new).
+    """
+    by_image = {r.image_id: r for r in results}
+    open_tasks = list(ReviewTask.objects.filter(image_id__in=list(by_image), state=ReviewTask.State.OPEN))
+    changed = []
+    for task in open_tasks:
+        result = by_image[task.image_id]
+        if task.reasons != result.reasons or task.agreement != result.agreement:
+            task.reasons, task.agreement, task.version = result.reasons, result.agreement, task.version + 1
+            changed.append(task)
+    ReviewTask.objects.bulk_update(changed, ["reasons", "agreement", "version"], batch_size=2000)
+    if not to_review:
+        return
+    rounds = dict(
+        ReviewDecision.objects.filter(image_id__in=[im.pk for im in to_review], action=ReviewDecision.Action.REJECT)
+        .values("image_id").annotate(n=Count("id")).values_list("image_id", "n")
+    )
     ReviewTask.objects.bulk_create(
-        [ReviewTask(image=im, project=project, reasons=reasons_of[im.pk]) for im in to_review],
+        [ReviewTask(image=im, project=project, reasons=by_image[im.pk].reasons, agreement=by_image[im.pk].agreement,
+                    round=rounds.get(im.pk, 0),
+                    kind=ReviewTask.Kind.REWORK if rounds.get(im.pk) else kinds[im.pk])
+         for im in to_review],
         batch_size=2000, ignore_conflicts=True,
     )
-    return sum(1 for r in results if r.decision == ConsensusResult.Decision.AUTO_ACCEPTED)
 
 
-@transaction.atomic
-def score_project(project: Project, *, progress: Callable | None = None) -> ProjectAgreement:
+def score_project(project: Project, *, progress: Callable | None = None,
+                  batch_size: int = RESCORE_BATCH) -> ProjectAgreement:
     """Re-score every scored image of a project together and store the project report.
 
     Scoring the whole project at once gives the checks the project's own
     limb-length distribution and the annotators' reliability over all their
-    work; the report is what `/api/v1/projects/{id}/agreement/` serves.
+    work; the report is what `/api/v1/projects/{id}/agreement/` serves. The
+    rows are written in batches (see `_store`), with progress after each;
+    the report is written last, so a report's presence means a finished run.
     """
     images_qs = Image.objects.filter(project=project, status__in=SCORED_STATUSES)
-    done = _score(project, images_qs, progress)
+    done = _score(project, images_qs, progress, with_history=False, batch_size=batch_size)
     if done.result is None:
         report = {"images_scored": 0}
     else:
         spec = project.skeleton.spec()
         report = summarize(done.result, spec, names=spec.names, source_ids=done.rows.annotators).to_dict()
         report["decisions"] = {"auto_accepted": done.auto_accepted, "needs_review": done.needs_review}
+        report["history"] = _history_record(done.result, done.rows.annotators)
         report["timings"] = {k: round(v, 3) for k, v in done.result.timings.items()}
     agreement, _ = ProjectAgreement.objects.update_or_create(
         project=project, defaults={"report": report, "n_images": done.scored}

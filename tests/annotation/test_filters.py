@@ -33,7 +33,7 @@ def test_ids_and_choice_lists_name_the_parameter():
     bad_state = annotator.get("/api/v1/assignments/", {"state": "leased,lost"})
     assert bad_state.status_code == 400
     assert bad_state.json()["errors"] == {"state": [
-        "Unknown state lost; expected one of leased, submitted, released, expired, rejected."]}
+        "Unknown state lost; expected one of leased, submitted, released, expired, rejected, rework."]}
     bad_id = annotator.get("/api/v1/assignments/", {"project": "x"})
     assert bad_id.status_code == 400 and bad_id.json()["errors"] == {"project": ["Expected an id, got 'x'."]}
     manager = client_for(world["vendor_manager_a"])

@@ -21,8 +21,8 @@ def test_the_table_is_the_pipeline_the_review_stage_needs():
     assert set(STATES) == {"new", "annotating", "scoring", "review", "rework", "accepted"}
     assert image_status.ALLOWED == {
         ("new", "annotating"), ("annotating", "scoring"), ("scoring", "annotating"), ("scoring", "review"),
-        ("scoring", "accepted"), ("review", "accepted"), ("review", "rework"), ("rework", "scoring"),
-        ("accepted", "review"),
+        ("scoring", "accepted"), ("review", "accepted"), ("review", "rework"), ("review", "annotating"),
+        ("rework", "scoring"), ("accepted", "review"),
     }
     assert image_status.IN_ANNOTATION == ("new", "annotating")
 

@@ -37,6 +37,7 @@ def test_admin_refuses_a_skeleton_change_under_annotations(admin_client_, projec
         "organization": org.pk, "name": "Arms", "description": "", "skeleton": other.pk, "replicas": 3,
         "lease_seconds": 1800, "idle_limit_seconds": 300, "auto_accept_oks": 0.85, "review_sample_rate": 0.05,
         "gold_rate": 0, "is_active": "on", "show_prelabels": "on",
+        "spot_check_share": 0.2, "qualification_images": 0, "qualification_oks": 0.75, "pause_window": 20,
     }
     response = admin_client_.post(f"/admin/annotation/project/{project.pk}/change/", form)
     assert response.status_code == 200  # the form comes back with the error

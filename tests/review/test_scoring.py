@@ -185,3 +185,95 @@ def test_a_real_worker_scores_an_image(run_worker):
     assert result.returncode == 0, result.stderr[-2000:]
     assert ConsensusResult.objects.get(image=world.images[0]).decision == "auto_accepted"
     assert Image.objects.get(pk=world.images[0].pk).status == "accepted"
+
+
+def _people(image, world):
+    return {a.annotator_id: a for a in Annotation.objects.filter(image=image, source="annotator")}
+
+
+def test_the_three_annotator_example_follows_the_annotator_with_the_better_history():
+    """One annotator labels nobody, one is right, one mirrors the person, in a project whose
+    history (the last project report) shows that the third one mirrors people often."""
+    from review.services.scoring import score_project
+
+    world = make_scored_world(30, seed=21, people=(1, 1), swap_rate=(0, 0, 0.3), mirror_fraction=1.0)
+    score_project(world.project)
+    report = ProjectAgreement.objects.get(project=world.project).report
+    rates = dict(zip(report["annotators"]["source"], report["annotators"]["swap_rate"]))
+    nobody, right, swapper = world.annotators
+    assert rates[swapper.pk] > 0.1 > rates[right.pk]
+
+    image = world.images[0]
+    anns = _people(image, world)
+    kp = np.asarray(anns[right.pk].instances[0]["keypoints"], dtype=float).reshape(17, 3)
+    from review.agreement import COCO_PERSON
+    mirrored = kp[COCO_PERSON.flip_permutation].copy()
+    mirrored[:, :2] += 0.7  # a click of its own
+    anns[swapper.pk].instances = [{"bbox": anns[right.pk].instances[0]["bbox"], "keypoints": mirrored.ravel().tolist()}]
+    anns[swapper.pk].save()
+    anns[nobody.pk].instances = []
+    anns[nobody.pk].save()
+    Image.objects.filter(pk=image.pk).update(status="scoring")
+    score_images([image.pk])
+
+    result = ConsensusResult.objects.get(image=image)
+    assert result.decision == "needs_review" and Image.objects.get(pk=image.pk).status == "review"
+    (obj,) = result.clusters
+    assert obj["undecided"] and obj["missed_by"] == [nobody.pk] and obj["orientation_from"] == [right.pk]
+    assert any(f"not drawn by annotator(s) {nobody.pk}" in r for r in result.reasons)
+    assert any("undecided" in r and str(right.pk) in r for r in result.reasons)
+    assert {f["annotator"] for f in result.flags if f["code"] == "left_right_swap"} == {swapper.pk}
+    consensus = np.asarray(Annotation.objects.get(image=image, source="consensus").instances[0]["keypoints"])
+    consensus = consensus.reshape(17, 3)
+    labeled = kp[:, 2] > 0
+    assert np.abs(consensus[labeled, :2] - kp[labeled, :2]).max() < 2.0  # the right skeleton, not the midpoint
+
+    client = APIClient()
+    client.force_authenticate(world.qa_lead)
+    body = client.get(f"/api/v1/images/{image.pk}/consensus/").json()
+    assert body["consensus"]["objects"][0]["undecided"] is True
+    assert body["people"][str(swapper.pk)] == swapper.username
+    report = client.get(f"/api/v1/projects/{world.project.pk}/agreement/").json()
+    assert set(report["people"]) == {str(u.pk) for u in world.annotators} and "history" not in report
+
+    # a third opinion settles the orientation: no longer undecided, nobody missed the person
+    anns[nobody.pk].instances = anns[right.pk].instances
+    anns[nobody.pk].save()
+    Image.objects.filter(pk=image.pk).update(status="scoring")
+    score_images([image.pk])
+    result = ConsensusResult.objects.get(image=image)
+    (obj,) = result.clusters
+    assert not obj["undecided"] and obj["missed_by"] == []
+    assert not any("undecided" in r or "not drawn" in r for r in result.reasons)
+    assert {f["annotator"] for f in result.flags if f["code"] == "left_right_swap"} == {swapper.pk}
+
+
+def test_usernames_only_for_roles_that_may_see_them():
+    from annotation.models import Membership, Vendor
+    from django.contrib.auth import get_user_model
+
+    world = make_scored_world(2, seed=22)
+    score_images(im.pk for im in world.images)
+    other_vendor = Vendor.objects.create(name="elsewhere")
+    world.project.vendors.add(other_vendor)
+    outsider_qa = get_user_model().objects.create_user("qa-elsewhere")
+    Membership.objects.create(user=outsider_qa, role=Membership.Role.QA_LEAD, vendor=other_vendor)
+    client = APIClient()
+    client.force_authenticate(outsider_qa)
+    body = client.get(f"/api/v1/images/{world.images[0].pk}/consensus/").json()
+    # Another vendor's QA lead: neither the names nor the ids and scores of people not theirs (issue 12, finding 4).
+    assert body["annotators"] == {} and body["people"] == {}
+    client.force_authenticate(world.qa_lead)
+    body = client.get(f"/api/v1/images/{world.images[0].pk}/consensus/").json()
+    assert body["people"] == {str(u.pk): u.username for u in world.annotators}
+
+
+def test_the_report_says_when_annotator_offsets_were_subtracted(settings):
+    from review.services.scoring import score_project
+
+    world = make_scored_world(6, seed=23)
+    assert score_project(world.project).report["offsets_subtracted"] is False
+    settings.SUBTRACT_ANNOTATOR_OFFSETS = True
+    report = score_project(world.project).report
+    assert report["offsets_subtracted"] is True
+    assert len(report["annotators"]["noise_var"]) == 3 and len(report["annotators"]["noise_var"][0]) == 17

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from review.agreement import (COCO_PERSON, FLAG_CODES, Flags, InstanceBatch, check_duplicates,
+from review.agreement import (COCO_PERSON, FLAG_CODES, AnnotatorHistory, Flags, InstanceBatch, check_duplicates,
                               check_left_right_swap, check_limbs, check_outside, run_pipeline)
 
 from ._helpers import simulated, simulated_run
@@ -49,16 +49,29 @@ def test_swap_flags_the_annotator_who_swapped_not_the_others():
     assert wrist_flags <= set(victims.tolist())  # nobody else blamed
 
 
-def test_two_annotators_in_disagreement_are_both_flagged():
+def test_two_annotators_in_disagreement_flag_one_and_leave_the_object_undecided():
+    """No third opinion: one member is flagged (never both), the object is undecided;
+    the history decides who: the annotator who swaps more often."""
     b = simulated(50, n_annotators=2, seed=4).batch
     xy = b.xy.copy()
     one = np.flatnonzero((b.source == 0) & (b.v[:, 9] > 0) & (b.v[:, 10] > 0))[0]
     xy[one, [9, 10]] = xy[one, [10, 9]]
     swapped = InstanceBatch(xy=xy, v=b.v, bbox=b.bbox, area=b.area, image=b.image, source=b.source)
     result = run_pipeline(swapped, COCO_PERSON)
-    f = result.flags.where("left_right_swap")
-    partner = result.consensus.clusters.members[result.consensus.clusters.of[one]]
-    assert set(partner[partner >= 0].tolist()) <= set(f.instance[f.keypoint == 9].tolist())
+    cl = result.consensus.clusters
+    obj = cl.of[one]
+    partner = int(cl.members[obj][(cl.members[obj] >= 0) & (cl.members[obj] != one)][0])
+    wrist = result.flags.where("left_right_swap")
+    wrist = set(wrist.instance[wrist.keypoint == 9].tolist())
+    assert len(wrist & {one, partner}) == 1  # one of them, not both
+    assert result.consensus.undecided[obj]
+    # annotator 0 has a record of swaps: the flag lands on annotator 0's instance
+    history = AnnotatorHistory(checked=np.array([100, 100]), swapped=np.array([20, 0]))
+    f = run_pipeline(swapped, COCO_PERSON, history=history).flags.where("left_right_swap")
+    assert set(f.instance[f.keypoint == 9].tolist()) == {one}
+    history = AnnotatorHistory(checked=np.array([100, 100]), swapped=np.array([0, 20]))
+    f = run_pipeline(swapped, COCO_PERSON, history=history).flags.where("left_right_swap")
+    assert set(f.instance[f.keypoint == 9].tolist()) == {partner}
 
 
 def _one_instance(xy, v=None, bbox=(0.0, 0.0, 100.0, 100.0)):

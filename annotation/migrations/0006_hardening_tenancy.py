@@ -30,7 +30,7 @@ def assign_owners(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0004_assignment_lease_ahead'),
+        ('annotation', '0005_review_stage'),
     ]
 
     operations = [

@@ -1,0 +1,114 @@
+"""The QA lead's queue: lease the next review task, renew, release.
+
+Leases work like the annotators' (annotation/engine/): one
+short transaction, ``SELECT ... FOR UPDATE SKIP LOCKED`` so concurrent QA
+leads never wait on the same row and never get the same task, an expiry
+after which anybody may take the task, and asking again returns (and
+renews) the lease one holds. Order:
+
+1. rework results first (an image that came back from rework was already
+   judged once; finishing it closes a loop someone is waiting on);
+2. spot checks interleaved at the project's `spot_check_share` while
+   disputed images also wait, so the sample gets looked at;
+3. otherwise lowest agreement first (the most disputed image is where a
+   human adds the most), then oldest.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Callable
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from annotation.models import Project
+
+from ..models import ReviewTask
+from .errors import ReviewConflict
+
+Kind = ReviewTask.Kind
+
+
+def _open_tasks(project: Project):
+    return ReviewTask.objects.filter(project=project, state=ReviewTask.State.OPEN)
+
+
+def _free(now: datetime) -> Q:
+    return Q(leased_by__isnull=True) | Q(lease_expires_at__lte=now)
+
+
+def _lease(task: ReviewTask, user, project: Project, now: datetime) -> ReviewTask:
+    task.leased_by = user
+    task.lease_expires_at = now + timedelta(seconds=project.lease_seconds)
+    task.save(update_fields=["leased_by", "lease_expires_at"])
+    return task
+
+
+def held_task(user, project: Project) -> ReviewTask | None:
+    return _open_tasks(project).filter(leased_by=user).order_by("id").first()
+
+
+def next_review(
+    user, project: Project, *, now: datetime | None = None, rng: Callable[[], float] = random.random,
+) -> tuple[ReviewTask | None, bool]:
+    """Lease the caller the next review task of the project; returns (task, created).
+
+    The lease the caller already holds comes back first (renewed when it ran
+    out and nobody took it), so a reload never skips a task.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        held = _open_tasks(project).filter(leased_by=user).select_for_update(skip_locked=True).order_by("id").first()
+        if held is not None:
+            if held.lease_expires_at <= now:
+                _lease(held, user, project, now)
+            return held, False
+        free = _open_tasks(project).filter(_free(now)).select_for_update(skip_locked=True)
+        # Unmeasured agreement (too few annotators drew the image) is the least settled of all.
+        order = (F("agreement").asc(nulls_first=True), "id")
+        pools = [free.filter(kind=Kind.REWORK)]
+        spot = free.filter(kind=Kind.SPOT_CHECK)
+        disputed = free.filter(kind=Kind.REVIEW)
+        pools += [spot, disputed] if rng() < project.spot_check_share else [disputed, spot]
+        for pool in pools:
+            task = pool.order_by(*order).first()
+            if task is not None:
+                return _lease(task, user, project, now), True
+    return None, False
+
+
+def renew_review_lease(task: ReviewTask, user, *, now: datetime | None = None) -> ReviewTask:
+    """Extend the caller's lease on a task; refused when someone else holds it or it is closed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = ReviewTask.objects.select_for_update().select_related("project").get(pk=task.pk)
+        _refuse_unless_leasable(locked, user, now)
+        return _lease(locked, user, locked.project, now)
+
+
+def release_review_lease(task: ReviewTask, user, *, now: datetime | None = None) -> ReviewTask:
+    """Give the task back to the queue (idempotent for the holder)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = ReviewTask.objects.select_for_update().get(pk=task.pk)
+        if locked.leased_by_id in (None, user.pk) or (locked.lease_expires_at and locked.lease_expires_at <= now):
+            locked.leased_by, locked.lease_expires_at = None, None
+            locked.save(update_fields=["leased_by", "lease_expires_at"])
+            return locked
+        raise ReviewConflict(
+            f"Review task {locked.pk} is leased by another QA lead until {locked.lease_expires_at.isoformat()}.",
+            version=locked.version,
+        )
+
+
+def _refuse_unless_leasable(task: ReviewTask, user, now: datetime) -> None:
+    if task.state != ReviewTask.State.OPEN:
+        raise ReviewConflict(f"Review task {task.pk} is already decided.", version=task.version)
+    if task.leased_by_id not in (None, user.pk) and task.lease_expires_at and task.lease_expires_at > now:
+        raise ReviewConflict(
+            f"Review task {task.pk} is leased by another QA lead until {task.lease_expires_at.isoformat()}.",
+            version=task.version,
+        )
