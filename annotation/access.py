@@ -20,7 +20,9 @@ from functools import lru_cache
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet
 
-from .models import Annotation, Assignment, Image, Membership, Project, ProjectAnnotator, Vendor
+from .models import (
+    Annotation, Assignment, Image, Instructions, Membership, Organization, Project, ProjectAnnotator, Vendor,
+)
 from .prepared import columns, fetch_one
 
 Role = Membership.Role
@@ -167,7 +169,7 @@ def task_context(user, project_id: int, *, token: str | None = None) -> Project 
 #: The project fields the engine's submit path needs, read with the assignment.
 _ENGINE_PROJECT_FIELDS = (
     "replicas", "lease_seconds", "idle_limit_seconds", "skeleton_id", "instructions_id", "prelabel_model_id",
-    "show_prelabels", "gold_rate", "organization_id", "is_active",
+    "show_prelabels", "gold_rate", "organization_id", "is_active", "max_instances_per_image",
 )
 _OWN_ASSIGNMENT_SQL = (
     _CALLER_SQL
@@ -241,6 +243,34 @@ def quality_projects(user) -> QuerySet[Project]:
     )
 
 
+def sees_gold(user, project: Project) -> bool:
+    """Whether the user may learn which of the project's images are gold.
+
+    Only the owning organization's people (and staff) do: gold checks the vendor
+    side, so a vendor's QA lead - a role its manager may hand to any annotator -
+    must not be able to list the gold images an annotator is about to be served.
+    """
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or _org_ids(user, Role.values).filter(organization_id=project.organization_id).exists()
+
+
+def visible_annotator_ids(user, project: Project) -> set[int] | None:
+    """Whose per-annotator figures on the project the user may read: None for everyone's.
+
+    The owning organization (and staff) read all of them. A vendor's QA lead reads
+    only the people who worked on the project through their own vendor: a project
+    granted to two vendors must not show vendor Y who vendor X's people are or how
+    they score.
+    """
+    if user.is_staff or _org_ids(user, Role.values).filter(organization_id=project.organization_id).exists():
+        return None
+    return set(
+        Assignment.objects.filter(project=project, vendor_id__in=_vendor_ids(user, VENDOR_SUPERVISORS))
+        .values_list("annotator_id", flat=True).distinct()
+    )
+
+
 def can_create_project_in(user, organization_id: int) -> bool:
     if not user.is_authenticated:
         return False
@@ -249,18 +279,68 @@ def can_create_project_in(user, organization_id: int) -> bool:
     return _org_ids(user, ORG_MANAGERS).filter(organization_id=organization_id).exists()
 
 
+# --- organizations and their instructions ----------------------------------
+
+
+def visible_organizations(user) -> QuerySet[Organization]:
+    """Organizations the user holds any role in (staff: all)."""
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    if user.is_staff:
+        return Organization.objects.all()
+    return Organization.objects.filter(pk__in=_org_ids(user, Role.values))
+
+
+def managed_organizations(user) -> QuerySet[Organization]:
+    """Organizations whose settings, vendors and instructions the user runs: their admins and
+    project managers (renaming the organization itself is for its admins: `administered_organizations`)."""
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    if user.is_staff:
+        return Organization.objects.all()
+    return Organization.objects.filter(pk__in=_org_ids(user, ORG_MANAGERS))
+
+
+def administered_organizations(user) -> QuerySet[Organization]:
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    if user.is_staff:
+        return Organization.objects.all()
+    return Organization.objects.filter(pk__in=_org_ids(user, [Role.ADMIN]))
+
+
+def readable_instructions(user) -> QuerySet[Instructions]:
+    """Instructions of the user's organizations. Annotators read the ones of their projects
+    through `projects/{id}/instructions/`, never the organization's whole library."""
+    if not user.is_authenticated:
+        return Instructions.objects.none()
+    if user.is_staff:
+        return Instructions.objects.all()
+    return Instructions.objects.filter(organization_id__in=_org_ids(user, Role.values))
+
+
+def managed_instructions(user) -> QuerySet[Instructions]:
+    if not user.is_authenticated:
+        return Instructions.objects.none()
+    if user.is_staff:
+        return Instructions.objects.all()
+    return Instructions.objects.filter(organization_id__in=_org_ids(user, ORG_MANAGERS))
+
+
 # --- workforce -------------------------------------------------------------
 
 
 def visible_vendors(user) -> QuerySet[Vendor]:
-    """Vendors the user may see by name: their own, and those granted to projects they manage."""
+    """Vendors the user may see by name: their own, and those working for organizations they manage."""
     if not user.is_authenticated:
         return Vendor.objects.none()
     if user.is_staff:
         return Vendor.objects.all()
     return Vendor.objects.filter(
-        Q(pk__in=_vendor_ids(user, Role.values)) | Q(projects__in=managed_projects(user))
-    ).distinct()
+        Q(pk__in=_vendor_ids(user, Role.values))
+        | Q(pk__in=Vendor.organizations.through.objects.filter(
+            organization_id__in=_org_ids(user, ORG_MANAGERS)).values("vendor_id"))
+    )
 
 
 def managed_vendors(user) -> QuerySet[Vendor]:

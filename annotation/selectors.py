@@ -10,9 +10,15 @@ from .models import Image, Project
 
 def filtered_images(
     project: Project, *, status: list[str] | None = None, is_gold: bool | None = None, file_name: str | None = None,
+    include_gold: bool = True,
 ) -> QuerySet[Image]:
-    """A project's images with any of these statuses, gold or not, file name containing (case-insensitive)."""
+    """A project's images with any of these statuses, gold or not, file name containing (case-insensitive).
+
+    Without `include_gold` gold images are left out altogether (see access.sees_gold).
+    """
     queryset = Image.objects.filter(project=project).order_by("id")
+    if not include_gold:
+        queryset = queryset.filter(is_gold=False)
     if status:
         queryset = queryset.filter(status__in=status)
     if is_gold is not None:

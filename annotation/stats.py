@@ -71,13 +71,16 @@ class Period:
         return datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=self.tz)
 
 
+FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def parse_period(params, *, default_days: int = 30, required: bool = False) -> Period:
     """Read date_from, date_to (ISO dates, inclusive) and tz from query parameters, with clear errors."""
     errors: dict[str, list[str]] = {}
     tz_name = params.get("tz") or "UTC"
     try:
         tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder of zones, not one
         errors["tz"] = [f"Unknown time zone {tz_name!r}; use an IANA name such as Europe/Berlin."]
         tz = ZoneInfo("UTC")
     today = timezone.now().astimezone(tz).date()
@@ -91,7 +94,12 @@ def parse_period(params, *, default_days: int = 30, required: bool = False) -> P
         try:
             parsed[field] = date.fromisoformat(raw)
         except ValueError:
-            errors[field] = [f"Expected a date as YYYY-MM-DD, got {raw!r}."]
+            errors[field] = [f"Expected a date as YYYY-MM-DD, got {raw[:40]!r}."]
+            continue
+        if not FIRST_DATE <= parsed[field] <= LAST_DATE:
+            # Periods are widened by a day in local time; near year 1 or 9999 that overflows.
+            errors[field] = [f"Expected a date from {FIRST_DATE} to {LAST_DATE}, got {raw}."]
+            del parsed[field]
     date_to = parsed.get("date_to", today)
     date_from = parsed.get("date_from", date_to - timedelta(days=default_days - 1))
     if not errors and date_from > date_to:

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from .api import fast_lane
 from .api import tasks as task_api
+from .api import tenancy as tenancy_api
 from .api import workforce as workforce_api
 from .api.assignments import AssignmentViewSet
 from .api.projects import ProjectViewSet
@@ -54,6 +55,10 @@ workforce_urls = [
     ),
     path("vendors/<int:vendor_id>/timesheet/", workforce_api.VendorTimesheetView.as_view(), name="vendor-timesheet"),
     path("workforce/stats/", workforce_api.AnnotatorStatsView.as_view(), name="workforce-stats"),
+    path("organizations/", tenancy_api.OrganizationListView.as_view(), name="organization-list"),
+    path("organizations/<int:pk>/", tenancy_api.OrganizationDetailView.as_view(), name="organization-detail"),
+    path("instructions/", tenancy_api.InstructionsListView.as_view(), name="instructions-list"),
+    path("instructions/<int:pk>/", tenancy_api.InstructionsDetailView.as_view(), name="instructions-detail"),
 ]
 
 urlpatterns = workforce_urls + router.urls

@@ -6,8 +6,12 @@ edge where the domain's plain exceptions (`jointly.domain_errors`) and
 Django's ValidationError become HTTP; views raise, they never build an error body.
 """
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, status
+from django.http import HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import domain_errors
@@ -76,3 +80,57 @@ def exception_handler(exc, context):
     response.data = body
     return response
 
+
+class ErrorSerializer(serializers.Serializer):
+    """The error shape, for the OpenAPI document."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.JSONField())
+
+
+
+
+# --- errors Django answers before or around DRF -------------------------------------
+#
+# Unknown URLs, bodies over Django's limits, malformed requests and crashes never
+# reach DRF's exception handler. Under /api/ they get the same JSON shape as
+# everything else; the pages keep Django's own responses.
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _json_error(detail: str, status_code: int, errors: dict | None = None) -> JsonResponse:
+    return JsonResponse({"detail": detail, "errors": errors or {}}, status=status_code)
+
+
+def bad_request(request, exception=None, *args, **kwargs):
+    if isinstance(exception, RequestDataTooBig):
+        detail = (f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes "
+                  "(DATA_UPLOAD_MAX_MEMORY_SIZE).")
+        return _json_error(detail, 413) if _is_api(request) else HttpResponse(detail, status=413)
+    if isinstance(exception, TooManyFilesSent):
+        detail = (f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files per request "
+                  "(DATA_UPLOAD_MAX_NUMBER_FILES); send them in batches.")
+        return _json_error(detail, 413, {"files": [detail]}) if _is_api(request) else HttpResponse(detail, status=413)
+    if _is_api(request):
+        return _json_error("Bad request.", 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None, *args, **kwargs):
+    if _is_api(request):
+        return _json_error("You do not have permission to perform this action.", 403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None, *args, **kwargs):
+    if _is_api(request):
+        return _json_error(f"No API endpoint at {request.path_info}; see /api/docs/.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request, *args, **kwargs):
+    if _is_api(request):
+        return _json_error("The server failed on this request; it has been logged.", 500)
+    return defaults.server_error(request)

@@ -9,6 +9,7 @@ Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -47,10 +48,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_rq",
     "jointly.jobs",
+    "jointly.ops",
     "annotation",
     "review",
     "models_registry",
@@ -60,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "jointly.middleware.RefuseNulMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # tasks/next and submit with an API token are answered here when they succeed;
     # everything else goes on down (see annotation/api/fast_lane.py).
@@ -69,7 +73,37 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Last: answers a locked-out sign-in (admin, sign-in page, auth/token/) with 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# One cache shared by every web worker (throttles, login lockouts): Redis when
+# REDIS_URL is set (CACHE_URL overrides it), else this process's memory.
+CACHE_URL = os.environ.get("CACHE_URL", "") or os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "jointly"}
+        if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# django-axes counts failed sign-ins per username and address in the shared cache;
+# the first backend refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "jointly.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# The shared cache when there is one (Redis); else the database, which every process shares too.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if CACHE_URL else "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("AXES_COOLOFF_SECONDS", "900")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "jointly.token_api.lockout_response"
+# Behind a TLS proxy the client address is in X-Forwarded-For; set AXES_IPWARE_PROXY_COUNT
+# to the number of proxies in front of Jointly so it is read from there.
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_IPWARE_PROXY_COUNT", "0")) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 
 ROOT_URLCONF = "jointly.urls"
 WSGI_APPLICATION = "jointly.wsgi.application"
@@ -107,6 +141,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # Progress of a running job is written through a second connection, so it commits
+    # at once even while the job's own transaction is open (jointly/jobs/services.py).
+    DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+# A connection kept between requests is checked before reuse: after a database
+# restart the first request reconnects instead of failing.
+for _alias in DATABASES.values():
+    _alias["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -158,15 +200,35 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 MAX_IMAGE_UPLOAD_BYTES = int(os.environ.get("MAX_IMAGE_UPLOAD_BYTES", 64 * 1024 * 1024))
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", 178_956_970))
 MAX_COCO_UPLOAD_BYTES = int(os.environ.get("MAX_COCO_UPLOAD_BYTES", 1024 * 1024 * 1024))
+# Every JSON body (jointly/json_input.py): larger ones get 413, deeper ones 400.
+JSON_MAX_BODY_BYTES = int(os.environ.get("JSON_MAX_BODY_BYTES", 16 * 1024 * 1024))
+JSON_MAX_DEPTH = 32
+# The most keypoints one skeleton may have (COCO-17, hand-21 and face-68 are far below).
+SKELETON_MAX_KEYPOINTS = 256
 # Consensus: remove each annotator's learned systematic offset (e.g. hips clicked low) from their
 # points; off, an offset only lowers that annotator's weight. Reports say which was done.
 SUBTRACT_ANNOTATOR_OFFSETS = env_bool("SUBTRACT_ANNOTATOR_OFFSETS", False)
 
 REST_FRAMEWORK = {
+    # Token first: a request without credentials is then told how to authenticate
+    # (401 with `WWW-Authenticate: Token`) instead of a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "annotation.api.authentication.PreparedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
+    # Writes per user, token requests and unknown tokens per address (jointly/throttles.py),
+    # counted in CACHES["default"]: Redis in production, so all web workers share the counts.
+    "DEFAULT_THROTTLE_CLASSES": ["jointly.throttles.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "write": os.environ.get("THROTTLE_WRITE", "1200/min"),
+        "auth_token": os.environ.get("THROTTLE_AUTH_TOKEN", "30/min"),
+        "bad_token": os.environ.get("THROTTLE_BAD_TOKEN", "30/min"),
+        "account_creation": os.environ.get("THROTTLE_ACCOUNT_CREATION", "60/hour"),
+    },
+    # JSON only (bounded, jointly/json_input.py); the upload endpoints add multipart
+    # themselves. No form parser: an HTML form's missing checkbox reads as `false`,
+    # which turned an empty body into a deactivation.
+    "DEFAULT_PARSER_CLASSES": ["jointly.parsers.BoundedJSONParser"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -182,6 +244,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "jointly.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {"ModelVersionStatusEnum": "models_registry.models.ModelVersion.Status"},
 }
 
@@ -194,15 +261,32 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 3600}
     for name in JOB_QUEUES
 }
+# The worker records a killed work-horse on the job's row and reconciles rows with RQ.
+RQ = {"WORKER_CLASS": "jointly.jobs.worker.JobRunWorker"}
+# A job RQ has no record of (enqueue failed after the commit, Redis lost it) is queued
+# again after this long, up to JOB_MAX_ATTEMPTS runs in all; then it is failed.
+JOB_LOST_AFTER_SECONDS = int(os.environ.get("JOB_LOST_AFTER_SECONDS", "300"))
+JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
-    X_FRAME_OPTIONS = "DENY"
+# HTTPS. With DEBUG off the defaults are the strict ones (`manage.py check --deploy` is
+# clean); each is read from the environment under Django's own name, so a deployment
+# on plain HTTP (a test box) sets SECURE_SSL_REDIRECT=0 SECURE_HSTS_SECONDS=0.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 3600)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https makes
+# Django trust the proxy's header. Only set it when a proxy always sets (or strips) that
+# header: otherwise any client could claim HTTPS.
+_proxy_header = env_list("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_header:
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https.")
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_header)
 
 LOGGING = {
     "version": 1,

@@ -20,9 +20,14 @@ def _require_postgresql(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _in_process_jobs_and_tmp_media(settings, tmp_path):
-    """Jobs run in-process unless a test asks for Redis; uploads land in a temp folder."""
+    """Jobs run in-process unless a test asks for Redis; uploads land in a temp folder;
+    throttle and login-failure counts (in the cache) start from zero."""
+    from django.core.cache import cache
+
     settings.REDIS_URL = ""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+    cache.clear()
 
 
 @pytest.fixture

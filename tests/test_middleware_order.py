@@ -12,6 +12,8 @@ from django.urls import resolve
 
 EXPECTED = [
     "django.middleware.security.SecurityMiddleware",
+    # Above the lane: one substring test on the query string, and NUL means nothing anywhere.
+    "jointly.middleware.RefuseNulMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "annotation.api.fast_lane.FastLaneMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -19,6 +21,8 @@ EXPECTED = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Below the lane: it answers locked-out sign-ins, and the lane's requests sign nobody in.
+    "axes.middleware.AxesMiddleware",
 ]
 
 

@@ -60,11 +60,12 @@ class InstructionsRevisionInline(admin.TabularInline):
 
 @admin.register(Instructions)
 class InstructionsAdmin(admin.ModelAdmin):
-    list_display = ["title", "version", "example_count", "updated_at"]
+    list_display = ["title", "organization", "version", "example_count", "updated_at"]
+    list_filter = ["organization"]
     search_fields = ["title", "body"]
     readonly_fields = ["version", "preview", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["title", "version", "body"]}),
+        (None, {"fields": ["organization", "title", "version", "body"]}),
         ("Current version as annotators see it", {"fields": ["preview"]}),
     ]
     inlines = [InstructionExampleInline, InstructionsRevisionInline]

@@ -13,6 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from jointly.query_params import parse_id
+
 from ..models import Assignment, InstructionsAcknowledgement, Membership, Organization, ProjectAnnotator, Vendor
 from .. import engine
 from ..services import timesheets
@@ -44,6 +46,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 class VendorAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at", "timesheet_link")
     search_fields = ("name",)
+    filter_horizontal = ("organizations",)
     inlines = [VendorMembershipInline]
 
     @admin.display(description="Numbers")
@@ -170,9 +173,9 @@ class AssignmentAdmin(admin.ModelAdmin):
         errors = []
         rows = []
         scope = Assignment.objects.all()
-        vendor_id = request.GET.get("vendor")
-        if vendor_id and vendor_id.isdigit():
-            scope = scope.filter(vendor_id=int(vendor_id))
+        vendor_id = parse_id(request.GET.get("vendor") or "")
+        if vendor_id is not None:
+            scope = scope.filter(vendor_id=vendor_id)
         try:
             period = parse_period(request.GET)
             group_by = parse_grouping(request.GET.get("group_by"))
@@ -194,7 +197,7 @@ class AssignmentAdmin(admin.ModelAdmin):
             "period": period,
             "group_by": group_by,
             "vendors": Vendor.objects.order_by("name"),
-            "vendor_id": int(vendor_id) if vendor_id and vendor_id.isdigit() else None,
+            "vendor_id": vendor_id,
             "csv_query": request.GET.urlencode(),
         }
         return TemplateResponse(request, "admin/annotation/annotator_numbers.html", context)

@@ -20,6 +20,7 @@ from ..models import Assignment
 from ..services.skeleton_cache import skeleton_spec
 from .authentication import ENGINE_AUTHENTICATION
 from .filters import AssignmentFilter, read
+from .task_schema import TaskSerializer
 from .tasks import task_payload
 
 #: A week of active time is more than any one image takes: a larger figure is a client bug.
@@ -65,6 +66,17 @@ class ReleaseSerializer(serializers.Serializer):
     active_ms = ActiveTimeField()
 
 
+class SubmitResultSerializer(serializers.Serializer):
+    """`_submit_result`, for the schema (header Idempotent-Replayed: true on a replay)."""
+
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    annotation = serializers.IntegerField()
+    submitted_at = serializers.DateTimeField()
+    instance_count = serializers.IntegerField()
+    active_ms = serializers.IntegerField()
+
+
 class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AssignmentSummarySerializer
     authentication_classes = ENGINE_AUTHENTICATION
@@ -97,6 +109,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             payload["annotation"] = {"id": assignment.annotation_id, "instances": assignment.annotation.instances}
         return payload
 
+    @extend_schema(responses={200: TaskSerializer})
     def retrieve(self, request, *args, **kwargs):
         """The task as the workspace needs it, with the caller's own submitted labels if any."""
         assignment = self.get_object()
@@ -104,7 +117,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             assignment = self.get_queryset().select_related("annotation").get(pk=assignment.pk)
         return Response(self._payload(assignment))
 
-    @extend_schema(request=DraftSerializer, responses={200: dict})
+    @extend_schema(request=DraftSerializer, responses={200: TaskSerializer})
     def update(self, request, *args, **kwargs):
         """Save a draft: work in progress, stored as given. Counts as activity for active time."""
         assignment = self._workable()
@@ -125,7 +138,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         assignment = engine.heartbeat(assignment, client_active_ms=serializer.validated_data.get("active_ms"))
         return Response(AssignmentSummarySerializer(assignment).data)
 
-    @extend_schema(request=SubmitSerializer, responses={200: dict})
+    @extend_schema(request=SubmitSerializer, responses={200: SubmitResultSerializer})
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         """Validate and store the labels. Retrying with the same instances returns the same result."""

@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.drainage import set_override
 from rest_framework import authentication, exceptions
 
+from jointly.throttles import BadTokenThrottle
+
 from ..prepared import columns, fetch_one
 
 User = get_user_model()
@@ -29,9 +31,17 @@ def _user_by_token_sql() -> str:
 
 
 class PreparedTokenAuthentication(authentication.TokenAuthentication):
+    """DRF's TokenAuthentication in one prepared statement; unknown tokens are throttled
+    per address (BadTokenThrottle), so tokens cannot be guessed at full speed."""
+
+    def authenticate(self, request):
+        self._request = request
+        return super().authenticate(request)
+
     def authenticate_credentials(self, key):
         user = fetch_one(User, _user_by_token_sql(), [key])
         if user is None:
+            BadTokenThrottle().record(self._request)
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
@@ -42,7 +52,7 @@ class PreparedTokenAuthentication(authentication.TokenAuthentication):
 set_override(PreparedTokenAuthentication, "suppress_collision_warning", True)
 
 #: What the engine's views authenticate with: sessions (the web workspace) and tokens.
-ENGINE_AUTHENTICATION = [authentication.SessionAuthentication, PreparedTokenAuthentication]
+ENGINE_AUTHENTICATION = [PreparedTokenAuthentication, authentication.SessionAuthentication]
 
 
 def token_in(request) -> str | None:

@@ -21,11 +21,12 @@ import tempfile
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from jointly.api_errors import ApiError
+from jointly.api_errors import ApiError, ErrorSerializer
 from jointly.domain_errors import Invalid, TooLarge
 from jointly.jobs.api import JobRunSerializer
 from jointly.jobs.models import JobRun
@@ -74,11 +75,48 @@ def _failure(result: dict, run: JobRun) -> Invalid:
     })
 
 
+class CocoFileSerializer(serializers.Serializer):
+    """A COCO keypoints file (the parts Jointly reads); for the schema."""
+
+    images = serializers.ListField(child=serializers.DictField())
+    annotations = serializers.ListField(child=serializers.DictField())
+    categories = serializers.ListField(child=serializers.DictField())
+
+
+class CocoUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The COCO keypoints JSON file.")
+    source = serializers.ChoiceField(choices=list(IMPORT_SOURCES), required=False)
+    create_missing_images = serializers.BooleanField(required=False)
+    image_root = serializers.CharField(required=False, allow_blank=True)
+    category_id = serializers.IntegerField(required=False)
+    dry_run = serializers.BooleanField(required=False)
+
+
+class CocoImportDoneSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    job = JobRunSerializer()
+    result = serializers.DictField(help_text="Counts of what was imported (or would be, with dry_run).")
+
+
+class CocoImportQueuedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    job = JobRunSerializer()
+    status_url = serializers.CharField()
+
+
+class CocoImportFailureSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.JSONField())
+    error_counts = serializers.DictField(child=serializers.IntegerField(), required=False)
+    warnings = serializers.ListField(child=serializers.CharField(), required=False)
+    job = JobRunSerializer(required=False)
+
+
 class CocoActionsMixin:
     """The import-coco and export-coco actions of ProjectViewSet (needs `project_for`)."""
 
     @extend_schema(
-        request={"multipart/form-data": dict, "application/json": dict},
+        request={"multipart/form-data": CocoUploadSerializer, "application/json": CocoFileSerializer},
         parameters=[
             OpenApiParameter("source", str, enum=list(IMPORT_SOURCES)),
             OpenApiParameter("create_missing_images", bool),
@@ -86,9 +124,11 @@ class CocoActionsMixin:
             OpenApiParameter("category_id", int),
             OpenApiParameter("dry_run", bool, description="Check everything, write nothing."),
         ],
-        responses={201: dict, 202: dict, 400: dict, 413: dict},
+        responses={200: CocoImportDoneSerializer, 201: CocoImportDoneSerializer, 202: CocoImportQueuedSerializer,
+                   400: CocoImportFailureSerializer, 413: ErrorSerializer},
     )
-    @action(detail=True, methods=["post"], url_path="import-coco")
+    # The JSON body is spooled raw (it may be a gigabyte); only multipart goes through a parser.
+    @action(detail=True, methods=["post"], url_path="import-coco", parser_classes=[MultiPartParser])
     def import_coco(self, request, pk=None):
         """Import a COCO keypoints file as a job on the `default` queue (options as form fields or query)."""
         project = self.project_for("manage")
@@ -133,7 +173,7 @@ class CocoActionsMixin:
             OpenApiParameter("annotator", int, description="With source=annotator: one annotator's labels."),
             OpenApiParameter("model", int, description="With source=model: one pose model's labels."),
         ],
-        responses={(200, "application/json"): dict},
+        responses={(200, "application/json"): CocoFileSerializer},
     )
     @action(detail=True, methods=["get"], url_path="export-coco")
     def export_coco(self, request, pk=None):

@@ -28,14 +28,15 @@ import io
 import re
 from functools import lru_cache
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.urls import reverse
-from rest_framework.exceptions import APIException, ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
 
 from jointly.domain_errors import DomainError
+from jointly.parsers import BoundedJSONParser
 
 from ..access import own_assignment_to_work_on, task_context
 from .assignments import SubmitSerializer, submit_labels
@@ -43,7 +44,7 @@ from .authentication import token_in
 from .tasks import lease_next_task, must_acknowledge_first, work_refusal
 
 _renderer = JSONRenderer()
-_parser = JSONParser()
+_parser = BoundedJSONParser()
 
 
 def next_task(request, token: str, project_id: int) -> HttpResponse | None:
@@ -76,8 +77,11 @@ def _submission(request) -> tuple[list, int | None] | None:
     if request.content_type != "application/json":
         return None
     try:
+        # A body past the parser's limit is left unread for the view to refuse (413).
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.JSON_MAX_BODY_BYTES:
+            return None
         data = _parser.parse(io.BytesIO(request.body))
-    except ParseError:
+    except (APIException, ValueError):
         return None
     serializer = SubmitSerializer(data=data)
     if not serializer.is_valid():

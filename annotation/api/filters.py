@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from jointly.query_params import parse_id
+
 from ..models import Annotation, Assignment, Image
 from ..services.coco_import import IMPORT_SOURCES
 from ..stats import GROUPINGS, parse_grouping, parse_period
@@ -31,9 +33,10 @@ class IdField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        if not str(data).isdigit() or int(data) < 1:
-            raise serializers.ValidationError(f"Expected an id, got {data!r}.")
-        return int(data)
+        value = parse_id(str(data))
+        if value is None or value < 1:
+            raise serializers.ValidationError(f"Expected an id, got {str(data)[:40]!r}.")
+        return value
 
     def to_representation(self, value):
         return value

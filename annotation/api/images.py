@@ -14,10 +14,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from jointly.domain_errors import Invalid
 
+from ..access import sees_gold
 from ..models import Image
 from ..selectors import filtered_images
 from .filters import ImageFilter, UploadOptions, read
@@ -46,6 +48,33 @@ class ImageSerializer(serializers.ModelSerializer):
         return image.file.url if image.file else None
 
 
+class UploadRequestSerializer(serializers.Serializer):
+    files = serializers.ListField(child=serializers.FileField(), help_text="One or more image files.")
+    partial = serializers.BooleanField(required=False, help_text="Store the good files even if some are rejected.")
+
+
+class FileResultSerializer(serializers.Serializer):
+    file_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["created", "attached", "duplicate", "rejected", "not_stored"])
+    image_id = serializers.IntegerField(required=False)
+    width = serializers.IntegerField(required=False)
+    height = serializers.IntegerField(required=False)
+    reason = serializers.CharField(required=False)
+
+
+class UploadResultSerializer(serializers.Serializer):
+    """What an upload did; a request with no file at all gets the plain error shape (detail, errors)."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    created = serializers.IntegerField(required=False)
+    attached = serializers.IntegerField(required=False)
+    duplicates = serializers.IntegerField(required=False)
+    rejected = serializers.IntegerField(required=False)
+    stored = serializers.BooleanField(required=False)
+    results = FileResultSerializer(many=True, required=False)
+
+
 class ImageActionsMixin:
     """The images action of ProjectViewSet (needs `project_for`)."""
 
@@ -57,13 +86,17 @@ class ImageActionsMixin:
             OpenApiParameter("file_name", str, description="Substring of the file name, case-insensitive."),
         ],
     )
-    @extend_schema(methods=["POST"], request={"multipart/form-data": dict}, responses={201: dict, 400: dict})
-    @action(detail=True, methods=["get", "post"], url_path="images")
+    @extend_schema(methods=["POST"], request={"multipart/form-data": UploadRequestSerializer},
+                   responses={200: UploadResultSerializer, 201: UploadResultSerializer, 400: UploadResultSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="images", parser_classes=[MultiPartParser])
     def images(self, request, pk=None):
+        """GET: the project's images with their status (managers and QA leads; gold images only for the
+        owning organization). POST: upload image files, multipart field `files` (managers)."""
         if request.method == "POST":
             return self._upload_images(request)
         project = self.project_for("review")
-        queryset = filtered_images(project, **read(ImageFilter, request.query_params))
+        queryset = filtered_images(project, **read(ImageFilter, request.query_params),
+                                   include_gold=sees_gold(request.user, project))
         paginator = ImagePagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)

@@ -33,6 +33,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "organization", "name", "description", "skeleton", "skeleton_label", "instructions", "replicas",
             "lease_seconds", "idle_limit_seconds", "auto_accept_oks", "review_sample_rate", "gold_rate",
+            "max_instances_per_image",
             "max_replicas", "spot_check_share", "qualification_images", "qualification_oks", "pause_gold_oks",
             "pause_loo_oks", "pause_window",
             "prelabel_model", "show_prelabels", "vendors", "is_active", "image_count", "accepted_count",
@@ -75,6 +76,10 @@ class ProjectViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Projects the caller can see: anyone with a role on one reads it; its organization's
+    admins and project managers create and configure it. A project outside the caller's
+    reach is a 404."""
+
     serializer_class = ProjectSerializer
 
     def get_queryset(self):

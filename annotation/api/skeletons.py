@@ -43,6 +43,19 @@ class SkeletonSerializer(serializers.ModelSerializer):
         }
 
 
+class CocoCategorySerializer(serializers.Serializer):
+    """A COCO keypoint category (1-based pairs), with Jointly's extra keys; for the schema."""
+
+    id = serializers.IntegerField(required=False)
+    name = serializers.CharField(required=False)
+    supercategory = serializers.CharField(required=False)
+    keypoints = serializers.ListField(child=serializers.CharField())
+    skeleton = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
+    sigmas = serializers.ListField(child=serializers.FloatField(), required=False)
+    flip_pairs = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()), required=False)
+    colors = serializers.ListField(child=serializers.CharField(), required=False)
+
+
 class IsStaffOrReadOnly(permissions.BasePermission):
     """Skeletons are shared templates: everyone signed in reads them, admins change them."""
 
@@ -83,13 +96,13 @@ class SkeletonViewSet(
         code = status.HTTP_201_CREATED if result.pk != current.pk else status.HTTP_200_OK
         return Response(self.get_serializer(result).data, status=code)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: CocoCategorySerializer})
     @action(detail=True, methods=["get"])
     def coco(self, request, pk=None):
         """The COCO category of this skeleton (1-based `skeleton` pairs)."""
         return Response(skeleton_services.to_coco_category(self.get_object()))
 
-    @extend_schema(request=dict, responses={201: SkeletonSerializer})
+    @extend_schema(request=CocoCategorySerializer, responses={201: SkeletonSerializer})
     @action(detail=False, methods=["post"], url_path="import-coco")
     def import_coco(self, request):
         """Create a skeleton from a COCO category (`keypoints`, `skeleton`, optional `sigmas`, `flip_pairs`)."""

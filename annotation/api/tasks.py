@@ -26,6 +26,7 @@ from ..services import skeletons as skeleton_services
 from ..services.skeleton_cache import cached_for_skeleton
 from ..services import workforce as workforce_services
 from .authentication import ENGINE_AUTHENTICATION
+from .task_schema import TaskSerializer
 
 
 def staffed_project(user, project_id: int) -> Project:
@@ -166,8 +167,8 @@ class NextTaskView(APIView):
     @extend_schema(
         request=None,
         responses={
-            201: OpenApiResponse(description="A new lease on one image."),
-            200: OpenApiResponse(description="The lease the caller already holds in this project."),
+            201: OpenApiResponse(TaskSerializer, description="A new lease on one image."),
+            200: OpenApiResponse(TaskSerializer, description="The lease the caller already holds in this project."),
             204: OpenApiResponse(description="Nothing left for the caller in this project."),
             409: OpenApiResponse(description="The current instructions must be acknowledged first."),
         },
@@ -199,8 +200,34 @@ class AcknowledgeSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
 
 
+class InstructionExampleSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["good", "bad"])
+    caption = serializers.CharField(allow_blank=True)
+    url = serializers.URLField()
+
+
+class ProjectInstructionsSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    version = serializers.IntegerField()
+    body = serializers.CharField(allow_blank=True)
+    body_html = serializers.CharField(allow_blank=True)
+    examples = InstructionExampleSerializer(many=True)
+    acknowledged = serializers.BooleanField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.URLField()
+    acknowledge_url = serializers.URLField()
+
+
+class AcknowledgementSerializer(serializers.Serializer):
+    instructions = serializers.IntegerField()
+    version = serializers.IntegerField()
+    acknowledged_at = serializers.DateTimeField()
+
+
 class ProjectInstructionsView(APIView):
-    @extend_schema(responses={200: dict, 404: OpenApiResponse(description="No such project, or no instructions.")})
+    @extend_schema(responses={200: ProjectInstructionsSerializer,
+                              404: OpenApiResponse(description="No such project, or no instructions.")})
     def get(self, request, project_id: int):
         """The project's current instructions (markdown and sanitized HTML) and whether the caller acknowledged them."""
         project = _visible_project(request.user, project_id)
@@ -227,7 +254,7 @@ class ProjectInstructionsView(APIView):
 
 
 class AcknowledgeInstructionsView(APIView):
-    @extend_schema(request=AcknowledgeSerializer, responses={200: dict})
+    @extend_schema(request=AcknowledgeSerializer, responses={200: AcknowledgementSerializer})
     def post(self, request, project_id: int):
         """Acknowledge the current instructions version (send the version you read)."""
         project = _visible_project(request.user, project_id)

@@ -12,15 +12,20 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jointly.throttles import AccountCreationThrottle, WriteRateThrottle
+
 from ..access import managed_vendors, statistics_scope, supervised_vendors, visible_vendors
 from ..models import Membership, Project, ProjectAnnotator, Vendor
+from ..services import tenancy as tenancy_services
 from ..services import timesheets
 from ..services import workforce as workforce_services
 from ..stats import annotator_numbers, quality_numbers
 from .filters import StaffingFilter, StatsFilter, TimesheetFilter, read
+from .tenancy import organization_to_manage
 
 User = get_user_model()
 
@@ -42,17 +47,54 @@ class VendorSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "created_at"]
 
 
+class NewVendorSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    organization = serializers.IntegerField(min_value=1, help_text="The organization the vendor works for.")
+    manager_username = serializers.RegexField(r"^[\w.@+-]{1,150}$", required=False, default="",
+                                              help_text="A new account: the vendor's first manager.")
+    manager_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    manager_password = serializers.CharField(required=False, allow_blank=True, write_only=True, default="")
+
+
+class VendorRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
 class VendorListView(APIView):
+    throttle_classes = [WriteRateThrottle, AccountCreationThrottle]  # a new vendor comes with its manager
+
     @extend_schema(responses={200: VendorSerializer(many=True)})
     def get(self, request):
-        """Vendors the caller belongs to, or that work on projects the caller manages."""
+        """Vendors the caller belongs to, or that work for organizations the caller manages."""
         return Response(VendorSerializer(visible_vendors(request.user).order_by("name"), many=True).data)
+
+    @extend_schema(request=NewVendorSerializer, responses={201: VendorSerializer})
+    def post(self, request):
+        """Create a vendor working for an organization the caller manages, with its first manager."""
+        serializer = NewVendorSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        organization = organization_to_manage(
+            request.user, data["organization"], "Only the organization's admins and project managers add vendors.")
+        vendor = tenancy_services.create_vendor(
+            name=data["name"], organization=organization, manager_username=data["manager_username"],
+            manager_email=data["manager_email"], manager_password=data["manager_password"] or None,
+        )
+        return Response(VendorSerializer(vendor).data, status=status.HTTP_201_CREATED)
 
 
 class VendorDetailView(APIView):
     @extend_schema(responses={200: VendorSerializer})
     def get(self, request, vendor_id: int):
         return Response(VendorSerializer(_vendor(request.user, vendor_id)).data)
+
+    @extend_schema(request=VendorRenameSerializer, responses={200: VendorSerializer})
+    def patch(self, request, vendor_id: int):
+        """Rename the vendor (its managers)."""
+        vendor = _vendor(request.user, vendor_id, manage=True)
+        serializer = VendorRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(VendorSerializer(tenancy_services.rename(vendor, **serializer.validated_data)).data)
 
 
 # --- members ------------------------------------------------------------------------
@@ -85,8 +127,15 @@ class NewMemberSerializer(serializers.Serializer):
     password = serializers.CharField(required=False, allow_blank=True, write_only=True, default="")
 
 
+class _RequiredBooleanField(serializers.BooleanField):
+    """A boolean that must be sent. DRF reads a boolean missing from form data as `false`
+    (an unticked HTML checkbox); an empty body must not deactivate anyone."""
+
+    default_empty_html = empty
+
+
 class MemberUpdateSerializer(serializers.Serializer):
-    is_active = serializers.BooleanField()
+    is_active = _RequiredBooleanField()
 
 
 def _staffed_projects(vendor: Vendor) -> dict[int, list[int]]:
@@ -97,6 +146,8 @@ def _staffed_projects(vendor: Vendor) -> dict[int, list[int]]:
 
 
 class VendorMembersView(APIView):
+    throttle_classes = [WriteRateThrottle, AccountCreationThrottle]
+
     @extend_schema(responses={200: MembershipSerializer(many=True)})
     def get(self, request, vendor_id: int):
         """The vendor's people and roles, with the projects each annotator is staffed on."""
@@ -242,6 +293,14 @@ PERIOD_PARAMETERS = [
 ]
 
 
+class AnnotatorStatsSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    tz = serializers.CharField()
+    group_by = serializers.ListField(child=serializers.ChoiceField(choices=["day", "project"]))
+    results = serializers.ListField(child=serializers.DictField(), help_text="One row per annotator and group.")
+
+
 class AnnotatorStatsView(APIView):
     @extend_schema(
         parameters=[
@@ -249,7 +308,7 @@ class AnnotatorStatsView(APIView):
             OpenApiParameter("vendor", int), OpenApiParameter("project", int), OpenApiParameter("annotator", int),
             OpenApiParameter("group_by", str, description="day, project, or day,project (default)."),
         ],
-        responses={200: dict},
+        responses={200: AnnotatorStatsSerializer},
     )
     def get(self, request):
         """Per-annotator numbers over the caller's scope: submitted tasks, active time, medians,

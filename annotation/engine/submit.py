@@ -49,7 +49,7 @@ def submit_assignment(
     if spec is None:
         spec = skeleton_spec(project.skeleton_id, project.skeleton.updated_at)
     width, height = image_size or (assignment.image.width, assignment.image.height)
-    validated = validate_instances(instances, spec, width, height)
+    validated = validate_instances(instances, spec, width, height, max_instances=project.max_instances_per_image)
     digest = submission_digest(validated)
     paths = statements()
     if assignment.state == State.LEASED:

@@ -4,6 +4,12 @@ from django.db import models
 
 
 class Instructions(models.Model):
+    #: Guidelines are an organization's confidential material: only its own projects
+    #: may use them (Project.clean) and only its people read them. Null only for rows
+    #: from before ownership existed that no project used; staff assign those.
+    organization = models.ForeignKey(
+        "annotation.Organization", null=True, blank=False, on_delete=models.PROTECT, related_name="instructions",
+    )
     title = models.CharField(max_length=200)
     body = models.TextField(help_text="Markdown. Rendered sanitized.")
     version = models.PositiveIntegerField(default=1, help_text="Bumped whenever the body or examples change.")

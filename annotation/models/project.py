@@ -1,8 +1,13 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
 from django.db import models
 
 unit_interval = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+#: The highest `max_instances_per_image` a project may set: scoring an image at this
+#: many instances per annotator stays within seconds (bench/bench_scoring_cap.py).
+MAX_INSTANCES_PER_IMAGE_CEILING = 500
 
 
 class Project(models.Model):
@@ -67,6 +72,10 @@ class Project(models.Model):
     prelabel_model = models.ForeignKey(
         "models_registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
     )
+    max_instances_per_image = models.PositiveIntegerField(
+        default=100, validators=[MinValueValidator(1), MaxValueValidator(MAX_INSTANCES_PER_IMAGE_CEILING)],
+        help_text="Most objects one annotator may submit for one image; scoring's cost grows with it.",
+    )
     show_prelabels = models.BooleanField(default=True, help_text="Show model pre-labels to annotators.")
     vendors = models.ManyToManyField("annotation.Vendor", blank=True, related_name="projects")
     is_active = models.BooleanField(default=True)
@@ -84,6 +93,10 @@ class Project(models.Model):
 
     def clean(self):
         super().clean()
+        instructions = self.instructions
+        if instructions is not None and instructions.organization_id != self.organization_id:
+            # Another organization's guidelines are confidential; an id is not an invitation.
+            raise ValidationError({"instructions": f'Invalid pk "{instructions.pk}" - object does not exist.'})
         if self.max_replicas is not None and self.max_replicas < self.replicas:
             raise ValidationError({"max_replicas": [
                 f"max_replicas ({self.max_replicas}) must be at least replicas ({self.replicas}), or blank."

@@ -21,6 +21,10 @@ class Organization(models.Model):
 
 class Vendor(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    #: The organizations this vendor works for. An organization's managers may grant
+    #: their projects to these vendors only, so a vendor's existence is never
+    #: revealed to an organization it has no relationship with.
+    organizations = models.ManyToManyField(Organization, blank=True, related_name="vendors")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

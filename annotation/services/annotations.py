@@ -59,7 +59,8 @@ def save_annotation(
     """
     key = annotation_key(image, source, annotator=annotator, pose_model=pose_model)
     spec = image.project.skeleton.spec()
-    clean = validate_instances(instances, spec, image.width, image.height)
+    clean = validate_instances(instances, spec, image.width, image.height,
+                               max_instances=image.project.max_instances_per_image)
     current = Annotation.objects.select_for_update().filter(**key).first()
     if current is None:
         if expected_version not in (None, 0):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
@@ -112,6 +113,13 @@ def sanitized_file_name(name: str, *, keep_folders: bool = False) -> str:
     return (cleaned or "image")[-255:]
 
 
+#: Markup inside an image file (appended after the image, or in a comment block) turns it
+#: into a polyglot a browser may render as a page if it ever sniffs the type. Seven given
+#: bytes in a row do not occur in real pixel data by chance.
+_MARKUP = re.compile(rb"<\s*(?:script|html|body|iframe|svg|object|embed|!doctype|\?xml)[\s>/]", re.IGNORECASE)
+_MARKUP_OVERLAP = 32
+
+
 def inspect_image(fileobj: IO[bytes], file_name: str, size: int | None = None) -> InspectedImage:
     """Hash and check one file; raise ImageRejected with a reason a person can act on.
 
@@ -125,8 +133,13 @@ def inspect_image(fileobj: IO[bytes], file_name: str, size: int | None = None) -
         raise ImageRejected("file is empty.")
     digest = hashlib.sha256()
     fileobj.seek(0)
+    tail = b""
     for chunk in iter(lambda: fileobj.read(_HASH_CHUNK), b""):
         digest.update(chunk)
+        if _MARKUP.search(tail + chunk):
+            raise ImageRejected("the file carries HTML or script markup besides the image (a polyglot file); "
+                                "export the image again.")
+        tail = chunk[-_MARKUP_OVERLAP:]
     limit = settings.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():

@@ -151,8 +151,19 @@ def array_errors(
     return messages
 
 
-def validate_instances(instances: Any, spec: SkeletonSpec, width: float, height: float) -> list[dict]:
-    """Return the instances in canonical form, or raise ValidationError listing every problem."""
+def validate_instances(
+    instances: Any, spec: SkeletonSpec, width: float, height: float, *, max_instances: int | None = None,
+) -> list[dict]:
+    """Return the instances in canonical form, or raise ValidationError listing every problem.
+
+    `max_instances` (the project's `max_instances_per_image`) is checked first, so an
+    absurd list is refused before any of it is looked at: scoring's cost grows with it.
+    """
+    if max_instances is not None and isinstance(instances, list) and len(instances) > max_instances:
+        raise ValidationError({"instances": [
+            f"{len(instances)} instances, over this project's limit of {max_instances} per image "
+            "(max_instances_per_image)."
+        ]})
     errors = instance_errors(instances, spec, width, height)
     if errors:
         raise ValidationError({"instances": errors})

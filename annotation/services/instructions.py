@@ -83,8 +83,8 @@ def save_instructions(instructions: Instructions, *, examples_changed: bool = Fa
     return True
 
 
-def create_instructions(*, title: str, body: str) -> Instructions:
-    instructions = Instructions(title=title, body=body)
+def create_instructions(*, title: str, body: str, organization=None) -> Instructions:
+    instructions = Instructions(title=title, body=body, organization=organization)
     save_instructions(instructions)
     return instructions
 

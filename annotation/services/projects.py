@@ -17,7 +17,7 @@ from ..models import Annotation, Project
 #: Fields a manager may set directly; `vendors` is a many-to-many handled apart.
 EDITABLE_FIELDS = (
     "name", "description", "skeleton", "instructions", "replicas", "lease_seconds", "idle_limit_seconds",
-    "auto_accept_oks", "review_sample_rate", "gold_rate", "prelabel_model", "show_prelabels",
+    "auto_accept_oks", "review_sample_rate", "gold_rate", "prelabel_model", "show_prelabels", "max_instances_per_image",
     "is_active", "max_replicas", "spot_check_share", "qualification_images", "qualification_oks", "pause_gold_oks",
     "pause_loo_oks", "pause_window",
 )
@@ -32,11 +32,21 @@ def _check_prelabel_model(project: Project) -> None:
         )
 
 
+def _check_vendors(project: Project, vendors) -> None:
+    """A project is granted only to vendors working for its organization. Any other id
+    gets the answer of an id that does not exist, so grants cannot enumerate vendors."""
+    allowed = set(project.organization.vendors.values_list("pk", flat=True))
+    unknown = [vendor.pk for vendor in vendors if vendor.pk not in allowed]
+    if unknown:
+        raise ValidationError({"vendors": f'Invalid pk "{unknown[0]}" - object does not exist.'})
+
+
 @transaction.atomic
 def create_project(*, organization, skeleton, vendors=(), **fields: Any) -> Project:
     project = Project(organization=organization, skeleton=skeleton, **fields)
     _check_prelabel_model(project)
     project.full_clean()
+    _check_vendors(project, vendors)
     project.save()
     if vendors:
         project.vendors.set(vendors)
@@ -60,6 +70,8 @@ def update_project(project: Project, *, vendors=None, **fields: Any) -> Project:
         setattr(locked, name, value)
     _check_prelabel_model(locked)
     locked.full_clean()
+    if vendors is not None:
+        _check_vendors(locked, vendors)
     locked.save()
     if vendors is not None:
         locked.vendors.set(vendors)

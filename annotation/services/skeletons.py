@@ -18,6 +18,7 @@ import math
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -26,6 +27,8 @@ from ..models import Keypoint, Skeleton, SkeletonEdge
 from ..presets import sigmas_for_names
 
 DEFAULT_SIGMA = 0.05
+#: COCO's sigmas run 0.025..0.107; a sigma past this is a unit mistake, not a keypoint.
+MAX_SIGMA = 10.0
 DEFAULT_COLORS = {None: "#1f77b4", "left": "#d62728", "right": "#2ca02c"}  # by side; None is the centre
 #: The name prefixes (case-insensitive) that put a keypoint on a side; the n-th left prefix
 #: mirrors the n-th right one. The one copy of the rule: default colours, the flip-partner
@@ -71,8 +74,17 @@ def validate_definition(definition: dict[str, Any]) -> None:
     if not isinstance(keypoints, list) or not keypoints:
         add("keypoints", "A skeleton needs at least one keypoint.")
         keypoints = []
+    if len(keypoints) > settings.SKELETON_MAX_KEYPOINTS:
+        # Refused before anything else is looked at: every instance carries K keypoints.
+        raise ValidationError({"keypoints": [
+            f"{len(keypoints)} keypoints, over the limit of {settings.SKELETON_MAX_KEYPOINTS} per skeleton "
+            "(SKELETON_MAX_KEYPOINTS)."
+        ]})
     names: list[str] = []
     for i, kp in enumerate(keypoints):
+        if not isinstance(kp, dict):
+            add("keypoints", f"Keypoint {i} must be an object with name and sigma.")
+            continue
         name = str(kp.get("name") or "").strip()
         if not name:
             add("keypoints", f"Keypoint {i} has no name.")
@@ -81,17 +93,24 @@ def validate_definition(definition: dict[str, Any]) -> None:
         names.append(name)
         sigma = kp.get("sigma")
         try:
+            if isinstance(sigma, bool):
+                raise TypeError
             sigma_value = float(sigma)
-        except (TypeError, ValueError):
-            add("keypoints", f"Keypoint '{name or i}': sigma must be a number, got {sigma!r}.")
+        except (TypeError, ValueError, OverflowError):
+            add("keypoints", f"Keypoint '{name or i}': sigma must be a number, got {str(sigma)[:40]}.")
             continue
         if not math.isfinite(sigma_value) or sigma_value <= 0:
             add("keypoints", f"Keypoint '{name or i}': sigma must be greater than 0, got {sigma_value:g}.")
+        elif sigma_value > MAX_SIGMA:
+            add("keypoints", f"Keypoint '{name or i}': sigma must be at most {MAX_SIGMA}, got {sigma_value:g}.")
         layout = kp.get("layout")
         if layout is not None and not _is_unit_point(layout):
             add("keypoints", f"Keypoint '{name or i}': layout must be [x, y] with both between 0 and 1, got {layout!r}.")
     known = set(names)
-    partners = {str(kp.get("name") or "").strip(): str(kp.get("flip_partner") or "").strip() for kp in keypoints}
+    partners = {
+        str(kp.get("name") or "").strip(): str(kp.get("flip_partner") or "").strip()
+        for kp in keypoints if isinstance(kp, dict)
+    }
     for name, partner in partners.items():
         if not partner:
             continue

@@ -1,6 +1,7 @@
 from rest_framework import generics, serializers
 
 from .models import JobRun
+from .services import reconcile_job_run
 
 
 class JobRunSerializer(serializers.ModelSerializer):
@@ -21,3 +22,10 @@ class JobDetail(generics.RetrieveAPIView):
         user = self.request.user
         queryset = JobRun.objects.all()
         return queryset if user.is_staff else queryset.filter(created_by=user)
+
+    def get_object(self):
+        run = super().get_object()
+        # An open row is checked against RQ's record first: never report a dead job as running.
+        if reconcile_job_run(run):
+            run.refresh_from_db()
+        return run

@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +22,8 @@ from rest_framework.views import APIView
 from annotation.access import managed_projects, quality_projects, visible_projects
 from annotation.api.filters import ProjectRequired, read
 from jointly.jobs.api import JobRunSerializer
+from jointly.parsers import BoundedJSONParser
+from jointly.query_params import id_param
 
 from ..models import Evaluation, ModelVersion, PrelabelRun
 from ..services import evaluation as evaluation_services
@@ -53,13 +55,13 @@ def managed_project(user, project_id: int):
 class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                           mixins.UpdateModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated, StaffWrites]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
     queryset = ModelVersion.objects.select_related("skeleton").order_by("name", "version")
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        skeleton = self.request.query_params.get("skeleton")
-        return queryset.filter(skeleton_id=skeleton) if skeleton and skeleton.isdigit() else queryset
+        skeleton = id_param(self.request.query_params, "skeleton")
+        return queryset if skeleton is None else queryset.filter(skeleton_id=skeleton)
 
     def get_serializer_class(self):
         return ModelVersionUpdateSerializer if self.action in ("update", "partial_update") else ModelVersionSerializer

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Callable, Iterable
 
@@ -72,10 +72,18 @@ class _Rows:
     inputs: list[dict]  # per image: {annotation id: version}
     assignments: tuple[np.ndarray, np.ndarray]
     gold: InstanceBatch | None
+    #: per image: {annotator id: instances drawn} of annotations over the project's cap
+    oversized: list[dict] = field(default_factory=list)
 
 
-def _load(images: list[Image], spec: SkeletonSpec) -> _Rows:
-    """One query for the annotations, one for the assignments, one for gold; no query per image."""
+def _load(images: list[Image], spec: SkeletonSpec, max_instances: int | None = None) -> _Rows:
+    """One query for the annotations, one for the assignments, one for gold; no query per image.
+
+    An annotation with more than `max_instances` instances (submit refuses them, but
+    older rows may hold them) contributes its first `max_instances` only, and is
+    recorded in `oversized`: matching costs grow with the square of the instances per
+    image, so one absurd annotation must not stall the whole scoring queue.
+    """
     k = spec.num_keypoints
     position = {image.pk: i for i, image in enumerate(images)}
     # The instances come back as text and orjson parses them: several times
@@ -98,9 +106,13 @@ def _load(images: list[Image], spec: SkeletonSpec) -> _Rows:
     )
     source_of = {int(user): i for i, user in enumerate(annotators)}
     inputs: list[dict] = [{} for _ in images]
+    oversized: list[dict] = [{} for _ in images]
     keypoints, boxes, areas, image_idx, source_idx, ann_ids, inst_idx = [], [], [], [], [], [], []
     for pk, image_id, annotator_id, version, instances in annotations:
         inputs[position[image_id]][str(pk)] = version
+        if max_instances is not None and len(instances) > max_instances:
+            oversized[position[image_id]][int(annotator_id)] = len(instances)
+            instances = instances[:max_instances]
         for j, inst in enumerate(instances):
             keypoints.append(inst["keypoints"])
             boxes.append(inst["bbox"])
@@ -122,7 +134,7 @@ def _load(images: list[Image], spec: SkeletonSpec) -> _Rows:
     return _Rows(
         batch=batch, images=images, annotation_id=np.asarray(ann_ids, dtype=np.int64),
         instance_index=np.asarray(inst_idx, dtype=np.int64), annotators=annotators, inputs=inputs,
-        assignments=assignments, gold=_load_gold(images, position, k),
+        assignments=assignments, gold=_load_gold(images, position, k), oversized=oversized,
     )
 
 
@@ -340,7 +352,7 @@ def _score(project: Project, images_qs, progress=None, *, with_history: bool = T
     if not images:
         return _Scored()
     spec = project.skeleton.spec()
-    rows = _load(images, spec)
+    rows = _load(images, spec, project.max_instances_per_image)
     # A whole-project pass learns the history itself: adding the stored one would count it twice.
     history = _load_history(project, rows.annotators, spec.num_keypoints) if with_history else None
     if progress:
@@ -451,6 +463,16 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
         decision, reasons, kinds[image.pk] = _decide(
             project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking, int(n_annotators[i]),
             object_reasons[i], pairwise[i])
+        if rows.oversized[i]:  # scored on a truncated sample: a person decides
+            decision = ConsensusResult.Decision.NEEDS_REVIEW
+            cap = project.max_instances_per_image
+            reasons = [*reasons, *(
+                f"annotator {user} drew {count} instances, over the project's limit of {cap}; "
+                f"only the first {cap} were scored" for user, count in rows.oversized[i].items())]
+            flag_records[i].extend(
+                {"code": "too_many_instances", "annotator": user, "instances": count, "limit": cap,
+                 "message": "More instances than the project's max_instances_per_image; scored on the first ones."}
+                for user, count in rows.oversized[i].items())
         results.append(ConsensusResult(
             image=image, project=project, agreement=agreements[i], keypoint_agreement=keypoint_agreement[i],
             visibility_agreement=visibility[i],

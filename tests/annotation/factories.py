@@ -45,6 +45,8 @@ def make_project(organization=None, *, vendors=(), skeleton=None, **fields) -> P
     )
     if vendors:
         project.vendors.add(*vendors)
+        for vendor in vendors:  # a vendor granted a project works for its organization
+            vendor.organizations.add(project.organization)
     return project
 
 
@@ -141,7 +143,9 @@ def make_world(*, images: int = 6, replicas: int = 2, **project_fields) -> World
 
 
 def with_instructions(project: Project, version: int = 1) -> Instructions:
-    instructions = Instructions.objects.create(title="How to label people", body="# Rules\nClick joints.", version=version)
+    instructions = Instructions.objects.create(
+        organization=project.organization, title="How to label people", body="# Rules\nClick joints.", version=version,
+    )
     project.instructions = instructions
     project.save(update_fields=["instructions"])
     return instructions

@@ -66,6 +66,7 @@ def manager_client(django_user_model, org):
 @pytest.fixture
 def vendor(db, project):
     vendor = Vendor.objects.create(name="Labelers Inc")
+    vendor.organizations.add(project.organization)
     project.vendors.add(vendor)
     return vendor
 

@@ -34,8 +34,10 @@ def png(name="example.png"):
 
 
 def post_data(title, body, examples=(), example_ids=(), revision_ids=()):
+    from annotation.models import Organization
+
     data = {
-        "title": title, "body": body,
+        "organization": str(Organization.objects.get_or_create(name="Owner")[0].pk), "title": title, "body": body,
         "examples-TOTAL_FORMS": str(len(examples)), "examples-INITIAL_FORMS": str(len(example_ids)),
         "examples-MIN_NUM_FORMS": "0", "examples-MAX_NUM_FORMS": "1000",
         "revisions-TOTAL_FORMS": str(len(revision_ids)), "revisions-INITIAL_FORMS": str(len(revision_ids)),

@@ -247,9 +247,10 @@ def test_next_refused_until_current_instructions_are_acknowledged():
 
     read = client.get(f"/api/v1/projects/{world.project.pk}/instructions/").data
     assert read["version"] == 3 and read["acknowledged"] is False and "<h1>Rules</h1>" in read["body_html"]
-    stale = client.post(f"/api/v1/projects/{world.project.pk}/instructions/acknowledge/", {"version": 2})
+    acknowledge = f"/api/v1/projects/{world.project.pk}/instructions/acknowledge/"
+    stale = client.post(acknowledge, {"version": 2}, format="json")
     assert stale.status_code == 409 and "current version is 3" in stale.data["detail"]
-    assert client.post(f"/api/v1/projects/{world.project.pk}/instructions/acknowledge/", {"version": 3}).status_code == 200
+    assert client.post(acknowledge, {"version": 3}, format="json").status_code == 200
     lease = client.post(next_url(world.project))
     assert lease.status_code == 201 and lease.data["instructions"]["version"] == 3
     submit(client, lease.data["id"])
@@ -258,7 +259,7 @@ def test_next_refused_until_current_instructions_are_acknowledged():
     instructions.version = 4
     instructions.save()
     assert client.post(next_url(world.project)).status_code == 409
-    client.post(f"/api/v1/projects/{world.project.pk}/instructions/acknowledge/", {"version": 4})
+    client.post(acknowledge, {"version": 4}, format="json")
     assert client.post(next_url(world.project)).status_code == 201
 
 

@@ -20,9 +20,9 @@ from .factories import client_for, instance, make_world, with_instructions
 
 pytestmark = pytest.mark.django_db
 
-#: DRF's status for bad credentials on views that accept sessions first: SessionAuthentication
-#: has no WWW-Authenticate challenge to send, so DRF answers 403 rather than 401.
-BAD_CREDENTIALS = 403
+#: Missing or bad credentials: 401 with a `WWW-Authenticate: Token` challenge (tokens are
+#: the first authentication class, so DRF has a challenge to send).
+BAD_CREDENTIALS = 401
 
 
 def next_url(world) -> str:

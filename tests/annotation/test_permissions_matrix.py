@@ -17,6 +17,7 @@ from .factories import client_for, grant, instance, make_user, make_world, with_
 
 pytestmark = pytest.mark.django_db
 
+# anonymous: 401 with WWW-Authenticate (no credentials), never a bare 403
 ROLES = [
     "anonymous", "outsider", "staff", "org_admin", "project_manager", "org_qa_lead",
     "vendor_manager_a", "vendor_qa_lead_a", "annotator_a", "annotator_a2", "vendor_manager_b", "annotator_b",
@@ -33,47 +34,47 @@ def endpoint(method, url, payload=None):
 # {membership_a2} {staffing_a2} {spare_a}
 ENDPOINTS = {
     "tasks_next": (endpoint("post", "/api/v1/projects/{project}/tasks/next/"),
-                   [403, 404, 403, 403, 403, 403, 403, 403, 200, 201, 403, 201]),
+                   [401, 404, 403, 403, 403, 403, 403, 403, 200, 201, 403, 201]),
     "instructions": (endpoint("get", "/api/v1/projects/{project}/instructions/"),
-                     [403, 404, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+                     [401, 404, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     "acknowledge": (endpoint("post", "/api/v1/projects/{project}/instructions/acknowledge/", {"version": 2}),
-                    [403, 404, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+                    [401, 404, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     "assignment_list": (endpoint("get", "/api/v1/assignments/"),
-                        [403, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+                        [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     "assignment_get": (endpoint("get", "/api/v1/assignments/{assignment}/"),
-                       [403, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
+                       [401, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
     "assignment_draft": (endpoint("put", "/api/v1/assignments/{assignment}/", {"draft": {"step": 1}}),
-                         [403, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
+                         [401, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
     "assignment_heartbeat": (endpoint("post", "/api/v1/assignments/{assignment}/heartbeat/", {"active_ms": 5}),
-                             [403, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
+                             [401, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
     "assignment_submit": (endpoint("post", "/api/v1/assignments/{assignment}/submit/", {"instances": [instance()]}),
-                          [403, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
+                          [401, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
     "assignment_release": (endpoint("post", "/api/v1/assignments/{assignment}/release/", {}),
-                           [403, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
+                           [401, 404, 404, 404, 404, 404, 404, 404, 200, 404, 404, 404]),
     "vendor_list": (endpoint("get", "/api/v1/vendors/"),
-                    [403, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+                    [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     "vendor_detail": (endpoint("get", "/api/v1/vendors/{vendor_a}/"),
-                      [403, 404, 200, 200, 200, 404, 200, 200, 200, 200, 404, 404]),
+                      [401, 404, 200, 200, 200, 404, 200, 200, 200, 200, 404, 404]),
     "members_list": (endpoint("get", "/api/v1/vendors/{vendor_a}/members/"),
-                     [403, 404, 200, 403, 403, 404, 200, 200, 403, 403, 404, 404]),
+                     [401, 404, 200, 403, 403, 404, 200, 200, 403, 403, 404, 404]),
     "members_add": (endpoint("post", "/api/v1/vendors/{vendor_a}/members/", {"username": "newcomer"}),
-                    [403, 404, 201, 403, 403, 404, 201, 403, 403, 403, 404, 404]),
+                    [401, 404, 201, 403, 403, 404, 201, 403, 403, 403, 404, 404]),
     "member_deactivate": (endpoint("patch", "/api/v1/vendors/{vendor_a}/members/{membership_a2}/", {"is_active": False}),
-                          [403, 404, 200, 403, 403, 404, 200, 403, 403, 403, 404, 404]),
+                          [401, 404, 200, 403, 403, 404, 200, 403, 403, 403, 404, 404]),
     "member_remove": (endpoint("delete", "/api/v1/vendors/{vendor_a}/members/{membership_a2}/"),
-                      [403, 404, 204, 403, 403, 404, 204, 403, 403, 403, 404, 404]),
+                      [401, 404, 204, 403, 403, 404, 204, 403, 403, 403, 404, 404]),
     "vendor_projects": (endpoint("get", "/api/v1/vendors/{vendor_a}/projects/"),
-                        [403, 404, 200, 403, 403, 404, 200, 200, 403, 403, 404, 404]),
+                        [401, 404, 200, 403, 403, 404, 200, 200, 403, 403, 404, 404]),
     "staffing_list": (endpoint("get", "/api/v1/vendors/{vendor_a}/staffing/"),
-                      [403, 404, 200, 403, 403, 404, 200, 200, 403, 403, 404, 404]),
+                      [401, 404, 200, 403, 403, 404, 200, 200, 403, 403, 404, 404]),
     "staffing_add": (endpoint("post", "/api/v1/vendors/{vendor_a}/staffing/", {"user": "{spare_a}", "project": "{project}"}),
-                     [403, 404, 201, 403, 403, 404, 201, 403, 403, 403, 404, 404]),
+                     [401, 404, 201, 403, 403, 404, 201, 403, 403, 403, 404, 404]),
     "staffing_remove": (endpoint("delete", "/api/v1/vendors/{vendor_a}/staffing/{staffing_a2}/"),
-                        [403, 404, 204, 403, 403, 404, 204, 403, 403, 403, 404, 404]),
+                        [401, 404, 204, 403, 403, 404, 204, 403, 403, 403, 404, 404]),
     "timesheet": (endpoint("get", f"/api/v1/vendors/{{vendor_a}}/timesheet/?date_from={MONTH_AGO}&date_to={TODAY}"),
-                  [403, 404, 200, 403, 403, 404, 200, 403, 403, 403, 404, 404]),
+                  [401, 404, 200, 403, 403, 404, 200, 403, 403, 403, 404, 404]),
     "stats": (endpoint("get", "/api/v1/workforce/stats/"),
-              [403, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+              [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
 }
 
 
@@ -189,7 +190,8 @@ def test_list_contents_are_scoped_to_the_role(role):
 def test_a_vendor_manager_cannot_enrol_another_vendors_annotator():
     world, ids = scenario()
     client = client_for(world["vendor_manager_a"])
-    response = client.post(f"/api/v1/vendors/{ids['vendor_a']}/members/", {"username": world["annotator_b"].username})
+    response = client.post(f"/api/v1/vendors/{ids['vendor_a']}/members/", {"username": world["annotator_b"].username},
+                           format="json")
     assert response.status_code == 409 and "taken" in response.data["detail"]
     assert not Membership.objects.filter(user=world["annotator_b"], vendor=world.vendor_a).exists()
 

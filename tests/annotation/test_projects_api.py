@@ -72,6 +72,7 @@ def test_vendor_manager_sees_but_cannot_manage_or_list_images(django_user_model,
 
 def test_vendor_side_sees_its_own_grant_but_not_the_other_vendors(django_user_model, manager_client, project, vendor):
     rival = Vendor.objects.create(name="Rival Labeling")
+    rival.organizations.add(project.organization)
     project.vendors.add(rival)
     boss = member_client(django_user_model, "boss", Membership.Role.VENDOR_MANAGER, vendor=vendor)
     assert boss.get(f"/api/v1/projects/{project.pk}/").data["vendors"] == [vendor.pk]
@@ -116,6 +117,7 @@ def test_manager_updates_settings_and_vendors(manager_client, project):
     from annotation.models import Vendor
 
     vendor = Vendor.objects.create(name="V")
+    vendor.organizations.add(project.organization)
     response = manager_client.patch(
         f"/api/v1/projects/{project.pk}/", {"replicas": 5, "auto_accept_oks": 0.9, "vendors": [vendor.pk]}, format="json"
     )

@@ -22,3 +22,24 @@ def create_then_collide(progress, name):
     User = get_user_model()
     User.objects.create(username=f"{name}-scratch")
     User.objects.create(username=name)
+
+
+def create_users_in_one_transaction(progress, prefix, count, die_once_marker=None):
+    """Creates `count` users in one transaction, reporting progress half way. With a marker
+    file path, the first run SIGKILLs its own work-horse there (and leaves the marker)."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from django.db import transaction
+
+    User = get_user_model()
+    with transaction.atomic():
+        for i in range(count):
+            User.objects.get_or_create(username=f"{prefix}{i}")
+            if i + 1 == count // 2:
+                progress(i + 1, count, "half way")
+                if die_once_marker and not Path(die_once_marker).exists():
+                    Path(die_once_marker).touch()
+                    os.kill(os.getpid(), signal.SIGKILL)
+    return {"created": count}

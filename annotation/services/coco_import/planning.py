@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, NamedTuple
@@ -60,12 +61,19 @@ class ImportPlan:
     stats: dict[str, int] = field(default_factory=dict)
 
 
+#: Ids are stored as PostgreSQL bigints; image sides far past any camera are a mistake.
+_MAX_ID = 2**63 - 1
+MAX_IMAGE_SIDE = 1_000_000
+
+
 def _is_int(value) -> bool:
-    return type(value) is int
+    """An integer id: a JSON `true` is not one, nor anything a bigint cannot hold."""
+    return type(value) is int and -_MAX_ID <= value <= _MAX_ID
 
 
 def _is_number(value) -> bool:
-    return type(value) in (int, float)
+    """A JSON number a float holds (`true` is not one; NaN is reported by the range checks)."""
+    return type(value) in (int, float) and not abs(value) >= 1e300
 
 
 def _choose_category(categories: list, project: Project, options: ImportOptions, log: ErrorLog) -> dict | None:
@@ -154,12 +162,15 @@ def _storage_name_in(root: str, file_name: str) -> str:
 
 
 def _check_image_root(root: str, log: ErrorLog) -> str:
-    cleaned = root.replace("\\", "/").strip("/")
-    if root.startswith("/") or any(part == ".." for part in cleaned.split("/")):
+    # Compare folders, not spellings: "./projects" and "projects/" are one folder, and the
+    # storage root itself (".") would reach every reserved folder below it.
+    parts = [part for part in root.replace("\\", "/").split("/") if part not in ("", ".")]
+    cleaned = "/".join(parts)
+    if root.replace("\\", "/").startswith("/") or ".." in parts or not parts:
         log.add("images", "image_root_invalid",
                 "image_root must be a folder inside the media storage, relative (no leading '/', no '..').")
         return ""
-    if cleaned.split("/", 1)[0] in RESERVED_STORAGE_FOLDERS:
+    if parts[0] in RESERVED_STORAGE_FOLDERS:
         # Other projects' uploads live there: a record must not be pointed at them.
         log.add("images", "image_root_invalid",
                 f"image_root cannot be inside Jointly's own upload folders ({', '.join(RESERVED_STORAGE_FOLDERS)}).")
@@ -203,9 +214,10 @@ def _check_images(coco_images: list, project: Project, options: ImportOptions, l
             problems.append("file_name must be a non-empty string")
         sizeless = w is None and h is None  # some exporters leave sizes out; the project image has them
         if not sizeless and not (
-            _is_number(w) and _is_number(h) and w > 0 and h > 0 and float(w).is_integer() and float(h).is_integer()
+            _is_number(w) and _is_number(h) and 0 < w <= MAX_IMAGE_SIDE and 0 < h <= MAX_IMAGE_SIDE
+            and float(w).is_integer() and float(h).is_integer()
         ):
-            problems.append(f"width and height must be positive integers, got {w!r} x {h!r}")
+            problems.append(f"width and height must be integers from 1 to {MAX_IMAGE_SIDE}, got {w!r} x {h!r}")
         if problems:
             log.add("images", "image_invalid", f"{where}: {'; '.join(problems)}.")
             continue
@@ -272,11 +284,13 @@ def _float_array(rows: list[list], width: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         # No dtype: numpy would turn the string "12" into 12.0; a string must stay an error.
         array = np.array(rows)
-        if array.dtype.kind in "iuf" and array.shape == (len(rows), width):
+        # numpy reads `true` as 1; one pass over the element types (in C) keeps JSON booleans out.
+        if (array.dtype.kind in "iuf" and array.shape == (len(rows), width)
+                and bool not in set(map(type, chain.from_iterable(rows)))):
             return array.astype(np.float64, copy=False), np.ones(len(rows), dtype=bool)
     except (TypeError, ValueError):
         pass
-    ok = np.array([all(type(x) in (int, float) for x in row) for row in rows], dtype=bool)
+    ok = np.array([all(type(x) in (int, float) and not abs(x) >= 1e300 for x in row) for row in rows], dtype=bool)
     array = np.full((len(rows), width), np.nan)
     good = np.flatnonzero(ok)
     if len(good):
@@ -316,7 +330,8 @@ def _collect_annotations(annotations: list, category_id, kc: int, positions: dic
         if not _is_int(aid):
             log.add("annotations", "annotation_id_invalid", f"{label}: id must be an integer.")
             continue
-        pos = positions.get(ann.get("image_id"))
+        image_id = ann.get("image_id")
+        pos = positions.get(image_id) if _is_int(image_id) else None  # `true` would find image 1
         if pos is None:
             log.add("annotations", "annotation_image_unknown",
                     f"{label}: image_id {ann.get('image_id')!r} is not in the file's valid images.")

@@ -6,6 +6,9 @@ import json
 from typing import IO
 
 import orjson
+from django.conf import settings
+
+from jointly.json_input import JSONInputError, check_bounds
 
 from .errors import CocoImportFailed
 
@@ -38,6 +41,13 @@ def read_coco(source: bytes | IO[bytes]) -> dict:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         data = _read_with_stdlib(raw)
+    # NUL can only arrive escaped (JSON refuses raw control bytes), so a file without the
+    # escape needs no walk; the import reads known fields only, so depth elsewhere is harmless.
+    if b"\\u0000" in raw:
+        try:
+            check_bounds(data, max_depth=settings.JSON_MAX_DEPTH)
+        except JSONInputError as exc:
+            raise CocoImportFailed({"file": [str(exc)]}, {"invalid_json": 1}) from None
     if not isinstance(data, dict):
         raise CocoImportFailed({"file": ["A COCO file must be a JSON object with images, annotations and categories."]},
                                {"bad_structure": 1})
