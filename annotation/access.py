@@ -85,17 +85,22 @@ def staffing_of(user) -> QuerySet[ProjectAnnotator]:
 #: `staffing_of` written out for the two hottest requests of the API (tasks/next and
 #: submit): a constant statement costs no ORM compilation and can be prepared once
 #: per connection. It must say exactly what `staffing_of` says; the permission
-#: matrix tests both paths against the same roles.
-STAFFED_SQL = """
-    EXISTS (
-        SELECT 1 FROM annotation_projectannotator s
-        JOIN annotation_project sp ON sp.id = s.project_id AND sp.is_active
-        JOIN annotation_project_vendors pv ON pv.project_id = s.project_id AND pv.vendor_id = s.vendor_id
-        JOIN annotation_membership m ON m.vendor_id = s.vendor_id AND m.user_id = s.user_id
-                                     AND m.role = 'annotator' AND m.is_active
-        WHERE s.user_id = {user} AND s.project_id = {project}
-    )
+#: matrix tests both paths against the same roles. The joins from a staffing row `s`
+#: are written once here and used by both hot statements.
+def _staffing_joins(project: str) -> str:
+    """What makes staffing row `s` valid, as joins; `project` aliases its (active) project."""
+    return f"""
+    JOIN annotation_project {project} ON {project}.id = s.project_id AND {project}.is_active
+    JOIN annotation_project_vendors pv ON pv.project_id = s.project_id AND pv.vendor_id = s.vendor_id
+    JOIN annotation_membership m ON m.vendor_id = s.vendor_id AND m.user_id = s.user_id
+                                 AND m.role = 'annotator' AND m.is_active
 """
+
+
+STAFFED_SQL = (
+    "EXISTS (SELECT 1 FROM annotation_projectannotator s" + _staffing_joins("sp")
+    + " WHERE s.user_id = {user} AND s.project_id = {project})"
+)
 
 #: The hot statements find their caller themselves: the signed-in user's id, or the
 #: user of the request's API token, which saves the token its own round trip (see
@@ -122,12 +127,7 @@ _TASK_CONTEXT_SQL = _CALLER_SQL + """
            s.paused_at AS staffing_paused_at, s.paused_reason AS staffing_paused_reason,
            c.*
     FROM caller c
-    JOIN annotation_projectannotator s ON s.user_id = c.id
-    JOIN annotation_project p ON p.id = s.project_id AND p.is_active
-    JOIN annotation_project_vendors pv ON pv.project_id = s.project_id AND pv.vendor_id = s.vendor_id
-    JOIN annotation_membership m ON m.vendor_id = s.vendor_id AND m.user_id = s.user_id
-                                 AND m.role = 'annotator' AND m.is_active
-    JOIN annotation_skeleton sk ON sk.id = p.skeleton_id
+    JOIN annotation_projectannotator s ON s.user_id = c.id""" + _staffing_joins("p") + """    JOIN annotation_skeleton sk ON sk.id = p.skeleton_id
     LEFT JOIN annotation_instructions ins ON ins.id = p.instructions_id
     WHERE s.project_id = %(project)s
     LIMIT 1
