@@ -66,6 +66,7 @@ def build_world() -> DemoWorld:
     load_presets()
     organization, _ = Organization.objects.get_or_create(name=ORGANIZATION)
     vendor, _ = Vendor.objects.get_or_create(name=VENDOR)
+    vendor.organizations.add(organization)  # a project is only granted to vendors working for its organization
     manager = _user(VENDOR_MANAGER, first_name="Vera", last_name="Manager")
     Membership.objects.get_or_create(user=manager, vendor=vendor, role=Role.VENDOR_MANAGER)
     qa_lead = _user(QA_LEAD.username, first_name="Quinn", last_name="Lead")
