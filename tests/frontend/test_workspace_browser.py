@@ -285,13 +285,16 @@ def test_annotator_a_never_receives_annotator_b_points(browser, live_server, mak
     assert submitted.status_code == 200
 
     page = open_page(browser)
-    bodies = []
-    page.on("response", lambda response: bodies.append((response.url, response.text())) if "/api/" in response.url or "/label/" in response.url else None)
+    # The listener only keeps the response (reading a body inside it races the next event); bodies are read after.
+    responses = []
+    page.on("response", lambda response: responses.append(response) if "/api/" in response.url or "/label/" in response.url else None)
     workspace_page(browser, live_server, setup.project, page=page)
     assert page.evaluate("window.jointly.task.image.id") == task["image"]["id"]  # the same image
     place(page, 2)
-    page.keyboard.press("Control+s")
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/api/v1/assignments/" in r.url):
+        page.keyboard.press("Control+s")
     page.wait_for_function("document.getElementById('draft-state').textContent.startsWith('saved')")
+    bodies = [(response.url, response.text()) for response in responses]
     assert len(bodies) >= 3  # the page, tasks/next, the draft save
     for url, body in bodies:
         for mark in marks:
