@@ -2,7 +2,7 @@
 
 Annotators take tasks with `annotation.engine.next_task` after the same
 checks the API makes (`annotation.access.task_context`, then
-`annotation.api.tasks.work_refusal` for pausing and qualification), and
+`annotation.engine.admission.work_refusal` for pausing and qualification), and
 submit with `annotation.engine.submit_assignment`: the engine moves images
 to scoring and enqueues `review.jobs.score_image`, scoring decides
 auto-accept, one more replica (adaptive) or review. With REDIS_URL set the
@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from annotation import engine
 from annotation.access import task_context
-from annotation.api.tasks import qualifying, work_refusal
+from annotation.engine.admission import qualifying, work_refusal
 from annotation.models import Annotation, Image, Project
 from review.models import ReviewDecision, ReviewTask
 from review.services.decisions import DecisionInput, decide

@@ -41,7 +41,8 @@ from jointly.parsers import BoundedJSONParser
 from ..access import own_assignment_to_work_on, task_context
 from .assignments import SubmitSerializer, submit_labels
 from .authentication import token_in
-from .tasks import lease_next_task, must_acknowledge_first, work_refusal
+from ..engine.admission import must_acknowledge_first, work_refusal
+from .tasks import lease_next_task
 
 _renderer = JSONRenderer()
 _parser = BoundedJSONParser()

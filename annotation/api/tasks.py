@@ -7,7 +7,6 @@ whether the image is a gold check (no file name, no gold flag).
 
 from __future__ import annotations
 
-import json
 
 import markdown
 import nh3
@@ -20,6 +19,7 @@ from rest_framework.views import APIView
 from jointly.domain_errors import Conflict, Refused
 
 from .. import engine
+from ..engine.admission import must_acknowledge_first, qualifying, work_refusal
 from ..access import task_context, visible_projects
 from ..models import Annotation, Assignment, InstructionsAcknowledgement, Membership, Project, Skeleton
 from ..services import skeletons as skeleton_services
@@ -114,34 +114,6 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
     }
 
 
-def qualifying(project: Project) -> bool:
-    """The caller must still qualify on gold before production tasks (from task_context's staffing columns)."""
-    return bool(project.qualification_images) and project.staffing_qualification != "passed"
-
-
-def _json_column(value):
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def work_refusal(project: Project) -> tuple[str, dict] | None:
-    """Why a staffed caller may not work now (paused, or failed qualification), or None.
-
-    Both are decided by review/services/quality.py and read from the staffing
-    row in task_context's one statement: no extra query on the hot path.
-    """
-    if project.staffing_paused_at is not None:
-        reason = _json_column(project.staffing_paused_reason) or {}
-        return reason.get("message", "You are paused on this project."), {"paused": reason}
-    if qualifying(project) and project.staffing_qualification == "failed":
-        result = _json_column(project.staffing_qualification_result) or {}
-        return (
-            f"You did not pass this project's qualification: mean gold OKS {result.get('mean_oks')} is below "
-            f"{result.get('threshold')}. Your per-keypoint mistakes are listed under errors.qualification.",
-            {"qualification": result},
-        )
-    return None
-
-
 def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
     """tasks/next for a staffed caller clear to work: (task payload or None, HTTP status).
 
@@ -155,10 +127,6 @@ def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
     if assignment is None:
         return None, status.HTTP_204_NO_CONTENT
     return task_payload(request, assignment, project), status.HTTP_201_CREATED if created else status.HTTP_200_OK
-
-
-def must_acknowledge_first(project: Project) -> bool:
-    return bool(project.instructions_id) and not project.acknowledged
 
 
 class NextTaskView(APIView):

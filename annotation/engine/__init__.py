@@ -6,6 +6,8 @@
   reference and what SQLite (the embedded default) runs.
 - `postgres.py`: the same statements for PostgreSQL, in fewer round trips;
   the tests run both on the same cases.
+- `admission.py`: whether a staffed caller may work now (instructions,
+  qualification, pausing), from the task context's columns.
 - `leases.py` (next task), `work.py` (draft, heartbeat, release),
   `submit.py`, `expiry.py`: the steps, written once over either set of statements.
 
