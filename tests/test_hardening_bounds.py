@@ -188,16 +188,19 @@ def test_finding_7_coco_import_bounds_ids_sizes_and_numbers(case, tmp_path):
 
 
 def test_finding_7_skeletons_are_bounded(staff_client):
-    too_many = {"keypoints": [f"k{i}" for i in range(20_000)], "skeleton": []}
+    # Each body is a valid category but for the one bound it breaks.
+    too_many = {"name": "many", "keypoints": [f"k{i}" for i in range(20_000)], "skeleton": []}
     response = staff_client.post("/api/v1/skeletons/import-coco/", too_many, format="json")
     assert response.status_code == 400 and "SKELETON_MAX_KEYPOINTS" in response.json()["detail"]
-    huge_sigma = b'{"keypoints": ["a", "b"], "skeleton": [], "sigmas": [1' + b"0" * 400 + b', 0.05]}'
+    huge_sigma = b'{"name": "huge", "keypoints": ["a", "b"], "skeleton": [], "sigmas": [1' + b"0" * 400 + b', 0.05]}'
     assert staff_client.post("/api/v1/skeletons/import-coco/", huge_sigma,
                              content_type="application/json").status_code == 400
     for sigma in (True, 1e6):
-        body = {"keypoints": ["a", "b"], "skeleton": [], "sigmas": [sigma, 0.05]}
+        body = {"name": f"sigma {sigma}", "keypoints": ["a", "b"], "skeleton": [], "sigmas": [sigma, 0.05]}
         assert staff_client.post("/api/v1/skeletons/import-coco/", body, format="json").status_code == 400
     assert not Skeleton.objects.exists()
+    fine = {"name": "fine", "keypoints": ["a", "b"], "skeleton": [], "sigmas": [0.05, 0.05]}
+    assert staff_client.post("/api/v1/skeletons/import-coco/", fine, format="json").status_code == 201
 
 
 # --- finding 7 and 10: the JSON error shape everywhere under /api/ -------------------
