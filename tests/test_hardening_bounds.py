@@ -315,3 +315,34 @@ def test_finding_10_agreement_post_answers_202_as_documented_and_the_schema_name
     assert "project_for" not in schema.content.decode()
     operation = yaml.safe_load(schema.content)["paths"]["/api/v1/projects/{id}/agreement/"]["post"]
     assert "202" in operation["responses"] and "200" not in operation["responses"]
+
+
+def test_finding_10_the_readmes_acknowledge_example_works_as_written():
+    """Replays the README's curl line for acknowledging instructions, headers and body as curl
+    would send them (without a Content-Type header, curl sends -d form-encoded)."""
+    import re
+    from pathlib import Path
+
+    from tests.annotation.factories import with_instructions
+
+    line = next(line for line in (Path(__file__).resolve().parent.parent / "README.md").read_text().splitlines()
+                if line.startswith("curl") and "/instructions/acknowledge/" in line)
+    headers = dict(h.split(": ", 1) for h in re.findall(r'-H "([^"]+)"', line))
+    data = re.search(r"-d '([^']*)'|-d (\S+)", line)
+    world = make_world(images=1)
+    instructions = with_instructions(world.project, version=1)
+    client = client_for(world["annotator_a"], token=True)
+
+    def replay():
+        return client.post(f"/api/v1/projects/{world.project.pk}/instructions/acknowledge/", data[1] or data[2],
+                           content_type=headers.get("Content-Type", "application/x-www-form-urlencoded"))
+
+    # Copied as written while the instructions are at version 1: told what to send, not that anything changed.
+    wrong = replay()
+    assert wrong.status_code == 400, (line, wrong.content)
+    assert "changed" not in wrong.json()["detail"] and "the current version is 1" in wrong.json()["errors"]["version"][0]
+    instructions.version = 3
+    instructions.save(update_fields=["version"])
+    response = replay()
+    assert response.status_code == 200, (line, response.content)
+    assert response.json()["version"] == 3

@@ -145,7 +145,12 @@ def acknowledge_instructions(user, project: Project, *, version: int, now: datet
     if not project.instructions_id:
         raise ValidationError({"version": ["This project has no instructions to acknowledge."]})
     current = project.instructions.version
-    if version != current:
+    if version > current:  # e.g. a number copied from an example: nothing changed, it never existed
+        raise ValidationError({"version": [
+            f"These instructions have no version {version}: the current version is {current}. "
+            "Read it and acknowledge that number."
+        ]})
+    if version < current:
         raise Conflict(
             f"The instructions changed: the current version is {current}, you acknowledged {version}. "
             "Read the current version and acknowledge it."
