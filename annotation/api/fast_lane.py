@@ -16,9 +16,10 @@ access.own_assignment_to_work_on), so the token costs no round trip of its own.
 The lane only ever answers success, through the same selectors and services
 as the API views (api/tasks.py, api/assignments.py) and with the same
 bytes; each request it answers counts toward the caller's write rate like
-any API write (jointly.throttles.count_write). Anything else - no token, a session, an unknown token, a refusal,
-input the serializers would reject, a conflict - goes on down the stack to
-the API view, whose answer is the canonical one. Nothing is written before
+any API write (jointly.throttles.count_write). Anything else - no token, a
+session, an unknown token, a refusal, input the serializers would reject, a
+conflict, a spent write rate - goes on down the stack to the API view, whose
+answer is the canonical one. Nothing is written before
 the lane decides to answer: a refused submit rolls back before it falls
 through, so the API view meets the same state.
 """
