@@ -213,21 +213,16 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
     with timer("matching"):
         match_sim = mirror_tolerant(sb, a, b, sim, sig, sk.flip_permutation, threshold=threshold)
         clusters = cluster_instances(sb, a, b, match_sim, threshold)
-    with timer("orientation"):
-        prior = None if history is None else (history.checked, history.swapped)
-        orientation = orient_members(sb, clusters, sk, margin=swap_margin, prior=prior)
     noise = None
     if orient or method == "learned":
         with timer("noise"):
             # learned as drawn: a swapped joint lies beyond the gross-click limit and is left out
             noise = learn_noise(sb, clusters, sig, prior=None if history is None else history.noise)
-        with timer("orientation"):
-            # disputes judged again against the scatter each annotator is known for (a sloppy
-            # annotator's close pair is noise, not a swap) and the odds of each of them swapping
-            disputed = orientation.disputed
-            for _ in range(2):  # the second pass uses the rates the first one corrected
-                orientation = orient_members(sb, clusters, sk, margin=swap_margin, prior=prior, noise=noise,
-                                             objects=disputed, rates=orientation.swap_rate)
+    with timer("orientation"):
+        # each member's points judged against the scatter its annotator is known for (a sloppy
+        # annotator's close pair is noise, not a swap), and the odds of each of them swapping
+        prior = None if history is None else (history.checked, history.swapped)
+        orientation = orient_members(sb, clusters, sk, margin=swap_margin, prior=prior, noise=noise)
     with timer("orientation"):
         ob = exchange_pairs(sb, orientation.exchanged, sk.flip_pairs) if orient else sb
     with timer("consensus"):
