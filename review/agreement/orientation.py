@@ -6,36 +6,51 @@ exchanged one limb pair. Averaging across the two orientations collapses
 every left/right pair onto the body's center line, so before any consensus
 is built each member is brought into its object's orientation:
 
-* For every flip pair ``(i, j)`` and every two members ``a, b`` of an
-  object, the *evidence* for exchanging one side's pair is a log-likelihood
-  ratio: how much likelier the positions are with the pair crossed, for
-  Gaussian clicks with the two annotators' scatter (COCO's, or their learned
-  `noise.NoiseModel`; see `_pair_tests`). The members are split into the two
-  orientations with the most evidence across the split (all ``2**(M-1)``
-  splits of M members at once; pairs across a split share each member's own
-  error, so their sum is scaled to that of the two sides' means). Two kinds
-  of hypotheses are tested per object: each flip pair alone, and the whole
-  skeleton mirrored (all pairs pooled, which catches a mirrored person even
-  on pairs too close together to judge alone).
-* If the evidence exceeds ``margin`` (and, given the annotators' swap
-  rates, the prior odds of those annotators swapping), the members on the
-  *smaller* side swapped: they are flagged, and their pairs (every pair for
-  a mirrored member) are exchanged back for the consensus.
-* When the sides are equal (two members who disagree, no third opinion),
-  the orientation is *undecided*: the side whose annotators the history
-  shows to swap more often is taken as the swapped one (with no history,
-  the side without the object's first member), and the object is marked
-  undecided so that it is never auto-accepted.
+* **Evidence.** For Gaussian clicks and an unknown truth, the
+  log-likelihood of an orientation of an object's members is a sum over
+  member pairs, ``-1/2 sum k_ab |p_a - p_b|**2`` with ``k_ab = w_a w_b / W``
+  (``w`` a member's precision: the inverse of their annotator's learned
+  variance on that pair, `noise.NoiseModel`, COCO's without one; ``W`` the
+  members' total). So a sloppy annotator's disagreement counts for less,
+  and each member's own error is counted once, not once per partner. Per
+  flip pair ``(i, j)``, all a member pair says is the gain ``same - crossed``
+  of squared distances (`_pair_gains`, clipped per keypoint so that one
+  gross click cannot decide alone). Every orientation of the members
+  (``2**M`` assignments, enumerated at once) is scored under two kinds of
+  hypotheses: each flip pair alone, and the whole skeleton mirrored (all
+  pairs pooled, which catches a mirrored person even on pairs too close
+  to judge alone).
+* **Prior.** Each annotator swaps with their own rate; a swap is a single
+  pair (each pair with its own share) or a mirror. Rates and shares are
+  learned by EM, as Dawid-Skene learns class priors: decide, count (soft
+  counts: the posterior of every member, over objects with a majority),
+  re-estimate, until the decisions settle. Earlier scoring's counts
+  (``prior``) pool in. An annotator who rarely swaps needs much stronger
+  evidence than one who often does; a pair no one swaps alone (in a
+  project where only whole people get mirrored) needs more than one that
+  is often swapped.
+* **Decision.** The most probable orientation, with a missed swap weighed
+  `MISS_COST` times a false flag (a missed swap leaves a wrong pair in the
+  consensus unseen; a false flag costs a reviewer a glance), and at least
+  ``margin`` of evidence. Its swapped members are flagged (on the pairs
+  they take part in), and their pairs (every pair of a mirrored member)
+  are exchanged back for the consensus. So the flag lands on the swapper,
+  never on the partners.
+* **Undecided.** When the sides are equal (two members who disagree, no
+  third opinion), only the rates choose: the annotator whose history shows
+  more swaps is taken as the swapper (with equal histories, the one who is
+  not the object's first member), and the object is marked undecided so
+  that it is never auto-accepted.
 
-An annotator's history is their swap rate: how often they were on the
-minority side of objects with a majority (three or more members), learned
-from the batch itself plus any counts carried over from earlier scoring
-(``prior``), with a Laplace prior of one swap in two objects.
+``swapped`` and ``checked`` (the history carried to later scoring) count
+how often each annotator was on the minority side of objects with a
+majority (three or more members); ``swap_rate`` is the learned rate, with
+a Laplace prior of one swap in two objects.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -48,8 +63,7 @@ from .skeleton import Skeleton
 __all__ = ["Orientation", "orient_members", "exchange_pairs"]
 
 _MAX_ENUMERATED_MEMBERS = 12  # 2**11 orientations per object and flip pair
-#: Default evidence for a swap: a likelihood ratio of e**4 ~ 55 to 1, against
-#: the prior odds of a swap on a given pair (COCO: 1-2% of instances, one pair of eight).
+#: Least evidence for a swap, whatever the prior: a likelihood ratio of e**2 ~ 7 to 1.
 SWAP_EVIDENCE = 2.0
 #: Bound of one test (one keypoint against a pair), in squared sigma units.
 CLIP = 16.0
@@ -73,14 +87,15 @@ class Orientation:
     undecided : ndarray, shape (C,), bool
         Objects whose orientation rested on the history (an even split).
     disputed : ndarray, shape (D,), int64
-        Objects with any split beyond the margin (decided or not).
+        Objects where someone swapped (decided or undecided).
     checked : ndarray, shape (S,), int64
         Instances of each annotator in objects with a majority (>= 3 members).
     swapped : ndarray, shape (S,), int64
         Of those, instances on the minority side.
     swap_rate : ndarray, shape (S,)
-        ``(swapped + prior + 1) / (checked + prior + 2)``: the history used
-        to settle undecided objects.
+        Each annotator's learned rate of swapping (EM over the posterior
+        swaps in objects with a majority, plus ``prior``, Laplace-smoothed):
+        the prior odds of a swap, and what settles undecided objects.
     flag_counts : ndarray, shape (S,), int64
         Swap findings (instance, pair) on each annotator's instances.
     """
