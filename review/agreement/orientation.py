@@ -128,6 +128,18 @@ def _orientations(m: int):
     return config, (config[:, si] != config[:, sj]).astype(np.float64)
 
 
+def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a stack ``a`` (..., P) and a small matrix ``b`` (P, Q), as P broadcast products.
+
+    A stacked matmul of tiny matrices loops over the stack, and one tall 2-D
+    product wakes BLAS threads that spin on a shared machine; P <= 2**M is small.
+    """
+    out = a[..., 0, None] * b[0]
+    for p in range(1, b.shape[0]):
+        out += a[..., p, None] * b[p]
+    return out
+
+
 def _pair_columns(batch: InstanceBatch, sk: Skeleton) -> dict:
     """Both sides of every flip pair, gathered once: x, y (N, F) and labeled (N, F) of each side."""
     fi, fj = sk.flip_pairs[:, 0], sk.flip_pairs[:, 1]
@@ -188,14 +200,13 @@ def _gains(cols: dict, mem: np.ndarray):
     r, m = mem.shape
     si, sj = np.triu_indices(m, 1)
     n_flip = cols["inv_sig2"].shape[0]
-    slot_of_pair = np.zeros((si.shape[0], m))  # (T, M): the two member slots of each slot pair
-    slot_of_pair[np.arange(si.shape[0]), si] = slot_of_pair[np.arange(si.shape[0]), sj] = 1.0
     gain = np.zeros((r, n_flip, si.shape[0]))
-    tests = np.zeros((r, n_flip, si.shape[0]))
+    part = np.zeros((r, n_flip, m), bool)  # at least one test with someone
     for t in range(si.shape[0]):  # loop over member-slot pairs (<= M(M-1)/2); members fill slots from 0
-        rows = mem[:, sj[t]] >= 0
-        gain[rows, :, t], tests[rows, :, t] = _pair_gains(cols, mem[rows, si[t]], mem[rows, sj[t]])
-    part = (tests > 0).astype(np.float64) @ slot_of_pair > 0  # at least one test with someone
+        rows = np.flatnonzero(mem[:, sj[t]] >= 0)
+        gain[rows, :, t], tests = _pair_gains(cols, mem[rows, si[t]], mem[rows, sj[t]])
+        part[rows, :, si[t]] |= tests > 0
+        part[rows, :, sj[t]] |= tests > 0
     return gain, part
 
 
@@ -218,7 +229,7 @@ def _weights(src: np.ndarray, part: np.ndarray, pair_var: np.ndarray) -> np.ndar
 
 def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin: float = SWAP_EVIDENCE,
                    prior=None, noise=None, objects=None, rates=None, miss_cost: float = MISS_COST,
-                   iterations: int = 6) -> Orientation:
+                   iterations: int = 5) -> Orientation:
     """Decide each object's orientation and who swapped (see module docstring).
 
     Parameters
@@ -241,8 +252,8 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
     miss_cost : float
         How much worse a missed swap is than a false flag (`MISS_COST`).
     iterations : int
-        Most EM passes over swap rates and decisions (it stops when the
-        decisions no longer change).
+        Most EM passes over the swap rates (it stops once they change by
+        less than 2%, or 1e-4).
 
     Returns
     -------
@@ -276,13 +287,16 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
     for sl in chunks(candidates.shape[0], CHUNK_ROWS * 8):
         mem = clusters.members[candidates[sl]]
         gain, part = _gains(cols, mem)
-        # no member pair looks crossed on any flip pair: every split has negative evidence
-        keep = (gain > 0).any((1, 2))
-        mem, gain, part = mem[keep], gain[keep], part[keep]
+        keep = (gain > 0).any((1, 2))  # no member pair looks crossed on any flip pair: nothing to decide
+        objs, mem, gain, part = candidates[sl][keep], mem[keep], gain[keep], part[keep]
         src = np.where(mem >= 0, batch.source[np.maximum(mem, 0)], 0)
         llr = 0.5 * _weights(src, part, pair_var) * gain  # (R, F, T)
-        total = np.concatenate([llr @ cut.T, llr.sum(1, keepdims=True) @ cut.T], axis=1)  # (R, H, C)
-        found.append((candidates[sl][keep], src, total, np.concatenate([part, part.any(1, keepdims=True)], 1)))
+        total = _mul(np.concatenate([llr, llr.sum(1, keepdims=True)], axis=1), cut.T)  # (R, H, C)
+        # no split beyond the margin: no swap can be decided, and what the object adds to the
+        # swap counts is small (they learn from the objects that may hold a swap)
+        keep = (total > margin).any((1, 2))
+        found.append((objs[keep], src[keep], total[keep],
+                      np.concatenate([part, part.any(1, keepdims=True)], 1)[keep]))
     if not found or sum(f[0].size for f in found) == 0:
         return empty
     multi, src, total, present = (np.concatenate([f[i] for f in found]) for i in range(4))
@@ -291,44 +305,50 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
     cfg = config.astype(np.float64)
     cost = np.log(miss_cost) * (np.arange(config.shape[0]) > 0)
 
-    # EM over swap rates (Dawid-Skene's class priors): decide every object's orientation as the most
-    # probable one given the evidence and the rates, then re-estimate the rates from the decisions.
-    share, mirror_share, previous = np.full(n_flip, 1.0 / n_flip), 0.5, None
-    for _ in range(max(iterations, 1)):
+    # EM over swap rates (Dawid-Skene's class priors): the posterior of every member's orientation
+    # given the evidence and the rates, then the rates from the posteriors, until they settle
+    share, mirror_share = np.full(n_flip, 1.0 / n_flip), 0.5
+    majority = present & counted[:, None, :]
+    done, step = False, 0
+    while True:
         # (S, H): flip pair f swapped alone, or the whole skeleton mirrored (a mirror is the last
         # hypothesis' to find: the pair hypotheses ask about a member not mirrored)
         pi = np.concatenate([rate[:, None] * (1.0 - mirror_share) * share[None, :],
                              rate[:, None] * mirror_share], axis=1)
         pi = np.clip(pi, 1e-9, 0.49)
-        lp1 = np.where(present, np.log(pi)[src].transpose(0, 2, 1), 0.0)  # (R, H, M)
-        lp0 = np.where(present, np.log1p(-pi)[src].transpose(0, 2, 1), 0.0)
-        as_is = lp1 @ cfg.T + lp0 @ (1.0 - cfg).T  # (R, H, C): configuration c's members swapped
-        flipped = lp0 @ cfg.T + lp1 @ (1.0 - cfg).T  # or the others
-        # the most probable orientation, a swap's odds raised by its cost (the configuration 0 swaps nobody)
-        best = np.argmax(total + np.maximum(as_is, flipped) + cost, axis=2)  # (R, H)
-        evidence = np.take_along_axis(total, best[..., None], 2)[..., 0]
-        other = np.take_along_axis(flipped > as_is, best[..., None], 2)  # (R, H, 1)
-        swapper = (config[best] ^ other) & present  # (R, H, M)
-        swapper &= ((evidence > margin) & swapper.any(2))[..., None]
-        n1 = swapper.sum(2)
-        tie = n1 == present.sum(2) - n1
-        if previous is not None and np.array_equal(swapper, previous):
+        logit = np.where(present, np.log(pi / (1.0 - pi))[src].transpose(0, 2, 1), 0.0)  # (R, H, M)
+        # log prior of configuration c's members swapped (as_is) or the others (flipped), less
+        # the log prior of nobody swapping (the same for every configuration)
+        as_is = total + _mul(logit, cfg.T)  # (R, H, C)
+        flipped = total + logit.sum(2, keepdims=True) - (as_is - total)
+        if done:  # the decisions, with the settled rates
             break
-        previous = swapper
-        # soft counts (the posterior of every member's orientation, not only the decided ones: hard
-        # counts would miss the swaps too weak to decide and learn too low a rate), from objects
-        # with a majority only: an even split is decided by the rates themselves
-        joint = np.concatenate([total + as_is, total + flipped], axis=2)  # (R, H, 2C)
-        joint = np.exp(joint - joint.max(2, keepdims=True))
-        post = (joint @ np.concatenate([cfg, 1.0 - cfg])) / joint.sum(2, keepdims=True)  # (R, H, M)
-        post *= present & counted[:, None, :]
+        # soft counts: hard ones would miss the swaps too weak to decide and learn too low a rate;
+        # from objects with a majority only, as an even split is decided by the rates themselves
+        top = np.maximum(as_is.max(2, keepdims=True), flipped.max(2, keepdims=True))
+        p_as, p_fl = np.exp(as_is - top), np.exp(flipped - top)  # (R, H, C) unnormalized posteriors
+        p_fl_sum = p_fl.sum(2, keepdims=True)
+        post = (_mul(p_as - p_fl, cfg) + p_fl_sum) / (p_as.sum(2, keepdims=True) + p_fl_sum)  # (R, H, M)
+        post *= majority
         p_mirror = post[:, n_flip]
-        single = (post[:, :n_flip] * (1.0 - p_mirror[:, None, :])).sum((0, 2))
-        p_any = 1.0 - np.prod(1.0 - post[:, :n_flip] * (1.0 - p_mirror[:, None, :]), axis=1) * (1.0 - p_mirror)
+        p_single = post[:, :n_flip] * (1.0 - p_mirror[:, None, :])
+        single = p_single.sum((0, 2))
+        p_any = 1.0 - np.prod(1.0 - p_single, axis=1) * (1.0 - p_mirror)
         swapped_soft = np.bincount(src.ravel(), weights=p_any.ravel(), minlength=n_src)
-        rate = (swapped_soft + p_swapped + 1.0) / (checked + p_checked + 2.0)
+        new_rate = (swapped_soft + p_swapped + 1.0) / (checked + p_checked + 2.0)
         share = (single + 1.0) / (single.sum() + n_flip)
         mirror_share = (p_mirror.sum() + 1.0) / (p_mirror.sum() + single.sum() + 2.0)
+        step += 1
+        done = step >= iterations or np.allclose(new_rate, rate, rtol=0.02, atol=1e-4)
+        rate = new_rate
+    # the most probable orientation, a swap's odds raised by its cost (configuration 0 swaps nobody)
+    best = np.argmax(np.maximum(as_is, flipped) + cost, axis=2)  # (R, H)
+    evidence = np.take_along_axis(total, best[..., None], 2)[..., 0]
+    other = np.take_along_axis(flipped > as_is, best[..., None], 2)  # (R, H, 1)
+    swapper = (config[best] ^ other) & present  # (R, H, M)
+    swapper &= ((evidence > margin) & swapper.any(2))[..., None]
+    n1 = swapper.sum(2)
+    tie = n1 == present.sum(2) - n1
     swapped = np.bincount(src[(swapper & ~tie[..., None] & counted[:, None, :]).any(1)], minlength=n_src)
     disputed = swapper.any(2)
 
