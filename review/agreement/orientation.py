@@ -44,8 +44,8 @@ is built each member is brought into its object's orientation:
 
 ``swapped`` and ``checked`` (the history carried to later scoring) count
 how often each annotator was on the minority side of objects with a
-majority (three or more members); ``swap_rate`` is the learned rate, with
-a Laplace prior of one swap in two objects.
+majority (three or more members); ``swap_rate`` is the learned rate, from
+a prior of one swap in 30 instances (`PRIOR_INSTANCES`).
 """
 
 from __future__ import annotations
@@ -70,6 +70,11 @@ CLIP = 16.0
 #: A missed swap leaves a wrong pair in the consensus, unseen; a false flag costs a reviewer a
 #: glance: a member is flagged once the posterior odds of their swap exceed 1 to MISS_COST.
 MISS_COST = 8.0
+#: Swap rates start from a prior worth PRIOR_INSTANCES instances with PRIOR_SWAPS swaps among them
+#: (COCO found 1-2% of human annotations to be outliers, mostly swaps; a little more here, so that
+#: a swapper stands out after a few dozen objects). Two annotators alone never form a majority:
+#: their rates stay near it, and only clear evidence makes a swap.
+PRIOR_SWAPS, PRIOR_INSTANCES = 1.0, 30.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,7 +99,7 @@ class Orientation:
         Of those, instances on the minority side.
     swap_rate : ndarray, shape (S,)
         Each annotator's learned rate of swapping (EM over the posterior
-        swaps in objects with a majority, plus ``prior``, Laplace-smoothed):
+        swaps in objects with a majority, plus ``prior`` and `PRIOR_SWAPS`):
         the prior odds of a swap, and what settles undecided objects.
     flag_counts : ndarray, shape (S,), int64
         Swap findings (instance, pair) on each annotator's instances.
@@ -227,6 +232,31 @@ def _weights(src: np.ndarray, part: np.ndarray, pair_var: np.ndarray) -> np.ndar
         return np.where(total > 0, w[..., si] * w[..., sj] / total, 0.0)
 
 
+def _decide(total, as_is, flipped, present, config, cost, margin):
+    """The most probable orientation of each object and hypothesis, a swap's odds raised by its cost.
+
+    Parameters
+    ----------
+    total : ndarray, shape (R, H, C)
+        Evidence (log-likelihood ratio) of each configuration.
+    as_is, flipped : ndarray, shape (R, H, C)
+        Evidence plus the log prior odds of configuration c's members
+        swapping, or of the others.
+    present : ndarray, shape (R, H, M), bool
+
+    Returns
+    -------
+    swapper : ndarray, shape (R, H, M), bool
+    evidence : ndarray, shape (R, H)
+    """
+    best = np.argmax(np.maximum(as_is, flipped) + cost, axis=2)  # configuration 0 swaps nobody
+    evidence = np.take_along_axis(total, best[..., None], 2)[..., 0]
+    other = np.take_along_axis(flipped > as_is, best[..., None], 2)  # (R, H, 1)
+    swapper = (config[best] ^ other) & present
+    swapper &= ((evidence > margin) & swapper.any(2))[..., None]
+    return swapper, evidence
+
+
 def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin: float = SWAP_EVIDENCE,
                    prior=None, noise=None, objects=None, rates=None, miss_cost: float = MISS_COST,
                    iterations: int = 5) -> Orientation:
@@ -248,7 +278,7 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
     objects : array_like of int, optional
         Clusters that may hold a swap; default all with two members or more.
     rates : array_like, shape (S,), optional
-        Starting swap rates (default: the prior's, or one in two).
+        Starting swap rates (default: from ``prior`` and `PRIOR_SWAPS`).
     miss_cost : float
         How much worse a missed swap is than a false flag (`MISS_COST`).
     iterations : int
@@ -267,7 +297,8 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
         np.asarray(prior[0], np.float64), np.asarray(prior[1], np.float64))
     majority = clusters.members[clusters.support >= 3]
     checked = np.bincount(batch.source[majority[majority >= 0]], minlength=n_src)
-    rate = (p_swapped + 1.0) / (checked + p_checked + 2.0) if rates is None else np.asarray(rates, np.float64)
+    rate = ((p_swapped + PRIOR_SWAPS) / (checked + p_checked + PRIOR_INSTANCES) if rates is None
+            else np.asarray(rates, np.float64))
     empty = Orientation(exchanged=np.zeros((n, n_flip), bool), flagged=(none, none, np.zeros(0)),
                         undecided=np.zeros(len(clusters), bool), disputed=none, checked=checked.astype(np.int64),
                         swapped=np.zeros(n_src, np.int64), swap_rate=rate, flag_counts=np.zeros(n_src, np.int64))
@@ -295,11 +326,11 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
         # no split beyond the margin: no swap can be decided, and what the object adds to the
         # swap counts is small (they learn from the objects that may hold a swap)
         keep = (total > margin).any((1, 2))
-        found.append((objs[keep], src[keep], total[keep],
+        found.append((objs[keep], src[keep], total[keep], llr[keep],
                       np.concatenate([part, part.any(1, keepdims=True)], 1)[keep]))
     if not found or sum(f[0].size for f in found) == 0:
         return empty
-    multi, src, total, present = (np.concatenate([f[i] for f in found]) for i in range(4))
+    multi, src, total, llr, present = (np.concatenate([f[i] for f in found]) for i in range(5))
     mem = clusters.members[multi]
     counted = (clusters.support[multi] >= 3)[:, None] & (mem >= 0)  # (R, M): objects with a majority
     cfg = config.astype(np.float64)
@@ -335,33 +366,41 @@ def orient_members(batch: InstanceBatch, clusters: Clusters, skeleton, *, margin
         single = p_single.sum((0, 2))
         p_any = 1.0 - np.prod(1.0 - p_single, axis=1) * (1.0 - p_mirror)
         swapped_soft = np.bincount(src.ravel(), weights=p_any.ravel(), minlength=n_src)
-        new_rate = (swapped_soft + p_swapped + 1.0) / (checked + p_checked + 2.0)
+        new_rate = (swapped_soft + p_swapped + PRIOR_SWAPS) / (checked + p_checked + PRIOR_INSTANCES)
         share = (single + 1.0) / (single.sum() + n_flip)
         mirror_share = (p_mirror.sum() + 1.0) / (p_mirror.sum() + single.sum() + 2.0)
         step += 1
         done = step >= iterations or np.allclose(new_rate, rate, rtol=0.02, atol=1e-4)
         rate = new_rate
-    # the most probable orientation, a swap's odds raised by its cost (configuration 0 swaps nobody)
-    best = np.argmax(np.maximum(as_is, flipped) + cost, axis=2)  # (R, H)
-    evidence = np.take_along_axis(total, best[..., None], 2)[..., 0]
-    other = np.take_along_axis(flipped > as_is, best[..., None], 2)  # (R, H, 1)
-    swapper = (config[best] ^ other) & present  # (R, H, M)
-    swapper &= ((evidence > margin) & swapper.any(2))[..., None]
+    # Who mirrored the whole person first; then each pair of the members as un-mirrored (a
+    # mirrored member's crossing of every pair reversed), so that a pair never contradicts the mirror.
+    mirrored, mirror_evidence = _decide(total[:, n_flip:], as_is[:, n_flip:], flipped[:, n_flip:],
+                                        present[:, n_flip:], config, cost, margin)
+    mirrored = mirrored[:, 0]  # (R, M)
+    si, sj = np.triu_indices(m, 1)
+    turned = mirrored[:, si] ^ mirrored[:, sj]  # (R, T): one side of the member pair mirrored
+    pair_total = _mul(np.where(turned[:, None, :], -llr, llr), cut.T)  # (R, F, C)
+    prior_as_is = as_is[:, :n_flip] - total[:, :n_flip]
+    per_pair, evidence = _decide(pair_total, pair_total + prior_as_is,
+                                 pair_total + (flipped[:, :n_flip] - total[:, :n_flip]), present[:, :n_flip],
+                                 config, cost, margin)
+    swapper = np.concatenate([per_pair, mirrored[:, None, :]], axis=1)  # (R, H, M)
     n1 = swapper.sum(2)
     tie = n1 == present.sum(2) - n1
     swapped = np.bincount(src[(swapper & ~tie[..., None] & counted[:, None, :]).any(1)], minlength=n_src)
     disputed = swapper.any(2)
 
-    per_pair, mirrored = swapper[:, :n_flip], swapper[:, n_flip]  # (R, F, M), (R, M)
-    flag = per_pair | (mirrored[:, None, :] & present[:, :n_flip])  # a mirrored member: each pair it takes part in
-    score = np.maximum(np.where(per_pair, evidence[:, :n_flip, None], -np.inf),
-                       np.where(mirrored[:, None, :], evidence[:, n_flip:, None], -np.inf))
+    # a mirrored member is flagged on each pair it takes part in, unless a pair of it, un-mirrored,
+    # is crossed again (then that pair was drawn right)
+    drawn = mirrored[:, None, :] & present[:, :n_flip]
+    flag = drawn ^ per_pair
+    score = np.where(per_pair, evidence[..., None], mirror_evidence[:, :, None])
     rr, ff, ss = np.nonzero(flag)
     exchanged = np.zeros((n, n_flip), bool)
-    rp, fp, sp = np.nonzero(per_pair)
-    exchanged[mem[rp, sp], fp] = True
     rm, sm = np.nonzero(mirrored)
     exchanged[mem[rm, sm]] = True  # a mirrored member: every pair, half-labeled ones too
+    rp, fp, sp = np.nonzero(per_pair)
+    exchanged[mem[rp, sp], fp] ^= True
     undecided = np.zeros(len(clusters), bool)
     undecided[multi] = (disputed & tie).any(1)
     return Orientation(exchanged=exchanged, flagged=(mem[rr, ss], ff, score[rr, ff, ss]), undecided=undecided,
