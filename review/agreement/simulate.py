@@ -141,7 +141,7 @@ class SimulatedProject:
         tp = np.count_nonzero(flagged & self.swapped & judged)
         fp = np.count_nonzero(flagged & ~self.swapped & judged)
         fn = np.count_nonzero(~flagged & self.swapped & judged)
-        return tp / max(tp + fp, 1), tp / max(tp + fn, 1), tp
+        return float(tp / max(tp + fp, 1)), float(tp / max(tp + fn, 1)), int(tp)
 
 
 def keypoint_noise(rng: np.random.Generator, area, sigmas, noise) -> np.ndarray:
