@@ -205,7 +205,8 @@ def main(argv=None) -> int:
             results[name] = run_pipeline(batch, COCO_PERSON, image_size=sim.image_size, **options)
             runs[name].append(time.perf_counter() - t0)
     pipe = {name: min(times) for name, times in runs.items()}
-    for name, label in (("before", "today's estimator (median, as drawn, COCO scatter)"), ("after", "new (oriented, learned noise)")):
+    for name, label in (("before", "today's estimator (median, as drawn, COCO scatter)"),
+                        ("after", "new (oriented, learned noise)")):
         result = results[name]
         stages = {k: v for k, v in result.timings.items() if k != "total"}
         print(f"full pipeline, {batch.n_images:,} images, {label}: {pipe[name]:.2f} s (best of {args.repeat}: "
