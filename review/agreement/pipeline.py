@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .batch import InstanceBatch, instance_pairs
-from .checks import Flags, run_checks
+from .checks import Flags, check_visibility, run_checks, swap_flags
 from .clustering import Clusters, cluster_instances, mirror_tolerant
 from .consensus import Consensus, LeaveOneOut, consensus_from_clusters, image_replicas
 from .image_agreement import ImageAgreement, image_agreement
@@ -216,16 +216,19 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
         cross = sb.source[a] != sb.source[b]
         same_pairs = (a[~cross], b[~cross])
         a, b = a[cross], b[cross]
-    with timer("agreement"):
-        sim = pair_agreement(sb, a, b, sig, dtype=dtype)
-    with timer("matching"):
-        match_sim = mirror_tolerant(sb, a, b, sim, sig, sk.flip_permutation, threshold=threshold)
-        clusters = cluster_instances(sb, a, b, match_sim, threshold)
-    cl, pa, pb = clusters.member_pairs()
     # Stages that need only what is known so far run on a second thread while the main one goes
-    # on (NumPy releases the GIL inside its loops): image agreement beside orientation and
-    # consensus, checks and sigmas beside reliability.
+    # on (NumPy releases the GIL inside its loops): the checks of single instances beside matching,
+    # image agreement beside orientation and consensus, the rest of the checks and sigmas beside
+    # reliability.
     with ThreadPoolExecutor(max_workers=1) as side:
+        alone = side.submit(timer.run, "checks", run_checks, sb, sk, image_size=image_size, box_margin=box_margin,
+                            limb_z=limb_z, duplicate_threshold=duplicate_threshold, same_pairs=same_pairs)
+        with timer("agreement"):
+            sim = pair_agreement(sb, a, b, sig, dtype=dtype)
+        with timer("matching"):
+            match_sim = mirror_tolerant(sb, a, b, sim, sig, sk.flip_permutation, threshold=threshold)
+            clusters = cluster_instances(sb, a, b, match_sim, threshold)
+        cl, pa, pb = clusters.member_pairs()
         images = side.submit(timer.run, "image_agreement", image_agreement, sb, clusters, sig, replicas=replicas,
                              member_pairs=(cl, pa, pb))
         noise = None
@@ -246,9 +249,7 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
                                                      noise=noise, subtract_offsets=subtract_offsets,
                                                      with_leave_one_out=True)
             consensus = replace(consensus, undecided=orientation.undecided)
-        flags = side.submit(timer.run, "checks", run_checks, sb, sk, clusters, loo, image_size=image_size,
-                            swap_margin=swap_margin, box_margin=box_margin, limb_z=limb_z,
-                            duplicate_threshold=duplicate_threshold, same_pairs=same_pairs, orientation=orientation)
+        late = side.submit(timer.run, "checks", lambda: [swap_flags(sb, sk, orientation), check_visibility(sb, loo)])
         acc = consensus.accepted[cl]
         sigmas = side.submit(timer.run, "sigmas", estimate_sigmas, ob, pa[acc], pb[acc])
         with timer("reliability"):
@@ -267,7 +268,8 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
                                                     method=method.removeprefix("weighted_"),
                                                     weights=reliability.weight)
                 consensus = replace(consensus, undecided=orientation.undecided)
-        images, flags, sigmas = images.result(), flags.result(), sigmas.result()
+        images, sigmas = images.result(), sigmas.result()
+        flags = Flags.concat([alone.result()] + late.result())  # in `run_checks`' order
 
     if order is not None:  # positions back to the caller's order
         with timer("sort"):
