@@ -75,6 +75,8 @@ class ReviewTask(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="review_leases"
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    ahead = models.BooleanField(
+        default=False, help_text="Leased ahead of the QA lead's current task (prefetched by the workspace).")
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 

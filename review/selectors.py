@@ -60,7 +60,8 @@ def review_picture(task: ReviewTask) -> dict:
         "task": {
             "id": task.pk, "project": project.pk, "state": task.state, "kind": task.kind, "round": task.round,
             "reasons": task.reasons, "agreement": task.agreement, "version": task.version,
-            "leased_by": task.leased_by_id, "lease_expires_at": task.lease_expires_at, "created_at": task.created_at,
+            "leased_by": task.leased_by_id, "lease_expires_at": task.lease_expires_at, "ahead": task.ahead,
+            "created_at": task.created_at,
         },
         "version": task.version,
         "image": {"id": image.pk, "file_name": image.file_name, "url": image.file.url if image.file else None,
