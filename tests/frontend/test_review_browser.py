@@ -34,8 +34,12 @@ def disputed(world, run_worker):
     assert set(Image.objects.filter(project=world.project).values_list("status", flat=True)) == {"review"}
 
 
-def open_review(browser, live_server, world, user=None):
+def open_review(browser, live_server, world, user=None, *, requests: list | None = None):
+    """The review page of a signed-in QA lead with its first task drawn; `requests` collects every URL
+    the page asks for (API calls and images), in order, from the start."""
     page = open_page(browser)
+    if requests is not None:
+        page.on("request", lambda request: requests.append(request.url))
     sign_in(page, live_server, (user or world.qa_lead).username)
     page.goto(f"{live_server.url}/review/{world.project.pk}/")
     page.wait_for_function("window.jointlyReview && window.jointlyReview.picture && window.jointlyReview.renderer.image")
@@ -238,6 +242,8 @@ def test_edit_a_copy_of_the_consensus_then_a_409_is_explained_and_nothing_typed_
 
     # The second task: a comment pinned and more text typed, then someone else decides it first.
     second = page.evaluate("window.jointlyReview.picture")
+    # It was leased ahead; the page's background lease-ahead call makes it current (and renews its lease).
+    page.wait_for_function("window.jointlyReview.ahead && !window.jointlyReview.ahead.pending")
     page.keyboard.press("r")
     theirs = second["annotators"][SWAPPER]["instances"][0]["keypoints"]
     page.keyboard.press("1")
