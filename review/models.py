@@ -38,7 +38,11 @@ class ConsensusResult(models.Model):
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["project", "decision"])]
+        indexes = [
+            models.Index(fields=["project", "decision"]),
+            # The project dashboard's daily activity counts a project's scorings per day.
+            models.Index(fields=["project", "computed_at"], name="consensus_project_computed"),
+        ]
 
     def __str__(self):
         return f"image {self.image_id}: {self.decision} (OKS {self.agreement})"
