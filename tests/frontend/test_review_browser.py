@@ -81,7 +81,13 @@ def test_qa_lead_sees_the_swap_and_rejects_with_a_comment_the_annotator_sees_at_
             assert (x, y) == (theirs[3 * j], theirs[3 * j + 1])
     assert any("left/right swap" in li for li in page.locator("#flag-list li").all_inner_texts())
     # Spread ellipses for the consensus keypoints, and the pairwise OKS table with the swapper low.
-    assert len(page.evaluate("window.jointlyReview.renderer.drawn.ellipses")) >= 10
+    ellipses = page.evaluate("window.jointlyReview.renderer.drawn.ellipses")
+    assert len(ellipses) >= 10
+    # Drawn from the objects' members as the API names them: all three annotators, the swapper mirrored back.
+    members = picture["consensus"]["objects"][0]["members"]
+    assert sorted((m["annotator"], m["flipped"]) for m in members) == sorted(
+        (u.pk, n == SWAPPER) for n, u in enumerate(world.annotators))
+    assert {e["points"] for e in ellipses} == {3}
     assert page.locator("#oks-table td.low").count() >= 2
     assert "submitted" in page.locator("#history").inner_text()
     screenshot(page, "review_disputed")
