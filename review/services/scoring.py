@@ -422,9 +422,10 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
     consensus_instances = [[] for _ in images]
     object_reasons: list[list[str]] = [[] for _ in images]
     cinst = con.instances
-    keypoints = np.concatenate([np.round(cinst.xy, 3), cinst.v[..., None]], axis=2).reshape(len(con), -1)
+    xyv = np.concatenate([np.round(cinst.xy, 3), cinst.v[..., None]], axis=2)
+    keypoints = xyv.reshape(len(con), 3 * cinst.xy.shape[1])  # explicit width: the array may hold no object
     keypoints = keypoints.astype(object)
-    keypoints[:, 2::3] = cinst.v.astype(int).tolist()  # visibility stays an int in JSON
+    keypoints[:, 2::3] = cinst.v.astype(np.int64)  # visibility stays an int in JSON
     spreads = _none_if_nan(con.spread)
     missed_by, followed = _people_of_objects(rows, result)
     for c, (img, kp, box, area, support, quorum, accepted, spread, undecided) in enumerate(zip(
