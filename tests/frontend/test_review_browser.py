@@ -47,6 +47,23 @@ def open_review(browser, live_server, world, user=None, *, requests: list | None
     return page
 
 
+def open_disputed(browser, live_server, review_world, run_worker, n_images, **options):
+    """A disputed world of n_images and the QA lead's review page on its first task."""
+    world = review_world(n_images)
+    can_sign_in(world.qa_lead)
+    disputed(world, run_worker)
+    return world, open_review(browser, live_server, world, **options)
+
+
+def drag_right(page, x, y, pixels, steps=10):
+    """Press at page point (x, y), move `pixels` to the right in `steps` moves, release."""
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, steps + 1):
+        page.mouse.move(x + pixels * step / steps, y)
+    page.mouse.up()
+
+
 def screen_point(page, x, y):
     """Page coordinates of an image point as the stage shows it now."""
     box = page.locator("#stage").bounding_box()
@@ -220,10 +237,7 @@ def test_edit_a_copy_of_the_consensus_then_a_409_is_explained_and_nothing_typed_
 
     from review.models import ReviewTask
 
-    world = review_world(2)
-    can_sign_in(world.qa_lead)
-    disputed(world, run_worker)
-    page = open_review(browser, live_server, world)
+    world, page = open_disputed(browser, live_server, review_world, run_worker, 2)
     first = page.evaluate("window.jointlyReview.picture")
     nose = first["consensus"]["instances"][0]["keypoints"][:2]
 
@@ -233,11 +247,7 @@ def test_edit_a_copy_of_the_consensus_then_a_409_is_explained_and_nothing_typed_
     assert "Editing a copy of the consensus" in page.locator("#mode-box").inner_text()
     x0, y0 = screen_point(page, *nose)
     scale = page.evaluate("window.jointlyReview.viewport.scale")
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for step in range(1, 11):
-        page.mouse.move(x0 + 2 * step, y0)
-    page.mouse.up()
+    drag_right(page, x0, y0, 20)
     page.keyboard.press("Enter")
     page.wait_for_function("id => window.jointlyReview.picture && window.jointlyReview.picture.task.id !== id", arg=first["task"]["id"])
     decision = ReviewDecision.objects.get(image_id=first["image"]["id"])

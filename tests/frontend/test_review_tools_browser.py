@@ -8,8 +8,8 @@ import pytest
 from annotation.models import Annotation
 from review.models import ReviewDecision, ReviewTask
 
-from .review_fixtures import can_sign_in, review_world
-from .test_review_browser import disputed, open_review, screen_point
+from .review_fixtures import review_world
+from .test_review_browser import drag_right, open_disputed, screen_point
 from .workspace_fixtures import browser, media, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,11 +26,8 @@ def leases_of(user) -> dict[int, bool]:
 def test_after_a_decision_the_prefetched_task_is_shown_with_no_reviews_next_round_trip(
     browser, live_server, review_world, run_worker,
 ):
-    world = review_world(3)
-    can_sign_in(world.qa_lead)
-    disputed(world, run_worker)
     requests: list[str] = []
-    page = open_review(browser, live_server, world, requests=requests)
+    world, page = open_disputed(browser, live_server, review_world, run_worker, 3, requests=requests)
     first = page.evaluate("window.jointlyReview.picture")
     # While the QA lead looks, the next task is leased ahead and its image fetched.
     page.wait_for_function("window.jointlyReview.ahead && window.jointlyReview.ahead.ready")
@@ -88,10 +85,7 @@ def test_after_a_decision_the_prefetched_task_is_shown_with_no_reviews_next_roun
 def test_edit_mode_has_the_editors_tools_and_the_accepted_annotation_holds_the_edit(
     browser, live_server, review_world, run_worker,
 ):
-    world = review_world(1)
-    can_sign_in(world.qa_lead)
-    disputed(world, run_worker)
-    page = open_review(browser, live_server, world)
+    world, page = open_disputed(browser, live_server, review_world, run_worker, 1)
     picture = page.evaluate("window.jointlyReview.picture")
     consensus = picture["consensus"]["instances"][0]["keypoints"]
     assert all(consensus[3 * j + 2] == 2 for j in range(17))
@@ -102,12 +96,7 @@ def test_edit_mode_has_the_editors_tools_and_the_accepted_annotation_holds_the_e
     scale = page.evaluate("window.jointlyReview.viewport.scale")
 
     # Drag the nose 20 screen px to the right.
-    x0, y0 = screen_point(page, consensus[0], consensus[1])
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for step in range(1, 11):
-        page.mouse.move(x0 + 2 * step, y0)
-    page.mouse.up()
+    drag_right(page, *screen_point(page, consensus[0], consensus[1]), 20)
     # Click the left wrist to select it, and set it occluded (labeled, not visible) with the editor's key.
     page.mouse.click(*screen_point(page, consensus[3 * LEFT_WRIST], consensus[3 * LEFT_WRIST + 1]))
     assert "left_wrist (visible)" in page.locator("#edit-selection").inner_text()
