@@ -52,7 +52,8 @@ def _lease(task: ReviewTask, user, project: Project, now: datetime, *, ahead: bo
 
 
 def held_task(user, project: Project, *, ahead: bool = False) -> ReviewTask | None:
-    """The caller's current review lease in the project (ahead=True: the one leased ahead of it)."""
+    """The caller's current review lease in the project (ahead=True: the one leased ahead of it),
+    locked (SKIP LOCKED): call it inside a transaction."""
     return (_open_tasks(project).filter(leased_by=user, ahead=ahead)
             .select_for_update(skip_locked=True).order_by("id").first())
 
