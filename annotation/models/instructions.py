@@ -6,7 +6,7 @@ from django.db import models
 class Instructions(models.Model):
     #: Guidelines are an organization's confidential material: only its own projects
     #: may use them (Project.clean) and only its people read them. Rows from before
-    #: ownership existed got an owner in migrations 0006 and 0007.
+    #: ownership existed got an owner in migrations 0006 and 0008.
     organization = models.ForeignKey(
         "annotation.Organization", on_delete=models.PROTECT, related_name="instructions",
     )

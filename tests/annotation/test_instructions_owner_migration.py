@@ -1,5 +1,5 @@
-"""Migration 0007: instructions that no project used before 0006 get an owner, and the column
-becomes NOT NULL. Runs the real migration on the test database, back to 0006 and forward."""
+"""Migration 0008: instructions that no project used before 0006 get an owner, and the column
+becomes NOT NULL. Runs the real migration on the test database, back one step and forward."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -11,7 +11,7 @@ from annotation.models import Instructions, Membership, Organization
 
 from .factories import make_project, make_user
 
-BEFORE = ("annotation", "0006_hardening_tenancy")
+BEFORE = ("annotation", "0007_assignment_project_submitted_index")  # the state just before 0008
 
 
 def _migrate(targets):

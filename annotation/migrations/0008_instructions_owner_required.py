@@ -65,7 +65,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("admin", "0003_logentry_add_action_flag_choices"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("annotation", "0006_hardening_tenancy"),
+        ("annotation", "0007_assignment_project_submitted_index"),
     ]
 
     operations = [
