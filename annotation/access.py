@@ -253,7 +253,33 @@ def sees_gold(user, project: Project) -> bool:
     """
     if not user.is_authenticated:
         return False
-    return user.is_staff or _org_ids(user, Role.values).filter(organization_id=project.organization_id).exists()
+    return user.is_staff or _gold_organizations(user).filter(organization_id=project.organization_id).exists()
+
+
+def _gold_organizations(user) -> QuerySet:
+    """The organizations whose gold images the user may know as gold: any role in them (see sees_gold)."""
+    return _org_ids(user, Role.values)
+
+
+def readable_images(user) -> QuerySet[Image]:
+    """Images whose file the user may fetch (api/files.py), decided as the API shows them.
+
+    Those who list a project's images (its managers and QA leads: `quality_projects`)
+    see them, less the gold ones unless `sees_gold`: fetching an image must not tell a
+    vendor's QA lead more than the list does. An annotator sees the images they hold or
+    held an assignment for, in a project they are still staffed on: the engine hands
+    them out one at a time, and nothing else of the project is theirs to browse.
+    """
+    if not user.is_authenticated:
+        return Image.objects.none()
+    if user.is_staff:
+        return Image.objects.all()
+    held = Assignment.objects.filter(annotator=user, project__in=staffing_of(user).values("project_id"))
+    return Image.objects.filter(
+        (Q(project__in=quality_projects(user))
+         & (Q(is_gold=False) | Q(project__organization_id__in=_gold_organizations(user))))
+        | Q(pk__in=held.values("image_id"))
+    )
 
 
 def visible_annotator_ids(user, project: Project) -> set[int] | None:

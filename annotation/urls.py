@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from .api import fast_lane
+from .api import files as files_api
 from .api import tasks as task_api
 from .api import tenancy as tenancy_api
 from .api import workforce as workforce_api
@@ -32,8 +33,9 @@ FAST_LANE = {"task-next": fast_lane.next_task, "assignment-submit": fast_lane.su
 workforce_urls = [
     path("projects/<int:project_id>/tasks/next/", task_api.NextTaskView.as_view(), name="task-next"),
     path("projects/<int:project_id>/instructions/", task_api.ProjectInstructionsView.as_view(), name="project-instructions"),
-    path("instruction-examples/<int:example_id>/image/", task_api.InstructionExampleImageView.as_view(),
+    path("instruction-examples/<int:example_id>/image/", files_api.InstructionExampleImageView.as_view(),
          name="instruction-example-image"),
+    path("images/<int:image_id>/file/", files_api.ImageFileView.as_view(), name="image-file"),
     path(
         "projects/<int:project_id>/instructions/acknowledge/", task_api.AcknowledgeInstructionsView.as_view(),
         name="project-instructions-acknowledge",

@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -25,5 +23,5 @@ handler403 = "jointly.api_errors.permission_denied"
 handler404 = "jointly.api_errors.page_not_found"
 handler500 = "jointly.api_errors.server_error"
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# No route serves MEDIA_ROOT: image files go out only through the access-checked views of
+# annotation/api/files.py (model weights and evaluation detections are read by the workers only).

@@ -13,6 +13,7 @@ from typing import Iterable
 from django.contrib.auth import get_user_model
 
 from annotation.access import reviewable_projects, statistics_scope
+from annotation.image_urls import image_file_url
 from annotation.models import Annotation, Assignment, Image, Project
 
 from .models import ConsensusResult, ReviewDecision, ReviewTask
@@ -76,7 +77,7 @@ def review_picture(task: ReviewTask) -> dict:
             "created_at": task.created_at,
         },
         "version": task.version,
-        "image": {"id": image.pk, "file_name": image.file_name, "url": image.file.url if image.file else None,
+        "image": {"id": image.pk, "file_name": image.file_name, "url": image_file_url(image),
                   "width": image.width, "height": image.height, "status": image.status, "is_gold": image.is_gold},
         "skeleton": {"names": list(spec.names), "sigmas": list(spec.sigmas), "edges": [list(e) for e in spec.edges],
                      "flip_pairs": [list(p) for p in spec.flip_pairs]},

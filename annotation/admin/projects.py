@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.http import StreamingHttpResponse
 from django.utils.html import format_html
 
+from ..image_urls import image_file_url
 from ..models import Annotation, Image, Project
 from ..services import image_status
 from ..services import projects as project_services
@@ -148,7 +149,7 @@ class ImageAdmin(admin.ModelAdmin):
     def preview(self, image):
         if not image.file:
             return "(no file: created from a COCO file without image_root)"
-        return format_html('<img src="{}" style="max-width: 480px; max-height: 360px">', image.file.url)
+        return format_html('<img src="{}" style="max-width: 480px; max-height: 360px">', image_file_url(image))
 
 
 @admin.register(Annotation)

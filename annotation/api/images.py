@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from jointly.domain_errors import Invalid
 
 from ..access import sees_gold
+from ..image_urls import image_file_url
 from ..models import Image
 from ..selectors import filtered_images
 from .filters import ImageFilter, UploadOptions, read
@@ -45,7 +46,7 @@ class ImageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, image) -> str | None:
-        return image.file.url if image.file else None
+        return image_file_url(image)
 
 
 class UploadRequestSerializer(serializers.Serializer):

@@ -45,7 +45,7 @@ def test_next_leases_an_image_with_everything_the_workspace_needs():
     assert body["state"] == "leased"
     assert body["image"]["id"] == world.images[0].pk
     assert (body["image"]["width"], body["image"]["height"]) == (640, 480)
-    assert body["image"]["url"].startswith("http://testserver/media/projects/")
+    assert body["image"]["url"] == f"http://testserver/api/v1/images/{body['image']['id']}/file/"
     assert [kp["name"] for kp in body["skeleton"]["keypoints"]] == [f"kp{i}" for i in range(17)]
     assert body["prelabel"] is None and body["instructions"] is None
     assert (body["lease_expires_at"] - body["leased_at"]).total_seconds() == 600

@@ -97,8 +97,9 @@ def make_annotator(django_user_model, setup: Setup, username: str):
 
 @pytest.fixture
 def media(settings, tmp_path):
+    # The pages load images through the access-checked /api/v1/images/{id}/file/ with the session
+    # cookie: no media route exists, in the test server as in production.
     settings.MEDIA_ROOT = tmp_path
-    settings.ROOT_URLCONF = "tests.frontend.media_urls"
     return tmp_path
 
 
