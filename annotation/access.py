@@ -269,15 +269,21 @@ def readable_images(user) -> QuerySet[Image]:
     vendor's QA lead more than the list does. An annotator sees the images they hold or
     held an assignment for, in a project they are still staffed on: the engine hands
     them out one at a time, and nothing else of the project is theirs to browse.
+    An image in the review queue the user works is theirs to judge, gold or not: the
+    review task shows it (and says whether it is gold) already.
     """
+    from django.apps import apps
+
     if not user.is_authenticated:
         return Image.objects.none()
     if user.is_staff:
         return Image.objects.all()
     held = Assignment.objects.filter(annotator=user, project__in=staffing_of(user).values("project_id"))
+    reviewed = apps.get_model("review", "ReviewTask").objects.filter(project__in=reviewable_projects(user))
     return Image.objects.filter(
         (Q(project__in=quality_projects(user))
-         & (Q(is_gold=False) | Q(project__organization_id__in=_gold_organizations(user))))
+         & (Q(is_gold=False) | Q(project__organization_id__in=_gold_organizations(user))
+            | Q(pk__in=reviewed.values("image_id"))))
         | Q(pk__in=held.values("image_id"))
     )
 

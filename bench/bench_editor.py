@@ -6,7 +6,8 @@
 For each backend it migrates a fresh database, seeds a project with a
 133-keypoint whole-body skeleton (COCO-17 body, 6 feet, 68 face, 2 x 21
 hands, built from the presets) and 1920x1080 JPEG images, serves it with
-`manage.py runserver` (DEBUG, so static files and media are served), and
+`manage.py runserver` (DEBUG, so static files are served; images through
+/api/v1/images/{id}/file/ with the session), and
 drives Debian's Chromium (1280x720) through Playwright:
 
 1. drag frame time: the first task carries a draft of 30 instances of the

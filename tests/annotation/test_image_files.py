@@ -183,3 +183,18 @@ def test_every_payload_links_the_file_through_the_checked_url(media):
     Image.objects.filter(pk=world.images[1].pk).update(file="")
     listing = client_for(world["project_manager"]).get(f"/api/v1/projects/{world.project.pk}/images/").json()
     assert listing["results"][1]["url"] is None
+
+
+def test_a_gold_image_in_the_review_queue_is_the_vendor_qa_leads_to_judge(media):
+    from review.models import ReviewTask
+
+    world = make_world(images=2)
+    Image.objects.filter(pk__in=[i.pk for i in world.images]).update(is_gold=True)
+    _store(media, world.images)
+    ReviewTask.objects.create(image=world.images[0], project=world.project)
+    qa_lead = client_for(world["vendor_qa_lead_a"])
+    # The review task shows the image (and its gold flag) already; the one not in review stays unknown.
+    assert qa_lead.get(f"/api/v1/reviews/{ReviewTask.objects.get().pk}/").json()["image"]["url"] == url(world.images[0])
+    assert qa_lead.get(url(world.images[0])).status_code == 200
+    assert qa_lead.get(url(world.images[1])).status_code == 404
+    assert client_for(world["vendor_manager_a"]).get(url(world.images[0])).status_code == 404
