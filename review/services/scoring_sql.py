@@ -1,0 +1,52 @@
+"""The few SQL spellings that differ between PostgreSQL and SQLite (the embedded default), for scoring's
+set-based reads and writes: a list of ids as one parameter, null-safe and JSON comparisons, and a
+temporary table filled in one go (COPY on PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import orjson
+from django.db import connection
+
+from jointly.bulk import copy_into_temp_table
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def id_filter(ids: list[int], name: str) -> tuple[str, dict]:
+    """`column <this>` matches any of `ids`, bound as one parameter (no statement with thousands of
+    placeholders to build and parse)."""
+    if is_postgresql():
+        return f"= ANY(%({name})s::bigint[])", {name: ids}
+    return f"IN (SELECT value FROM json_each(%({name})s))", {name: orjson.dumps(ids).decode()}
+
+
+def differs(a: str, b: str, *, json: bool = False) -> str:
+    """SQL true when a and b differ, NULLs compared as values; JSON compared as JSON."""
+    if is_postgresql():
+        return f"{a} IS DISTINCT FROM {b}"
+    if json:  # SQLite keeps JSON as text: compare the minified forms
+        return f"json({a}) IS NOT json({b})"
+    return f"{a} IS NOT {b}"
+
+
+def fill_temp_table(cursor, name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence],
+                    primary_key: str | None = None) -> None:
+    """A temporary table of (column, PostgreSQL type) holding `rows`; the caller drops it.
+
+    PostgreSQL streams the rows with COPY (JSON columns as jsonb, parsed by the server while
+    Python still produces rows); SQLite takes them with one executemany (JSON as text).
+    """
+    if is_postgresql():
+        copy_into_temp_table(cursor, name, columns, rows)
+        if primary_key:
+            cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({primary_key})")
+        return
+    lite = {"jsonb": "text", "bigint": "integer", "double precision": "real"}
+    definition = ", ".join(f"{c} {lite.get(t, t)}{' PRIMARY KEY' if c == primary_key else ''}" for c, t in columns)
+    cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    cursor.execute(f"CREATE TEMP TABLE {name} ({definition})")
+    cursor.executemany(f"INSERT INTO {name} VALUES ({', '.join(['%s'] * len(columns))})", list(rows))
