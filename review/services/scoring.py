@@ -32,14 +32,15 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.models import Annotation, Image, Project, SkeletonSpec
@@ -287,16 +288,62 @@ def _store(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonS
            progress: Callable | None = None, timings: dict | None = None) -> int:
     """Write consensus, results, statuses and review tasks; returns how many images were auto-accepted.
 
-    Everything is computed first; then each batch of images is written in one
+    The rows of each batch of images are computed, then written in one
     transaction. A worker killed between batches leaves whole batches only,
     and a re-run computes the same rows from the same inputs and rewrites them
     to the same values (unchanged rows keep their versions), so it ends where
     a clean run ends.
+
+    Outside a transaction on PostgreSQL (a project rescore), a writer thread
+    with its own connection writes batch i while this thread computes batch
+    i + 1, so the database's work and Python's overlap. Inside a transaction
+    (scoring a few images under their row locks) everything stays on this
+    connection.
     """
-    clock = time.perf_counter()
+    prepared = _prepared_batches(project, rows, result, spec, batch_size)
+    now = timezone.now()
+    n_img, accepted, done, prepare = len(rows.images), 0, 0, 0.0
+
+    def write(scored: list[ScoredImage]) -> None:
+        with transaction.atomic():
+            write_batch(project, scored, now)
+
+    threaded = connection.vendor == "postgresql" and not connection.in_atomic_block and n_img > batch_size
+    pool = ThreadPoolExecutor(max_workers=1) if threaded else None
+    pending = None
+    try:
+        while True:
+            clock = time.perf_counter()
+            scored = next(prepared, None)
+            prepare += time.perf_counter() - clock
+            if pending is not None:
+                pending.result()
+                if progress:
+                    progress(0.5 + 0.5 * done / n_img, 1, f"stored {done} of {n_img} images")
+            if scored is None:
+                break
+            accepted += sum(s.decision == ConsensusResult.Decision.AUTO_ACCEPTED for s in scored)
+            if pool is None:
+                write(scored)
+            else:
+                pending = pool.submit(write, scored)
+            done += len(scored)
+            if pool is None and progress:
+                progress(0.5 + 0.5 * done / n_img, 1, f"stored {done} of {n_img} images")
+    finally:
+        if pool is not None:
+            pool.submit(lambda: connection.close())  # looked up there: the writer thread's own connection
+            pool.shutdown(wait=True)
+    if timings is not None:
+        timings["prepare"] = prepare
+    return accepted
+
+
+def _prepared_batches(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonSpec,
+                      batch_size: int) -> Iterator[list[ScoredImage]]:
+    """Each batch's rows to write, computed from the engine's arrays (whole-project work first)."""
     sigmas = np.asarray(spec.sigmas, dtype=np.float64)
-    images = rows.images
-    n_img = len(images)
+    n_img = len(rows.images)
     con = result.consensus
     img_agree = result.images
     batch = rows.batch
@@ -311,105 +358,102 @@ def _store(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonS
     # breaks the tie) is nobody's known mistake: like low agreement, one more opinion settles it.
     undecided_swap = (flags.code == "left_right_swap") & con.undecided[con.clusters.of[flags.instance]]
     blocking_mask = np.isin(flags.code, BLOCKING_FLAGS) & ~undecided_swap
-    pairwise = _pairwise(rows, result, sigmas)
-    # Per image, per annotator: mean OKS of their instances against the others' consensus.
-    inst_oks = np.nan_to_num(result.instance_oks, nan=0.0)
-    flag_records = [[] for _ in range(n_img)]
-    for code, img, inst, kp, other_kp, score in zip(
-        flags.code.tolist(), flags.image.tolist(), flags.instance.tolist(), flags.keypoint.tolist(),
-        flags.other_keypoint.tolist(), flags.score.tolist(),
-    ):  # one dict per raised flag: there are few
-        flag_records[img].append({
-            "code": code, "annotator": int(rows.annotators[batch.source[inst]]),
-            "annotation": int(rows.annotation_id[inst]), "instance": int(rows.instance_index[inst]),
-            "keypoint": spec.names[kp] if kp >= 0 else None,
-            "other_keypoint": spec.names[other_kp] if other_kp >= 0 else None,
-            "score": round(score, 4), "message": FLAG_CODES[code],
-        })
-    per_image_annotator: list[dict] = [{} for _ in range(n_img)]
-    key = batch.image * max(len(rows.annotators), 1) + batch.source
-    keys, inverse = np.unique(key, return_inverse=True)
-    sums, counts = np.bincount(inverse, weights=inst_oks), np.bincount(inverse)
-    for k_, s_, c_ in zip(keys.tolist(), sums.tolist(), counts.tolist()):
-        img, src = divmod(k_, max(len(rows.annotators), 1))
-        per_image_annotator[img][str(int(rows.annotators[src]))] = {"oks": round(s_ / c_, 6), "instances": c_}
-
-    objects = [[] for _ in range(n_img)]
-    consensus_instances = [[] for _ in range(n_img)]
-    object_reasons: list[list[str]] = [[] for _ in range(n_img)]
-    cinst = con.instances
-    keypoints = np.concatenate([np.round(cinst.xy, 3), cinst.v[..., None]], axis=2).reshape(len(con), -1)
-    keypoints = keypoints.astype(object)
-    keypoints[:, 2::3] = cinst.v.astype(int).tolist()  # visibility stays an int in JSON
-    spreads = _none_if_nan(con.spread)
-    missed_by, followed = _people_of_objects(rows, result)
-    for c, (img, kp, box, area, support, quorum, accepted, spread, undecided) in enumerate(zip(
-        cinst.image.tolist(), keypoints.tolist(), np.round(cinst.bbox, 3).tolist(),
-        np.round(cinst.area, 3).tolist(), con.support.tolist(), con.quorum.tolist(), con.accepted.tolist(), spreads,
-        con.undecided.tolist(),
-    )):  # one per consensus object
-        number = len(objects[img]) + 1  # as a person reads it: person 1, 2, ...
-        missing = missed_by.get(c, [])
-        objects[img].append({"support": support, "quorum": quorum, "accepted": accepted, "spread": spread,
-                             "undecided": undecided, "missed_by": missing})
-        if missing:
-            object_reasons[img].append(
-                f"person {number} was not drawn by annotator(s) {', '.join(map(str, missing))}, "
-                f"though {support} other annotator(s) agree it exists")
-        if undecided:
-            objects[img][-1]["orientation_from"] = followed.get(c, [])
-            object_reasons[img].append(
-                f"left and right of person {number} are undecided: its annotators disagree and no third "
-                f"opinion settles it (orientation taken from annotator(s) "
-                f"{', '.join(map(str, followed.get(c, [])))}, the better swap record)")
-        if accepted:
-            consensus_instances[img].append({"bbox": box, "keypoints": kp, "area": area})
-
     blocking_by_image: list[dict[str, int]] = [{} for _ in range(n_img)]
     for code, img in zip(flags.code[blocking_mask].tolist(), flags.image[blocking_mask].tolist()):
         blocking_by_image[img][code] = blocking_by_image[img].get(code, 0) + 1
-    keypoint_agreement = _none_if_nan(img_agree.keypoint)
-    agreements = _none_if_nan(img_agree.agreement)
-    visibility = _none_if_nan(img_agree.visibility)
+    pairwise = _pairwise(rows, result, sigmas)
+    # Per image, per annotator: mean OKS of their instances against the others' consensus.
+    per_image_annotator: list[dict] = [{} for _ in range(n_img)]
+    inst_oks = np.nan_to_num(result.instance_oks, nan=0.0)
+    n_src = max(len(rows.annotators), 1)
+    keys, inverse = np.unique(batch.image * n_src + batch.source, return_inverse=True)
+    sums, counts = np.bincount(inverse, weights=inst_oks), np.bincount(inverse)
+    for k_, s_, c_ in zip(keys.tolist(), sums.tolist(), counts.tolist()):
+        img, src = divmod(k_, n_src)
+        per_image_annotator[img][str(int(rows.annotators[src]))] = {"oks": round(s_ / c_, 6), "instances": c_}
+    missed_by, followed = _people_of_objects(rows, result)
+    # Flags and consensus objects in image order (stable: an image's objects keep their numbers).
+    flag_order = np.argsort(flags.image, kind="stable")
+    flag_bounds = np.searchsorted(flags.image[flag_order], np.arange(0, n_img + batch_size, batch_size))
+    cinst = con.instances
+    object_order = np.argsort(cinst.image, kind="stable")
+    object_bounds = np.searchsorted(cinst.image[object_order], np.arange(0, n_img + batch_size, batch_size))
+    ids = rows.images.ids.tolist()
 
-    scored, accepted = [], 0
-    ids = images.ids.tolist()
-    for i, image_id in enumerate(ids):
-        decision, reasons, kind = _decide(
-            project, image_id, agreements[i], int(drawn[i]), int(rejected[i]), blocking_by_image[i],
-            int(n_annotators[i]), object_reasons[i], pairwise[i])
-        if rows.oversized[i]:  # scored on a truncated sample: a person decides
-            decision = ConsensusResult.Decision.NEEDS_REVIEW
-            cap = project.max_instances_per_image
-            reasons = [*reasons, *(
-                f"annotator {user} drew {count} instances, over the project's limit of {cap}; "
-                f"only the first {cap} were scored" for user, count in rows.oversized[i].items())]
-            flag_records[i].extend(
-                {"code": "too_many_instances", "annotator": user, "instances": count, "limit": cap,
-                 "message": "More instances than the project's max_instances_per_image; scored on the first ones."}
-                for user, count in rows.oversized[i].items())
-        accepted += decision == ConsensusResult.Decision.AUTO_ACCEPTED
-        flag_counts: dict[str, int] = {}
-        for flag in flag_records[i]:
-            flag_counts[flag["code"]] = flag_counts.get(flag["code"], 0) + 1
-        scored.append(ScoredImage(
-            image_id=image_id, kind=kind, decision=decision, agreement=agreements[i],
-            keypoint_agreement=dumps(keypoint_agreement[i]), visibility_agreement=visibility[i],
-            n_annotators=int(n_annotators[i]), n_objects=len(consensus_instances[i]), clusters=dumps(objects[i]),
-            annotator_scores=dumps({"per_annotator": per_image_annotator[i], "pairwise": pairwise[i]}),
-            flags=dumps(flag_records[i]), reasons=dumps(reasons), inputs=dumps(rows.inputs[i]),
-            flag_counts=dumps(flag_counts), consensus=consensus_instances[i],
-        ))
-    if timings is not None:
-        timings["prepare"] = time.perf_counter() - clock
-    now = timezone.now()
-    for start in range(0, len(scored), batch_size):
-        with transaction.atomic():
-            write_batch(project, scored[start:start + batch_size], now)
-        if progress:
-            done = min(start + batch_size, len(scored))
-            progress(0.5 + 0.5 * done / len(scored), 1, f"stored {done} of {len(scored)} images")
-    return accepted
+    for n, lo in enumerate(range(0, n_img, batch_size)):
+        hi = min(lo + batch_size, n_img)
+        size = hi - lo
+        flag_records = [[] for _ in range(size)]
+        f = flag_order[flag_bounds[n]:flag_bounds[n + 1]]
+        for code, img, inst, kp, other_kp, score, annotator, annotation, index in zip(
+            flags.code[f].tolist(), (flags.image[f] - lo).tolist(), flags.instance[f].tolist(),
+            flags.keypoint[f].tolist(), flags.other_keypoint[f].tolist(), flags.score[f].tolist(),
+            rows.annotators[batch.source[flags.instance[f]]].tolist(), rows.annotation_id[flags.instance[f]].tolist(),
+            rows.instance_index[flags.instance[f]].tolist(),
+        ):  # one dict per raised flag
+            flag_records[img].append({
+                "code": code, "annotator": annotator, "annotation": annotation, "instance": index,
+                "keypoint": spec.names[kp] if kp >= 0 else None,
+                "other_keypoint": spec.names[other_kp] if other_kp >= 0 else None,
+                "score": round(score, 4), "message": FLAG_CODES[code],
+            })
+        objects, consensus_instances, object_reasons = ([[] for _ in range(size)] for _ in range(3))
+        c_ = object_order[object_bounds[n]:object_bounds[n + 1]]
+        keypoints = np.concatenate([np.round(cinst.xy[c_], 3), cinst.v[c_][..., None]], axis=2).reshape(len(c_), -1)
+        keypoints = keypoints.astype(object)
+        keypoints[:, 2::3] = cinst.v[c_].astype(int).tolist()  # visibility stays an int in JSON
+        for c, img, kp, box, area, support, quorum, accepted, spread, undecided in zip(
+            c_.tolist(), (cinst.image[c_] - lo).tolist(), keypoints.tolist(), np.round(cinst.bbox[c_], 3).tolist(),
+            np.round(cinst.area[c_], 3).tolist(), con.support[c_].tolist(), con.quorum[c_].tolist(),
+            con.accepted[c_].tolist(), _none_if_nan(con.spread[c_]), con.undecided[c_].tolist(),
+        ):  # one per consensus object
+            number = len(objects[img]) + 1  # as a person reads it: person 1, 2, ...
+            missing = missed_by.get(c, [])
+            objects[img].append({"support": support, "quorum": quorum, "accepted": accepted, "spread": spread,
+                                 "undecided": undecided, "missed_by": missing})
+            if missing:
+                object_reasons[img].append(
+                    f"person {number} was not drawn by annotator(s) {', '.join(map(str, missing))}, "
+                    f"though {support} other annotator(s) agree it exists")
+            if undecided:
+                objects[img][-1]["orientation_from"] = followed.get(c, [])
+                object_reasons[img].append(
+                    f"left and right of person {number} are undecided: its annotators disagree and no third "
+                    f"opinion settles it (orientation taken from annotator(s) "
+                    f"{', '.join(map(str, followed.get(c, [])))}, the better swap record)")
+            if accepted:
+                consensus_instances[img].append({"bbox": box, "keypoints": kp, "area": area})
+        keypoint_agreement = _none_if_nan(img_agree.keypoint[lo:hi])
+        agreements = _none_if_nan(img_agree.agreement[lo:hi])
+        visibility = _none_if_nan(img_agree.visibility[lo:hi])
+        scored = []
+        for j in range(size):
+            i = lo + j
+            decision, reasons, kind = _decide(
+                project, ids[i], agreements[j], int(drawn[i]), int(rejected[i]), blocking_by_image[i],
+                int(n_annotators[i]), object_reasons[j], pairwise[i])
+            if rows.oversized[i]:  # scored on a truncated sample: a person decides
+                decision = ConsensusResult.Decision.NEEDS_REVIEW
+                cap = project.max_instances_per_image
+                reasons = [*reasons, *(
+                    f"annotator {user} drew {count} instances, over the project's limit of {cap}; "
+                    f"only the first {cap} were scored" for user, count in rows.oversized[i].items())]
+                flag_records[j].extend(
+                    {"code": "too_many_instances", "annotator": user, "instances": count, "limit": cap,
+                     "message": "More instances than the project's max_instances_per_image; scored on the first ones."}
+                    for user, count in rows.oversized[i].items())
+            flag_counts: dict[str, int] = {}
+            for flag in flag_records[j]:
+                flag_counts[flag["code"]] = flag_counts.get(flag["code"], 0) + 1
+            scored.append(ScoredImage(
+                image_id=ids[i], kind=kind, decision=decision, agreement=agreements[j],
+                keypoint_agreement=dumps(keypoint_agreement[j]), visibility_agreement=visibility[j],
+                n_annotators=int(n_annotators[i]), n_objects=len(consensus_instances[j]), clusters=dumps(objects[j]),
+                annotator_scores=dumps({"per_annotator": per_image_annotator[i], "pairwise": pairwise[i]}),
+                flags=dumps(flag_records[j]), reasons=dumps(reasons), inputs=dumps(rows.inputs[i]),
+                flag_counts=dumps(flag_counts), consensus=consensus_instances[j],
+            ))
+        yield scored
 
 
 def dumps(value) -> str:

@@ -44,6 +44,7 @@ def fill_temp_table(cursor, name: str, columns: Sequence[tuple[str, str]], rows:
         copy_into_temp_table(cursor, name, columns, rows)
         if primary_key:
             cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({primary_key})")
+        cursor.execute(f"ANALYZE {name}")  # autovacuum never sees temporary tables: give the planner real counts
         return
     lite = {"jsonb": "text", "bigint": "integer", "double precision": "real"}
     definition = ", ".join(f"{c} {lite.get(t, t)}{' PRIMARY KEY' if c == primary_key else ''}" for c, t in columns)
