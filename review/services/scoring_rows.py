@@ -1,13 +1,12 @@
 """What scoring reads: every counted annotator label of a set of images, as flat NumPy arrays.
 
 A project rescore reads hundreds of thousands of annotations. Building a
-model per row, or walking every instance in Python, cost more than the
-agreement engine itself; so the database does the walking. One query per
-chunk of images returns one row per annotation with its instances already
-reduced to the numbers scoring needs (``keypoints, bbox, area`` per
-instance, as JSON text), and orjson parses a whole chunk's text at once
-into the lists NumPy stacks. PostgreSQL renders jsonb as text faster than
-any other way out of it (casting to float8 there costs several times more).
+model per row, or walking every instance in a Python loop, cost more than
+the agreement engine itself. One query per chunk of images returns one row
+per annotation with its instances as JSON text (PostgreSQL renders jsonb as
+text faster than any other way out of it: splitting the instances there, or
+casting to float8, costs it two to four times more), orjson parses the whole
+chunk's text in one call, and comprehensions hand NumPy the lists it stacks.
 
 While Python parses one chunk, a helper thread already waits for the next
 one on the same connection: the database renders and Python parses at the
@@ -32,8 +31,6 @@ Source = Annotation.Source
 #: Images per read query: big enough that per-query costs vanish, small enough that parsing one
 #: chunk overlaps reading the next for most of the read.
 READ_CHUNK = 10_000
-#: Stands for "no cap" in the instance-cap comparison.
-NO_CAP = 2**31 - 1
 
 
 @dataclass
@@ -72,31 +69,21 @@ class Rows:
 
 
 def _annotations_sql(ids_sql: str) -> str:
-    """One row per counted annotator label: id, image, annotator, version, instances drawn, and
-    `kp,bbox,area` per instance (up to the cap) as comma-separated JSON text."""
+    """One row per counted annotator label: id, image, annotator, version, instances as JSON text."""
     a, s = Annotation._meta.db_table, Assignment._meta.db_table
-    if connection.vendor == "postgresql":
-        count = "jsonb_array_length(a.instances)"
-        numbers = ("SELECT string_agg(concat(e.v -> 'keypoints', ',', e.v -> 'bbox', ',', "
-                   "coalesce(e.v -> 'area', 'null')), ',' ORDER BY e.n) "
-                   "FROM jsonb_array_elements(a.instances) WITH ORDINALITY AS e(v, n) WHERE e.n <= %(cap)s")
-    else:  # SQLite, the embedded default
-        count = "json_array_length(a.instances)"
-        numbers = ("SELECT group_concat(json_extract(e.value, '$.keypoints') || ',' || json_extract(e.value, '$.bbox')"
-                   " || ',' || coalesce(json_extract(e.value, '$.area'), 'null'), ',') "
-                   "FROM json_each(a.instances) AS e WHERE e.key < %(cap)s")
+    instances = "a.instances::text" if connection.vendor == "postgresql" else "a.instances"
     # Labels set aside by a reassigning rejection no longer count.
-    return (f"SELECT a.id, a.image_id, a.annotator_id, a.version, {count}, ({numbers}) FROM {a} AS a "
+    return (f"SELECT a.id, a.image_id, a.annotator_id, a.version, {instances} FROM {a} AS a "
             f"WHERE a.image_id {ids_sql} AND a.source = '{Source.ANNOTATOR}' AND NOT EXISTS ("
             f"SELECT 1 FROM {s} AS s WHERE s.annotation_id = a.id AND s.state = '{Assignment.State.REJECTED}') "
             "ORDER BY a.image_id, a.annotator_id")
 
 
-def _fetch(raw, ids: np.ndarray, cap: int) -> list[tuple]:
+def _fetch(raw, ids: np.ndarray) -> list[tuple]:
     """`raw`: the psycopg connection (from the helper thread) or Django's (SQLite, or one chunk)."""
     ids_sql, params = id_filter(ids.tolist(), "ids")
     with raw.cursor() as cursor:
-        cursor.execute(_annotations_sql(ids_sql), {**params, "cap": cap})
+        cursor.execute(_annotations_sql(ids_sql), params)
         return cursor.fetchall()
 
 
@@ -109,7 +96,7 @@ def _submitted(ids: np.ndarray) -> list[tuple[int, int]]:
         return cursor.fetchall()
 
 
-def _chunks_of_annotations(images: ImageRows, cap: int):
+def _chunks_of_annotations(images: ImageRows):
     """Yield each chunk's rows; the next chunk's query runs in a helper thread meanwhile (PostgreSQL)."""
     starts = range(0, len(images), READ_CHUNK)
     pieces = [images.ids[i:i + READ_CHUNK] for i in starts]
@@ -117,14 +104,14 @@ def _chunks_of_annotations(images: ImageRows, cap: int):
     raw = connection.connection  # the driver's connection: Django's wrapper refuses other threads
     if connection.vendor != "postgresql" or len(pieces) < 2:
         for piece in pieces:
-            yield _fetch(connection, piece, cap)
+            yield _fetch(connection, piece)
         return
     # psycopg connections are thread-safe (one statement at a time); the main thread only parses meanwhile.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_fetch, raw, pieces[0], cap)
+        pending = pool.submit(_fetch, raw, pieces[0])
         for nxt in pieces[1:]:
             rows = pending.result()
-            pending = pool.submit(_fetch, raw, nxt, cap)
+            pending = pool.submit(_fetch, raw, nxt)
             yield rows
         yield pending.result()
 
@@ -138,15 +125,16 @@ def load_rows(images: ImageRows, spec: SkeletonSpec, max_instances: int | None =
     image, so one absurd annotation must not stall the whole scoring queue.
     """
     k = spec.num_keypoints
-    cap = NO_CAP if max_instances is None else int(max_instances)
+    cap = None if max_instances is None else int(max_instances)
     n_img = len(images)
     meta, keypoints, boxes, areas = [], [], [], []
-    for rows in _chunks_of_annotations(images, cap):  # parse one chunk while the next one is read
-        meta.extend(r[:5] for r in rows)
-        parsed = orjson.loads("[" + ",".join(r[5] for r in rows if r[5]) + "]")
-        keypoints.append(np.array(parsed[0::3], dtype=np.float64).reshape(-1, k, 3))
-        boxes.append(np.array(parsed[1::3], dtype=np.float64).reshape(-1, 4))
-        areas.append(np.array(parsed[2::3], dtype=np.float64).reshape(-1))  # null (no area) -> NaN
+    for rows in _chunks_of_annotations(images):  # parse one chunk while the next one is read
+        labels = orjson.loads("[" + ",".join(r[4] for r in rows) + "]")
+        meta.extend((*r[:4], len(instances)) for r, instances in zip(rows, labels))
+        kept = [inst for instances in labels for inst in instances[:cap]]
+        keypoints.append(np.array([inst["keypoints"] for inst in kept], dtype=np.float64).reshape(-1, k, 3))
+        boxes.append(np.array([inst["bbox"] for inst in kept], dtype=np.float64).reshape(-1, 4))
+        areas.append(np.array([inst.get("area") for inst in kept], dtype=np.float64).reshape(-1))  # None -> NaN
     keypoints = np.concatenate(keypoints) if keypoints else np.zeros((0, k, 3))
     boxes = np.concatenate(boxes) if boxes else np.zeros((0, 4))
     areas = np.concatenate(areas) if areas else np.zeros(0)
@@ -155,12 +143,13 @@ def load_rows(images: ImageRows, spec: SkeletonSpec, max_instances: int | None =
     submitted = np.array(_submitted(images.ids), dtype=np.int64).reshape(-1, 2)
     annotators = np.unique(np.concatenate([ann[:, 2], submitted[:, 1]]))
     ann_image = np.searchsorted(images.ids, ann[:, 1])
-    kept = np.minimum(ann[:, 4], cap)
+    kept = ann[:, 4] if cap is None else np.minimum(ann[:, 4], cap)
     inputs: list[dict] = [{} for _ in range(n_img)]
     for img, pk, version in zip(ann_image.tolist(), ann[:, 0].tolist(), ann[:, 3].tolist()):
         inputs[img][str(pk)] = version
     oversized: list[dict] = [{} for _ in range(n_img)]
-    for row in np.flatnonzero(ann[:, 4] > cap).tolist():  # rare: annotations over the project's cap
+    over = np.flatnonzero(ann[:, 4] > cap) if cap is not None else []
+    for row in over:  # rare: annotations over the project's cap
         oversized[ann_image[row]][int(ann[row, 2])] = int(ann[row, 4])
 
     owner = np.repeat(np.arange(len(ann)), kept)  # annotation row of each instance
