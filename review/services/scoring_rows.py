@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
-from django.db import connection
+from django.db import connection, transaction
 
 from annotation.models import Annotation, Assignment, Image, SkeletonSpec
 from review.agreement import InstanceBatch
@@ -31,6 +31,8 @@ Source = Annotation.Source
 #: Images per read query: big enough that per-query costs vanish, small enough that parsing one
 #: chunk overlaps reading the next for most of the read.
 READ_CHUNK = 10_000
+#: Connections reading chunks at once in a project rescore.
+READERS = 2
 
 
 @dataclass
@@ -68,23 +70,110 @@ class Rows:
     oversized: list[dict] = field(default_factory=list)
 
 
-def _annotations_sql(ids_sql: str) -> str:
-    """One row per counted annotator label: id, image, annotator, version, instances as JSON text."""
+def _counted(ids_sql: str) -> str:
+    """FROM/WHERE of the annotator labels that count for these images, in image, annotator order."""
     a, s = Annotation._meta.db_table, Assignment._meta.db_table
-    instances = "a.instances::text" if connection.vendor == "postgresql" else "a.instances"
     # Labels set aside by a reassigning rejection no longer count.
-    return (f"SELECT a.id, a.image_id, a.annotator_id, a.version, {instances} FROM {a} AS a "
-            f"WHERE a.image_id {ids_sql} AND a.source = '{Source.ANNOTATOR}' AND NOT EXISTS ("
-            f"SELECT 1 FROM {s} AS s WHERE s.annotation_id = a.id AND s.state = '{Assignment.State.REJECTED}') "
-            "ORDER BY a.image_id, a.annotator_id")
+    return (f"FROM {a} AS a WHERE a.image_id {ids_sql} AND a.source = '{Source.ANNOTATOR}' AND NOT EXISTS ("
+            f"SELECT 1 FROM {s} AS s WHERE s.annotation_id = a.id AND s.state = '{Assignment.State.REJECTED}')")
 
 
-def _fetch(raw, ids: np.ndarray) -> list[tuple]:
-    """`raw`: the psycopg connection (from the helper thread) or Django's (SQLite, or one chunk)."""
+ORDER = "ORDER BY a.image_id, a.annotator_id, a.id"
+
+
+def _binary_dtype(k: int) -> np.dtype:
+    """The row layout of the binary COPY below: every field has a fixed size, so a chunk is one NumPy
+    structured array (big-endian, as COPY BINARY writes)."""
+    def array(n):  # ndim, has-null, element type, size, lower bound, n x (length, value)
+        return [("ndim", ">i4"), ("nulls", ">i4"), ("oid", ">u4"), ("dim", ">i4"), ("lb", ">i4"),
+                ("items", [("len", ">i4"), ("v", ">f8")], (n,))]
+    ints = [field for name in INT_COLUMNS for field in ((f"{name}_len", ">i4"), (name, ">i8"))]
+    return np.dtype([("fields", ">i2"), *ints, ("kp_len", ">i4"), ("kp", array(3 * k)), ("box_len", ">i4"),
+                     ("box", array(4)), ("area_len", ">i4"), ("area", ">f8")])
+
+
+INT_COLUMNS = ("id", "image", "annotator", "version", "count", "n")
+
+
+def _copy_rows(cursor, sql: str, params: dict, dtype: np.dtype) -> np.ndarray:
+    """A binary COPY's rows as a structured array (header: 19 bytes, trailer: 2)."""
+    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy:
+        data = b"".join(bytes(block) for block in copy)
+    body = memoryview(data)[19:-2]
+    if len(body) % dtype.itemsize:
+        raise ValueError("an annotation holds instances whose keypoints or box are not all numbers of the "
+                         "skeleton's length (fixed-size rows expected)")
+    return np.frombuffer(body, dtype=dtype)
+
+
+def _read_chunk_postgresql(ids: np.ndarray, k: int, cap: int | None) -> tuple:
+    """One chunk's labels in one binary COPY (one snapshot): a row per kept instance, and one with
+    n = 0 for a label with none. PostgreSQL turns the JSON numbers into float8 arrays and NumPy reads
+    the bytes as they are: no Python object per number or instance."""
     ids_sql, params = id_filter(ids.tolist(), "ids")
-    with raw.cursor() as cursor:
-        cursor.execute(_annotations_sql(ids_sql), params)
-        return cursor.fetchall()
+    keep = "true" if cap is None else f"r.n <= {int(cap)}"
+    # jsonb_to_recordset fills float8[] columns straight from the JSON arrays (cheaper than text and array_in).
+    instances = ("ROWS FROM (jsonb_to_recordset(a.instances) AS (keypoints float8[], bbox float8[], area float8)) "
+                 "WITH ORDINALITY AS r(keypoints, bbox, area, n)")
+    sql = (
+        "SELECT a.id::bigint, a.image_id::bigint, a.annotator_id::bigint, a.version::bigint, "
+        "jsonb_array_length(a.instances)::bigint, coalesce(r.n, 0)::bigint, "
+        f"coalesce(r.keypoints, array_fill(0::float8, ARRAY[{3 * k}])), "
+        "coalesce(r.bbox, array_fill(0::float8, ARRAY[4])), coalesce(r.area, 'NaN') "
+        + _counted(ids_sql).replace(" WHERE", f" LEFT JOIN LATERAL {instances} ON {keep} WHERE", 1)
+        + f" {ORDER}, r.n"
+    )
+    with transaction.atomic(), connection.cursor() as wrapper:
+        wrapper.execute("SET LOCAL work_mem = '256MB'")  # the chunk's sort stays in memory
+        rows = _copy_rows(wrapper.cursor, sql, params, _binary_dtype(k))
+    well_formed = all(
+        (rows[f"{name}_len"] == 8).all() for name in (*INT_COLUMNS, "area")
+    ) and ((rows["fields"] == 9) & (rows["kp"]["dim"] == 3 * k) & (rows["kp"]["nulls"] == 0)
+           & (rows["box"]["dim"] == 4) & (rows["box"]["nulls"] == 0)).all()
+    if not well_formed:
+        raise ValueError(f"an annotation of images {ids[0]}..{ids[-1]} holds instances whose keypoints are not "
+                         f"{3 * k} numbers or whose box is not 4 numbers")
+    first = rows["n"] <= 1  # each label's first row
+    meta = np.stack([rows[c][first] for c in ("id", "image", "annotator", "version", "count")], axis=1)
+    inst = rows[rows["n"] > 0]
+    return (meta.astype(np.int64), inst["id"].astype(np.int64), inst["kp"]["items"]["v"].astype(np.float64),
+            inst["box"]["items"]["v"].astype(np.float64), inst["area"].astype(np.float64))
+
+
+def _read_chunk_text(ids: np.ndarray, k: int, cap: int | None) -> tuple:
+    """The same from SQLite (the embedded default, small projects): JSON text parsed by orjson."""
+    ids_sql, params = id_filter(ids.tolist(), "ids")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT a.id, a.image_id, a.annotator_id, a.version, a.instances {_counted(ids_sql)} {ORDER}",
+                       params)
+        rows = cursor.fetchall()
+    labels = [orjson.loads(r[4]) for r in rows]
+    meta = np.array([(*r[:4], len(instances)) for r, instances in zip(rows, labels)], dtype=np.int64).reshape(-1, 5)
+    kept = [(r[0], inst) for r, instances in zip(rows, labels) for inst in instances[:cap]]
+    return (meta, np.array([pk for pk, _ in kept], dtype=np.int64),
+            np.array([inst["keypoints"] for _, inst in kept], dtype=np.float64).reshape(-1, 3 * k),
+            np.array([inst["bbox"] for _, inst in kept], dtype=np.float64).reshape(-1, 4),
+            np.array([inst.get("area") for _, inst in kept], dtype=np.float64).reshape(-1))  # None -> NaN
+
+
+def _in_own_connection(ids: np.ndarray, k: int, cap: int | None) -> tuple:
+    try:
+        return _read_chunk_postgresql(ids, k, cap)
+    finally:
+        connection.close()  # this helper thread's connection
+
+
+def _read(images: ImageRows, k: int, cap: int | None) -> list[tuple]:
+    """Every chunk's labels. Outside a transaction on PostgreSQL, READERS connections read chunks at
+    once (the database renders numbers on every core); inside one (a few images scored under their
+    row locks, or a test's transaction) everything stays on this connection, which sees what it wrote."""
+    pieces = [images.ids[i:i + READ_CHUNK] for i in range(0, len(images), READ_CHUNK)]
+    if connection.vendor != "postgresql":
+        return [_read_chunk_text(piece, k, cap) for piece in pieces]
+    if connection.in_atomic_block or len(pieces) < 2:
+        return [_read_chunk_postgresql(piece, k, cap) for piece in pieces]
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        return list(pool.map(lambda piece: _in_own_connection(piece, k, cap), pieces))
 
 
 def _submitted(ids: np.ndarray) -> list[tuple[int, int]]:
@@ -94,26 +183,6 @@ def _submitted(ids: np.ndarray) -> list[tuple[int, int]]:
                        f"WHERE image_id {ids_sql} AND state = %(state)s",
                        {**params, "state": Assignment.State.SUBMITTED})
         return cursor.fetchall()
-
-
-def _chunks_of_annotations(images: ImageRows):
-    """Yield each chunk's rows; the next chunk's query runs in a helper thread meanwhile (PostgreSQL)."""
-    starts = range(0, len(images), READ_CHUNK)
-    pieces = [images.ids[i:i + READ_CHUNK] for i in starts]
-    connection.ensure_connection()
-    raw = connection.connection  # the driver's connection: Django's wrapper refuses other threads
-    if connection.vendor != "postgresql" or len(pieces) < 2:
-        for piece in pieces:
-            yield _fetch(connection, piece)
-        return
-    # psycopg connections are thread-safe (one statement at a time); the main thread only parses meanwhile.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_fetch, raw, pieces[0])
-        for nxt in pieces[1:]:
-            rows = pending.result()
-            pending = pool.submit(_fetch, raw, nxt)
-            yield rows
-        yield pending.result()
 
 
 def load_rows(images: ImageRows, spec: SkeletonSpec, max_instances: int | None = None) -> Rows:
@@ -127,19 +196,12 @@ def load_rows(images: ImageRows, spec: SkeletonSpec, max_instances: int | None =
     k = spec.num_keypoints
     cap = None if max_instances is None else int(max_instances)
     n_img = len(images)
-    meta, keypoints, boxes, areas = [], [], [], []
-    for rows in _chunks_of_annotations(images):  # parse one chunk while the next one is read
-        labels = orjson.loads("[" + ",".join(r[4] for r in rows) + "]")
-        meta.extend((*r[:4], len(instances)) for r, instances in zip(rows, labels))
-        kept = [inst for instances in labels for inst in instances[:cap]]
-        keypoints.append(np.array([inst["keypoints"] for inst in kept], dtype=np.float64).reshape(-1, k, 3))
-        boxes.append(np.array([inst["bbox"] for inst in kept], dtype=np.float64).reshape(-1, 4))
-        areas.append(np.array([inst.get("area") for inst in kept], dtype=np.float64).reshape(-1))  # None -> NaN
-    keypoints = np.concatenate(keypoints) if keypoints else np.zeros((0, k, 3))
-    boxes = np.concatenate(boxes) if boxes else np.zeros((0, 4))
-    areas = np.concatenate(areas) if areas else np.zeros(0)
-
-    ann = np.array(meta, dtype=np.int64).reshape(-1, 5)  # id, image id, annotator, version, instances drawn
+    chunks = _read(images, k, cap)
+    ann, owner_id, keypoints, boxes, areas = (
+        np.concatenate([c[i] for c in chunks]) if chunks else empty
+        for i, empty in enumerate((np.zeros((0, 5), np.int64), np.zeros(0, np.int64), np.zeros((0, 3 * k)),
+                                   np.zeros((0, 4)), np.zeros(0))))
+    # ann: id, image id, annotator, version, instances drawn (rows in image, annotator order)
     submitted = np.array(_submitted(images.ids), dtype=np.int64).reshape(-1, 2)
     annotators = np.unique(np.concatenate([ann[:, 2], submitted[:, 1]]))
     ann_image = np.searchsorted(images.ids, ann[:, 1])
@@ -153,6 +215,8 @@ def load_rows(images: ImageRows, spec: SkeletonSpec, max_instances: int | None =
         oversized[ann_image[row]][int(ann[row, 2])] = int(ann[row, 4])
 
     owner = np.repeat(np.arange(len(ann)), kept)  # annotation row of each instance
+    if not np.array_equal(ann[owner, 0], owner_id):
+        raise RuntimeError("scoring read instances out of step with their annotations")
     starts = np.cumsum(kept) - kept
     batch = InstanceBatch.from_arrays(
         keypoints, boxes, ann_image[owner], np.searchsorted(annotators, ann[owner, 2]), area=areas,
