@@ -50,7 +50,7 @@ from review.agreement.oks import pair_agreement
 
 from .quality import pause_annotators_below_loo_floor
 from .scoring_rows import ImageRows, Rows, load_rows
-from .scoring_writer import ScoredImage, write_batch
+from .scoring_writer import write_batch
 from ..models import ConsensusResult, ProjectAgreement, ReviewTask
 
 Source = Annotation.Source
@@ -304,9 +304,9 @@ def _store(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonS
     now = timezone.now()
     n_img, accepted, done, prepare = len(rows.images), 0, 0, 0.0
 
-    def write(scored: list[ScoredImage]) -> None:
+    def write(scored: tuple[list[dict], dict]) -> None:
         with transaction.atomic():
-            write_batch(project, scored, now)
+            write_batch(project, *scored, now)
 
     threaded = connection.vendor == "postgresql" and not connection.in_atomic_block and n_img > batch_size
     pool = ThreadPoolExecutor(max_workers=1) if threaded else None
@@ -322,12 +322,12 @@ def _store(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonS
                     progress(0.5 + 0.5 * done / n_img, 1, f"stored {done} of {n_img} images")
             if scored is None:
                 break
-            accepted += sum(s.decision == ConsensusResult.Decision.AUTO_ACCEPTED for s in scored)
+            accepted += sum(s["decision"] == ConsensusResult.Decision.AUTO_ACCEPTED for s in scored[0])
             if pool is None:
                 write(scored)
             else:
                 pending = pool.submit(write, scored)
-            done += len(scored)
+            done += len(scored[0])
             if pool is None and progress:
                 progress(0.5 + 0.5 * done / n_img, 1, f"stored {done} of {n_img} images")
     finally:
@@ -340,8 +340,9 @@ def _store(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonS
 
 
 def _prepared_batches(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonSpec,
-                      batch_size: int) -> Iterator[list[ScoredImage]]:
-    """Each batch's rows to write, computed from the engine's arrays (whole-project work first)."""
+                      batch_size: int) -> Iterator[tuple[list[dict], dict]]:
+    """Each batch's rows to write (see `write_batch`), computed from the engine's arrays (whole-project
+    work first)."""
     sigmas = np.asarray(spec.sigmas, dtype=np.float64)
     n_img = len(rows.images)
     con = result.consensus
@@ -445,19 +446,15 @@ def _prepared_batches(project: Project, rows: Rows, result: PipelineResult, spec
             flag_counts: dict[str, int] = {}
             for flag in flag_records[j]:
                 flag_counts[flag["code"]] = flag_counts.get(flag["code"], 0) + 1
-            scored.append(ScoredImage(
-                image_id=ids[i], kind=kind, decision=decision, agreement=agreements[j],
-                keypoint_agreement=dumps(keypoint_agreement[j]), visibility_agreement=visibility[j],
-                n_annotators=int(n_annotators[i]), n_objects=len(consensus_instances[j]), clusters=dumps(objects[j]),
-                annotator_scores=dumps({"per_annotator": per_image_annotator[i], "pairwise": pairwise[i]}),
-                flags=dumps(flag_records[j]), reasons=dumps(reasons), inputs=dumps(rows.inputs[i]),
-                flag_counts=dumps(flag_counts), consensus=consensus_instances[j],
-            ))
-        yield scored
-
-
-def dumps(value) -> str:
-    return orjson.dumps(value).decode()
+            scored.append({
+                "image_id": ids[i], "kind": kind, "decision": decision, "agreement": agreements[j],
+                "keypoint_agreement": keypoint_agreement[j], "visibility_agreement": visibility[j],
+                "n_annotators": int(n_annotators[i]), "n_objects": len(consensus_instances[j]),
+                "clusters": objects[j], "annotator_scores": {"per_annotator": per_image_annotator[i],
+                                                             "pairwise": pairwise[i]},
+                "flags": flag_records[j], "reasons": reasons, "inputs": rows.inputs[i], "flag_counts": flag_counts,
+            })
+        yield scored, dict(zip(ids[lo:hi], consensus_instances))
 
 
 def score_project(project: Project, *, progress: Callable | None = None,

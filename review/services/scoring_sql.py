@@ -1,15 +1,14 @@
 """The few SQL spellings that differ between PostgreSQL and SQLite (the embedded default), for scoring's
 set-based reads and writes: a list of ids as one parameter, null-safe and JSON comparisons, and a
-temporary table filled in one go (COPY on PostgreSQL)."""
+temporary table filled in one statement."""
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import orjson
 from django.db import connection
 
-from jointly.bulk import copy_into_temp_table
 
 
 def is_postgresql() -> bool:
@@ -33,15 +32,18 @@ def differs(a: str, b: str, *, json: bool = False) -> str:
     return f"{a} IS NOT {b}"
 
 
-def fill_temp_table(cursor, name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence],
+def fill_temp_table(cursor, name: str, columns: Sequence[tuple[str, str]], rows: list[dict],
                     primary_key: str | None = None) -> None:
-    """A temporary table of (column, PostgreSQL type) holding `rows`; the caller drops it.
+    """A temporary table of (column, PostgreSQL type) holding `rows` (dicts by column); the caller drops it.
 
-    PostgreSQL streams the rows with COPY (JSON columns as jsonb, parsed by the server while
-    Python still produces rows); SQLite takes them with one executemany (JSON as text).
+    PostgreSQL gets the rows as one JSON document, serialized by one orjson call and split into
+    typed columns by `jsonb_to_recordset` (no per-row, per-field work in Python); SQLite takes
+    them with one executemany (JSON columns as text).
     """
     if is_postgresql():
-        copy_into_temp_table(cursor, name, columns, rows)
+        definition = ", ".join(f"{c} {t}" for c, t in columns)
+        cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS SELECT * FROM jsonb_to_recordset(%s::jsonb) "
+                       f"AS r({definition})", [orjson.dumps(rows).decode()])
         if primary_key:
             cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({primary_key})")
         cursor.execute(f"ANALYZE {name}")  # autovacuum never sees temporary tables: give the planner real counts
@@ -50,4 +52,8 @@ def fill_temp_table(cursor, name: str, columns: Sequence[tuple[str, str]], rows:
     definition = ", ".join(f"{c} {lite.get(t, t)}{' PRIMARY KEY' if c == primary_key else ''}" for c, t in columns)
     cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
     cursor.execute(f"CREATE TEMP TABLE {name} ({definition})")
-    cursor.executemany(f"INSERT INTO {name} VALUES ({', '.join(['%s'] * len(columns))})", list(rows))
+    json = [t == "jsonb" for _, t in columns]
+    cursor.executemany(
+        f"INSERT INTO {name} VALUES ({', '.join(['%s'] * len(columns))})",
+        [[orjson.dumps(row[c]).decode() if j else row[c] for (c, _), j in zip(columns, json)] for row in rows],
+    )

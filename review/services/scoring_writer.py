@@ -5,7 +5,8 @@ Per batch (one transaction, under the images' row locks):
 1. the images' statuses are read under lock (image first: the engine's and the
    decisions' lock order); only images still in `scoring` move, so a QA
    decision or a concurrent job that got there first is never undone;
-2. every scored row goes into a temporary table in one COPY;
+2. every scored row goes into a temporary table in one statement (the batch
+   as one JSON document on PostgreSQL: one orjson call here, one parse there);
 3. a score round is appended for each image whose outcome differs from its
    current ConsensusResult (so re-running a batch appends nothing);
 4. the ConsensusResults are upserted (unchanged rows are left alone), the
@@ -19,7 +20,6 @@ tables as a clean run does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
@@ -51,27 +51,6 @@ ROUND_COLUMNS = ("decision", "agreement", "reasons", "inputs")
 #: Image state machine transition each move names.
 MOVES = {Decision.AUTO_ACCEPTED: "auto_accept", Decision.NEEDS_REVIEW: "send_to_review",
          Decision.MORE_REPLICAS: "request_replica"}
-
-
-@dataclass
-class ScoredImage:
-    """One image's outcome, JSON already serialized (text), as scoring computed it."""
-
-    image_id: int
-    kind: str
-    decision: str
-    agreement: float | None
-    keypoint_agreement: str
-    visibility_agreement: float | None
-    n_annotators: int
-    n_objects: int
-    clusters: str
-    annotator_scores: str
-    flags: str
-    reasons: str
-    inputs: str
-    flag_counts: str
-    consensus: list[dict]
 
 
 def _differ(a: str, b: str, column: str) -> str:
@@ -136,24 +115,25 @@ def _locked_statuses(ids: list[int]) -> dict[int, str]:
         return dict(cursor.fetchall())
 
 
-def write_batch(project: Project, scored: list[ScoredImage], now: datetime) -> None:
-    """Write one batch; the caller holds the transaction."""
-    status = _locked_statuses([s.image_id for s in scored])
-    rows = []
+def write_batch(project: Project, scored: list[dict], consensus: dict[int, list], now: datetime) -> None:
+    """Write one batch; the caller holds the transaction.
+
+    `scored`: per image, a dict of the COLUMNS other than `move` and `extra_replicas` (JSON columns
+    as Python values); `consensus`: image id -> the consensus instances.
+    """
+    status = _locked_statuses([s["image_id"] for s in scored])
     for s in scored:
-        decision, move = s.decision, None
-        if status.get(s.image_id) == Image.Status.SCORING:
-            move = MOVES[decision]
-        elif decision == Decision.MORE_REPLICAS:
-            decision = Decision.NEEDS_REVIEW  # a rescore never reopens annotation of a reviewed image
-        rows.append((s.image_id, move, s.kind, decision, s.agreement, s.keypoint_agreement, s.visibility_agreement,
-                     s.n_annotators, s.n_objects, s.clusters, s.annotator_scores, s.flags, s.reasons, s.inputs,
-                     s.flag_counts, s.n_annotators + 1 - project.replicas))
+        move = None
+        if status.get(s["image_id"]) == Image.Status.SCORING:
+            move = MOVES[s["decision"]]
+        elif s["decision"] == Decision.MORE_REPLICAS:
+            s["decision"] = Decision.NEEDS_REVIEW  # a rescore never reopens annotation of a reviewed image
+        s["move"], s["extra_replicas"] = move, s["n_annotators"] + 1 - project.replicas
     with connection.cursor() as cursor:
-        fill_temp_table(cursor, TEMP, COLUMNS, rows, primary_key="image_id")
+        fill_temp_table(cursor, TEMP, COLUMNS, scored, primary_key="image_id")
         for sql, params in _sql(project):
             cursor.execute(sql, _used({**params, "now": now}, sql))
-        replace_source_annotations(Annotation.Source.CONSENSUS, {s.image_id: s.consensus for s in scored})
+        replace_source_annotations(Annotation.Source.CONSENSUS, consensus)
         for move in MOVES.values():
             image_status.apply(image_status.BY_NAME[move], Image.objects.filter(
                 pk__in=RawSQL(f"SELECT image_id FROM {TEMP} WHERE move = %s", [move])))
