@@ -62,6 +62,8 @@ BLOCKING_FLAGS = ("left_right_swap", "duplicate_instance", "outside_box")
 SCORED_STATUSES = image_status.SCORED
 #: Images written per transaction when a whole project is rescored.
 RESCORE_BATCH = 5000
+#: Batches written at once (each by its own connection) in a project rescore.
+WRITERS = 2
 
 
 def _history_record(result: PipelineResult, annotators: np.ndarray) -> dict:
@@ -294,9 +296,10 @@ def _store(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonS
     to the same values (unchanged rows keep their versions), so it ends where
     a clean run ends.
 
-    Outside a transaction on PostgreSQL (a project rescore), a writer thread
-    with its own connection writes batch i while this thread computes batch
-    i + 1, so the database's work and Python's overlap. Inside a transaction
+    Outside a transaction on PostgreSQL (a project rescore), WRITERS threads,
+    each with its own connection, write batches while this thread computes
+    the next ones, so the database's work and Python's overlap (batches hold
+    disjoint images, so their transactions never wait on each other). Inside a transaction
     (scoring a few images under their row locks) everything stays on this
     connection.
     """
@@ -304,35 +307,40 @@ def _store(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonS
     now = timezone.now()
     n_img, accepted, done, prepare = len(rows.images), 0, 0, 0.0
 
-    def write(scored: tuple[list[dict], dict]) -> None:
+    def write(scored: tuple[list[dict], dict]) -> int:
         with transaction.atomic():
             write_batch(project, *scored, now)
+        return len(scored[0])
+
+    def write_in_thread(scored: tuple[list[dict], dict]) -> int:
+        try:
+            return write(scored)
+        finally:
+            connection.close()  # looked up in the writer thread: its own connection
 
     threaded = connection.vendor == "postgresql" and not connection.in_atomic_block and n_img > batch_size
-    pool = ThreadPoolExecutor(max_workers=1) if threaded else None
-    pending = None
+    pool = ThreadPoolExecutor(max_workers=WRITERS) if threaded else None
+    pending: list = []
     try:
         while True:
             clock = time.perf_counter()
             scored = next(prepared, None)
             prepare += time.perf_counter() - clock
-            if pending is not None:
-                pending.result()
+            while pending and (scored is None or len(pending) >= WRITERS):
+                done += pending.pop(0).result()
                 if progress:
                     progress(0.5 + 0.5 * done / n_img, 1, f"stored {done} of {n_img} images")
             if scored is None:
                 break
             accepted += sum(s["decision"] == ConsensusResult.Decision.AUTO_ACCEPTED for s in scored[0])
             if pool is None:
-                write(scored)
+                done += write(scored)
+                if progress:
+                    progress(0.5 + 0.5 * done / n_img, 1, f"stored {done} of {n_img} images")
             else:
-                pending = pool.submit(write, scored)
-            done += len(scored[0])
-            if pool is None and progress:
-                progress(0.5 + 0.5 * done / n_img, 1, f"stored {done} of {n_img} images")
+                pending.append(pool.submit(write_in_thread, scored))
     finally:
         if pool is not None:
-            pool.submit(lambda: connection.close())  # looked up there: the writer thread's own connection
             pool.shutdown(wait=True)
     if timings is not None:
         timings["prepare"] = prepare
