@@ -14,7 +14,7 @@ from django.db import connection
 from annotation.models import Annotation, Image
 from jointly.jobs.models import JobRun
 from jointly.jobs.services import _push_to_rq, enqueue
-from review.models import ConsensusResult, ProjectAgreement, ReviewTask
+from review.models import ConsensusResult, ProjectAgreement, ReviewTask, ScoreRound
 from review.services.scoring import WRITERS, score_project
 
 from ..conftest import ROOT, _test_database_url
@@ -38,7 +38,9 @@ def snapshot(project):
                                                                         "agreement", "version", "round"))
     statuses = dict(Image.objects.filter(project=project).values_list("pk", "status"))
     report = {k: v for k, v in ProjectAgreement.objects.get(project=project).report.items() if k != "timings"}
-    return results, consensus, versions, tasks, statuses, report
+    rounds = sorted(ScoreRound.objects.filter(project=project).values_list(
+        "image_id", "decision", "agreement", "reasons", "inputs", "n_annotators", "n_objects", "flag_counts"))
+    return results, consensus, versions, tasks, statuses, report, rounds
 
 
 def children_of(pid: int) -> list[int]:
@@ -117,6 +119,7 @@ def test_a_worker_killed_mid_rescore_leaves_whole_batches_and_a_rerun_equals_a_c
 
     # A clean run from the same inputs.
     ConsensusResult.objects.filter(project=world.project).delete()
+    ScoreRound.objects.filter(project=world.project).delete()
     Annotation.objects.filter(image__project=world.project, source="consensus").delete()
     ReviewTask.objects.filter(project=world.project).delete()
     ProjectAgreement.objects.filter(project=world.project).delete()
@@ -124,4 +127,5 @@ def test_a_worker_killed_mid_rescore_leaves_whole_batches_and_a_rerun_equals_a_c
     score_project(world.project, batch_size=4)
     clean = snapshot(world.project)
     assert rerun == clean
+    assert len(rerun[6]) == len(images)  # one score round per image: the killed run's batches added none twice
     assert set(rerun[4].values()) >= {"accepted"}

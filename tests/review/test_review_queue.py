@@ -8,7 +8,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from annotation.models import Assignment, Image
-from review.models import AuditTrailIsAppendOnly, ReviewDecision, ReviewTask
+from review.models import AuditTrailIsAppendOnly, ReviewDecision, ReviewTask, ScoreRound
 from review.services.queue import next_review
 from review.services.scoring import score_images
 
@@ -173,6 +173,12 @@ def test_the_audit_trail_has_no_update_or_delete_path(admin_client):
     with pytest.raises(Exception):
         Image.objects.filter(pk=world.images[0].pk).delete()  # protected: its decisions must stay
     assert ReviewDecision.objects.get().action == "accept_consensus"
+    score_round = ScoreRound.objects.get()  # score rounds are never rewritten either
+    score_round.decision = "auto_accepted"
+    with pytest.raises(AuditTrailIsAppendOnly):
+        score_round.save()
+    with pytest.raises(AuditTrailIsAppendOnly):
+        ScoreRound.objects.update(decision="auto_accepted")
     url = f"/admin/review/reviewdecision/{decision.pk}/"
     page = admin_client.get(url + "change/")
     assert page.status_code == 200 and b'name="action"' not in page.content
