@@ -189,7 +189,9 @@ class InstanceBatch:
             NaN entries (or ``None`` for all) fall back to ``w * h``.
         """
         bbox = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
-        kp = np.asarray(keypoints, dtype=np.float64).reshape(bbox.shape[0], -1, 3)
+        kp = np.asarray(keypoints, dtype=np.float64)
+        if kp.ndim != 3:  # flat rows; an empty (0, K, 3) array must keep its K, which reshape cannot infer
+            kp = kp.reshape(bbox.shape[0], -1, 3)
         box_area = bbox[:, 2] * bbox[:, 3]
         if area is None:
             area = box_area

@@ -408,9 +408,9 @@ def _prepared_batches(project: Project, rows: Rows, result: PipelineResult, spec
             })
         objects, consensus_instances, object_reasons = ([[] for _ in range(size)] for _ in range(3))
         c_ = object_order[object_bounds[n]:object_bounds[n + 1]]
-        keypoints = np.concatenate([np.round(cinst.xy[c_], 3), cinst.v[c_][..., None]], axis=2).reshape(len(c_), -1)
-        keypoints = keypoints.astype(object)
-        keypoints[:, 2::3] = cinst.v[c_].astype(int).tolist()  # visibility stays an int in JSON
+        keypoints = np.concatenate([np.round(cinst.xy[c_], 3), cinst.v[c_][..., None]], axis=2)
+        keypoints = keypoints.reshape(len(c_), 3 * cinst.xy.shape[1]).astype(object)  # explicit: maybe no object
+        keypoints[:, 2::3] = cinst.v[c_].astype(np.int64)  # visibility stays an int in JSON (object: Python ints)
         for c, img, kp, box, area, support, quorum, accepted, spread, undecided in zip(
             c_.tolist(), (cinst.image[c_] - lo).tolist(), keypoints.tolist(), np.round(cinst.bbox[c_], 3).tolist(),
             np.round(cinst.area[c_], 3).tolist(), con.support[c_].tolist(), con.quorum[c_].tolist(),

@@ -219,7 +219,7 @@ def load_rows(images: ImageRows, spec: SkeletonSpec, max_instances: int | None =
         raise RuntimeError("scoring read instances out of step with their annotations")
     starts = np.cumsum(kept) - kept
     batch = InstanceBatch.from_arrays(
-        keypoints, boxes, ann_image[owner], np.searchsorted(annotators, ann[owner, 2]), area=areas,
+        keypoints.reshape(-1, k, 3), boxes, ann_image[owner], np.searchsorted(annotators, ann[owner, 2]), area=areas,
         n_images=n_img, n_sources=max(len(annotators), 1),
     )
     return Rows(

@@ -277,3 +277,13 @@ def test_the_report_says_when_annotator_offsets_were_subtracted(settings):
     report = score_project(world.project).report
     assert report["offsets_subtracted"] is True
     assert len(report["annotators"]["noise_var"]) == 3 and len(report["annotators"]["noise_var"][0]) == 17
+
+
+def test_an_image_everyone_left_empty_is_scored_not_crashed():
+    world = make_scored_world(2, seed=21)
+    Annotation.objects.filter(image__in=world.images).update(instances=[])
+    summary = score_images(im.pk for im in world.images)
+    assert summary["scored"] == 2
+    for image in world.images:
+        consensus = Annotation.objects.get(image=image, source="consensus")
+        assert consensus.instances == []
