@@ -38,22 +38,21 @@ from itertools import combinations
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotation.models import Annotation, Image, Project, SkeletonSpec
+from annotation.models import Image, Project, SkeletonSpec
 from annotation.services import image_status
 from review.agreement import FLAG_CODES, AnnotatorHistory, NoiseModel, PipelineResult, run_pipeline, summarize
 from review.agreement.oks import pair_agreement
 
 from .quality import pause_annotators_below_loo_floor
 from .scoring_rows import ImageRows, Rows, load_rows
+from jointly.bulk import is_postgresql
 from .scoring_writer import write_batch
 from ..models import ConsensusResult, ProjectAgreement, ReviewTask
 
-Source = Annotation.Source
 #: Flags that send an image to review on their own. The others are shown but
 #: do not block: visibility disagreement already lowers the agreement, a point
 #: just past the image border passed submit validation's tolerance, and limb
@@ -318,7 +317,7 @@ def _store(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonS
         finally:
             connection.close()  # looked up in the writer thread: its own connection
 
-    threaded = connection.vendor == "postgresql" and not connection.in_atomic_block and n_img > batch_size
+    threaded = is_postgresql() and not connection.in_atomic_block and n_img > batch_size
     pool = ThreadPoolExecutor(max_workers=WRITERS) if threaded else None
     pending: list = []
     try:

@@ -22,8 +22,10 @@ import numpy as np
 import orjson
 from django.db import connection, transaction
 
-from annotation.models import Annotation, Assignment, Image, SkeletonSpec
+from annotation.models import Annotation, Assignment, SkeletonSpec
 from review.agreement import InstanceBatch
+
+from jointly.bulk import is_postgresql
 
 from .scoring_sql import id_filter
 
@@ -168,7 +170,7 @@ def _read(images: ImageRows, k: int, cap: int | None) -> list[tuple]:
     once (the database renders numbers on every core); inside one (a few images scored under their
     row locks, or a test's transaction) everything stays on this connection, which sees what it wrote."""
     pieces = [images.ids[i:i + READ_CHUNK] for i in range(0, len(images), READ_CHUNK)]
-    if connection.vendor != "postgresql":
+    if not is_postgresql():
         return [_read_chunk_text(piece, k, cap) for piece in pieces]
     if connection.in_atomic_block or len(pieces) < 2:
         return [_read_chunk_postgresql(piece, k, cap) for piece in pieces]

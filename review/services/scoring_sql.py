@@ -7,12 +7,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import orjson
-from django.db import connection
+from jointly.bulk import is_postgresql
 
-
-
-def is_postgresql() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def id_filter(ids: list[int], name: str) -> tuple[str, dict]:

@@ -28,6 +28,7 @@ from django.db.models.expressions import RawSQL
 from annotation.models import Annotation, Image, Project
 from annotation.services import image_status
 from annotation.services.annotations import replace_source_annotations
+from jointly.bulk import is_postgresql
 
 from ..models import ConsensusResult, ReviewDecision, ReviewTask, ScoreRound
 from .scoring_sql import differs, fill_temp_table, id_filter
@@ -109,7 +110,7 @@ def _used(params: dict, sql: str) -> dict | None:
 
 def _locked_statuses(ids: list[int]) -> dict[int, str]:
     ids_sql, params = id_filter(ids, "ids")
-    lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
+    lock = " ORDER BY id FOR UPDATE" if is_postgresql() else ""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id, status FROM {Image._meta.db_table} WHERE id {ids_sql}{lock}", params)
         return dict(cursor.fetchall())
