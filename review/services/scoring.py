@@ -44,12 +44,12 @@ from django.utils import timezone
 
 from annotation.models import Image, Project, SkeletonSpec
 from annotation.services import image_status
+from jointly.bulk import is_postgresql
 from review.agreement import FLAG_CODES, AnnotatorHistory, NoiseModel, PipelineResult, run_pipeline, summarize
 from review.agreement.oks import pair_agreement
 
 from .quality import pause_annotators_below_loo_floor
 from .scoring_rows import ImageRows, Rows, load_rows
-from jointly.bulk import is_postgresql
 from .scoring_writer import write_batch
 from ..models import ConsensusResult, ProjectAgreement, ReviewTask
 
