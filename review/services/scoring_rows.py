@@ -1,16 +1,15 @@
 """What scoring reads: every counted annotator label of a set of images, as flat NumPy arrays.
 
-A project rescore reads hundreds of thousands of annotations. Building a
-model per row, or walking every instance in a Python loop, cost more than
-the agreement engine itself. One query per chunk of images returns one row
-per annotation with its instances as JSON text (PostgreSQL renders jsonb as
-text faster than any other way out of it: splitting the instances there, or
-casting to float8, costs it two to four times more), orjson parses the whole
-chunk's text in one call, and comprehensions hand NumPy the lists it stacks.
-
-While Python parses one chunk, a helper thread already waits for the next
-one on the same connection: the database renders and Python parses at the
-same time, on different cores.
+A project rescore reads hundreds of thousands of annotations (tens of
+millions of numbers). Building a model per row, or a Python float per
+number, cost more than the agreement engine itself. On PostgreSQL one binary
+COPY per chunk of images returns a row per instance in which the database
+has already turned the JSON numbers into float8 arrays (`jsonb_to_recordset`);
+every field has a fixed size, so NumPy reads a chunk's bytes as one
+structured array with no Python object per number. Turning text into floats
+costs PostgreSQL about as much as orjson, but it runs on every core: a
+project rescore reads with two connections at once. SQLite (the embedded
+default, small projects) reads the JSON text and orjson parses it.
 """
 
 from __future__ import annotations
@@ -23,15 +22,14 @@ import orjson
 from django.db import connection, transaction
 
 from annotation.models import Annotation, Assignment, SkeletonSpec
-from review.agreement import InstanceBatch
-
 from jointly.bulk import is_postgresql
+from review.agreement import InstanceBatch
 
 from .scoring_sql import id_filter
 
 Source = Annotation.Source
-#: Images per read query: big enough that per-query costs vanish, small enough that parsing one
-#: chunk overlaps reading the next for most of the read.
+#: Images per read query: big enough that per-query costs vanish, small enough that a chunk's rows
+#: stay tens of MB and the readers share the work evenly.
 READ_CHUNK = 10_000
 #: Connections reading chunks at once in a project rescore.
 READERS = 2
