@@ -110,17 +110,10 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
         "active_ms": assignment.active_ms,
         # A rework round: the QA lead's comments, each pinned to an instance and keypoint index of
         # the annotator's own previous labels (given back as the draft), optionally to a point. A new
-        # annotator of an image a QA lead gave to new people gets that rejection's comments.
-        "review_comments": assignment.review_comments or (
-            reassigned_comments(image.pk) if assignment.state == Assignment.State.LEASED else []),
+        # annotator of an image a QA lead gave to new people gets that rejection's comments, set
+        # by the lease itself (engine.rules.reassigned_comments_sql).
+        "review_comments": assignment.review_comments or [],
     }
-
-
-def reassigned_comments(image_id: int) -> list:
-    """The comments of the latest rejection that set labels of this image aside (kept on the rejected
-    assignments, keypoint and point only); [] for the images that never had one."""
-    return (Assignment.objects.filter(image_id=image_id, state=Assignment.State.REJECTED)
-            .exclude(review_comments=[]).order_by("-id").values_list("review_comments", flat=True).first() or [])
 
 
 def lease_next_task(request, user, project: Project) -> tuple[dict | None, int]:
