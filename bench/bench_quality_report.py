@@ -201,7 +201,8 @@ def main() -> None:
     if baseline:
         print(f"  speed-up x{baseline['elapsed'] / elapsed:.1f}; decisions identical: "
               f"{baseline['decisions'] == decisions}")
-    print(f"  target: under {TARGET_S:.0f} s -> {'met' if elapsed < TARGET_S else 'NOT met'} (now {load()})")
+    verdict = ("met" if elapsed < TARGET_S else "NOT met") if report.n_images >= 100_000 else "set for 100,000 images"
+    print(f"  target: under {TARGET_S:.0f} s for 100,000 images -> {verdict} (now {load()})")
     print(f"  engine stages (s): { {k: v for k, v in timings.items() if k not in ('read', 'prepare', 'write')} }")
     print(f"  agreement {report.report['agreement']:.3f}; auto-accepted {decisions['auto_accepted']:,}, "
           f"needs review {decisions['needs_review']:,}; flags {report.report['flags']}")
