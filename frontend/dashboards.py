@@ -17,6 +17,7 @@ from django.db.models import Count, F, IntegerField, Q, Value
 from django.db.models.functions import Cast, Floor, Least, TruncDate
 from django.utils import timezone
 
+from annotation.access import visible_jobs
 from annotation.models import Assignment, Image, Project
 from jointly.jobs.models import JobRun
 from review.models import ConsensusResult, ProjectAgreement, ReviewDecision, ReviewTask
@@ -109,10 +110,9 @@ def keypoint_agreement(project: Project) -> dict | None:
 
 
 def running_jobs(user, *, limit: int = 50) -> list[dict]:
-    """The caller's queued and running jobs (staff: everyone's), newest first, as the jobs API shows them."""
-    queryset = JobRun.objects.filter(state__in=RUNNING)
-    if not user.is_staff:
-        queryset = queryset.filter(created_by=user)
+    """Queued and running jobs the caller may watch (access.visible_jobs: their own and their managed
+    projects'), newest first, as the jobs API shows them."""
+    queryset = visible_jobs(user).filter(state__in=RUNNING)
     return [job_row(run) for run in queryset.order_by("-created_at")[:limit]]
 
 

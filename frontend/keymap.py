@@ -55,11 +55,11 @@ REVIEW_KEYMAP = [
     {"action": "toggle_spread", "keys": ["s"], "label": "Show or hide the spread ellipses"},
     {"action": "accept_consensus", "keys": ["a"], "label": "Accept the consensus"},
     {"action": "accept_annotator", "keys": ["shift+1-9"], "label": "Accept annotator N's labels"},
-    {"action": "edit", "keys": ["e"], "label": "Edit a copy of the consensus (drag points; Enter saves, Esc leaves)"},
+    {"action": "edit", "keys": ["e"],
+     "label": "Edit a copy of the consensus with the editor's tools and keys (Enter saves, Esc leaves)"},
     {"action": "reject", "keys": ["r"], "label": "Reject: click a keypoint to pin a comment, then Send back"},
     {"action": "release", "keys": ["x"], "label": "Give the task back to the queue"},
     {"action": "zoom_in", "keys": ["+", "="], "label": "Zoom in (or the mouse wheel)"},
     {"action": "zoom_out", "keys": ["-"], "label": "Zoom out (or the mouse wheel)"},
     {"action": "fit", "keys": ["0"], "label": "Fit the image to the screen"},
-    {"action": "undo", "keys": ["ctrl+z"], "label": "Edit: undo"},
 ]

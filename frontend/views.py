@@ -86,6 +86,7 @@ def review_workspace(request, project_id: int):
             "home": reverse("home"),
         },
         "keymap": REVIEW_KEYMAP,
+        "edit_keymap": KEYMAP,  # edit mode is the editor's: its keys, as the person bound them
     }
     return render(request, "frontend/review.html", {"project": project, "config": config, "keymap": REVIEW_KEYMAP})
 

@@ -21,14 +21,17 @@ from jointly.jobs.services import enqueue
 
 from . import presenters
 from .models import ConsensusResult, ProjectAgreement
-from .selectors import annotator_names
+from .selectors import annotator_names, object_members
 
 
 class ConsensusAnnotationSerializer(serializers.Serializer):
     annotation = serializers.IntegerField(allow_null=True)
     version = serializers.IntegerField(allow_null=True)
     instances = serializers.ListField(child=serializers.DictField())
-    objects = serializers.ListField(child=serializers.DictField(), help_text="Per consensus object: support, quorum.")
+    objects = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Per consensus object: support, quorum, accepted, spread, and members "
+                  "([{annotator, instance, flipped}]: which annotator instance joined it).")
 
 
 class ImageConsensusSerializer(serializers.Serializer):
@@ -85,24 +88,28 @@ class ImageConsensus(APIView):
             raise NotFound(f"Image {pk} has not been scored yet (status '{image.status}').")
         consensus = Annotation.objects.filter(image=image, source=Annotation.Source.CONSENSUS).first()
         scores = result.annotator_scores.get("per_annotator", {})
+        visible = visible_annotator_ids(request.user, image.project)
         annotators, pairwise, flags = presenters.consensus_annotators(
-            scores, result.annotator_scores.get("pairwise", {}), result.flags,
-            visible_annotator_ids(request.user, image.project),
+            scores, result.annotator_scores.get("pairwise", {}), result.flags, visible,
         )
+        spec = image.project.skeleton.spec()
+        members = object_members(image, spec, consensus.instances if consensus else [])
         return Response({
             "image": image.pk,
             "status": image.status,
             "decision": result.decision,
             "reasons": result.reasons,
             "agreement": result.agreement,
-            "keypoint_agreement": dict(zip(image.project.skeleton.spec().names, result.keypoint_agreement)),
+            "keypoint_agreement": dict(zip(spec.names, result.keypoint_agreement)),
             "visibility_agreement": result.visibility_agreement,
             "n_annotators": result.n_annotators,
             "consensus": {
                 "annotation": consensus.pk if consensus else None,
                 "version": consensus.version if consensus else None,
                 "instances": consensus.instances if consensus else [],
-                "objects": result.clusters,
+                # members: [{annotator, instance, flipped}] of each accepted object (the caller's visible
+                # annotators only); a rejected object has no consensus instance and no members.
+                "objects": presenters.with_members(result.clusters, members, visible),
             },
             "annotators": annotators,
             "pairwise_oks": pairwise,

@@ -38,7 +38,11 @@ class ConsensusResult(models.Model):
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["project", "decision"])]
+        indexes = [
+            models.Index(fields=["project", "decision"]),
+            # The project dashboard's daily activity counts a project's scorings per day.
+            models.Index(fields=["project", "computed_at"], name="consensus_project_computed"),
+        ]
 
     def __str__(self):
         return f"image {self.image_id}: {self.decision} (OKS {self.agreement})"
@@ -75,6 +79,8 @@ class ReviewTask(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="review_leases"
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    ahead = models.BooleanField(
+        default=False, help_text="Leased ahead of the QA lead's current task (prefetched by the workspace).")
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 

@@ -61,9 +61,13 @@ class NextReviewView(APIView):
         204: OpenApiResponse(description="The queue is empty."),
     })
     def post(self, request, project_id: int):
-        """Lease the next review task (rework results first, lowest agreement first, spot checks interleaved)."""
+        """Lease the next review task (rework results first, lowest agreement first, spot checks interleaved).
+
+        With `?ahead=1` while holding a task: lease the task after it (or return the one already
+        leased ahead), so the workspace can fetch it while the QA lead decides.
+        """
         project = get_object_or_404(review_projects(request.user), pk=project_id)
-        task, created = next_review(request.user, project)
+        task, created = next_review(request.user, project, ahead=request.GET.get("ahead") in ("1", "true"))
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return task_response(task, status.HTTP_201_CREATED if created else status.HTTP_200_OK)

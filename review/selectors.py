@@ -16,6 +16,7 @@ from annotation.access import reviewable_projects, statistics_scope
 from annotation.models import Annotation, Assignment, Image, Project
 
 from .models import ConsensusResult, ReviewDecision, ReviewTask, ScoreRound
+from .presenters import consensus_members, with_members
 
 Source = Annotation.Source
 User = get_user_model()
@@ -33,6 +34,20 @@ def reviewable_images(user):
     return Image.objects.filter(project__in=reviewable_projects(user))
 
 
+def counted_annotations(image: Image):
+    """The image's stored labels of every source, less annotator labels a reassigning reject set aside."""
+    return Annotation.objects.filter(image=image).exclude(
+        source=Source.ANNOTATOR, assignments__state=Assignment.State.REJECTED)
+
+
+def object_members(image: Image, spec, consensus: list[dict], annotations=None) -> list[list[dict]]:
+    """Per consensus instance: the annotator instances that joined it (presenters.consensus_members)."""
+    if annotations is None:
+        annotations = counted_annotations(image).filter(source=Source.ANNOTATOR).order_by("annotator_id", "id")
+    labels = [(a.annotator_id, a.instances) for a in annotations if a.source == Source.ANNOTATOR]
+    return consensus_members(labels, consensus, spec)
+
+
 def review_picture(task: ReviewTask) -> dict:
     """Everything a decision needs, in one dict (a handful of queries, none per annotator).
 
@@ -42,10 +57,7 @@ def review_picture(task: ReviewTask) -> dict:
     image = Image.objects.select_related("project__skeleton").get(pk=task.image_id)
     project: Project = image.project
     spec = project.skeleton.spec()
-    annotations = list(
-        Annotation.objects.filter(image=image).exclude(source=Source.ANNOTATOR, assignments__state=Assignment.State.REJECTED)
-        .select_related("annotator").order_by("source", "annotator_id", "id")
-    )
+    annotations = list(counted_annotations(image).select_related("annotator").order_by("source", "annotator_id", "id"))
     result = ConsensusResult.objects.filter(image=image).first()
     per_annotator = (result.annotator_scores.get("per_annotator", {}) if result else {})
     flags = result.flags if result else []
@@ -60,7 +72,8 @@ def review_picture(task: ReviewTask) -> dict:
         "task": {
             "id": task.pk, "project": project.pk, "state": task.state, "kind": task.kind, "round": task.round,
             "reasons": task.reasons, "agreement": task.agreement, "version": task.version,
-            "leased_by": task.leased_by_id, "lease_expires_at": task.lease_expires_at, "created_at": task.created_at,
+            "leased_by": task.leased_by_id, "lease_expires_at": task.lease_expires_at, "ahead": task.ahead,
+            "created_at": task.created_at,
         },
         "version": task.version,
         "image": {"id": image.pk, "file_name": image.file_name, "url": image.file.url if image.file else None,
@@ -81,9 +94,11 @@ def review_picture(task: ReviewTask) -> dict:
             "annotation": consensus.pk if consensus else None,
             "version": consensus.version if consensus else None,
             "instances": consensus.instances if consensus else [],
-            # Per consensus object: support, quorum, accepted, and per keypoint the
-            # annotators' spread around the consensus in sigmas (null: not labeled).
-            "objects": [{**o, "spread_sigmas": dict(zip(spec.names, o.get("spread") or []))} for o in objects],
+            # Per consensus object: support, quorum, accepted, its members (which annotator instance
+            # joined it), and per keypoint the annotators' spread around the consensus in sigmas
+            # (null: not labeled).
+            "objects": [{**o, "spread_sigmas": dict(zip(spec.names, o.get("spread") or []))} for o in with_members(
+                objects, object_members(image, spec, consensus.instances if consensus else [], annotations))],
         },
         "agreement": result.agreement if result else None,
         "keypoint_agreement": dict(zip(spec.names, result.keypoint_agreement)) if result else {},

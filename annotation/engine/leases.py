@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, TypeVar
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -18,6 +18,7 @@ from . import rules
 from .paths import lock, statements
 
 State = Assignment.State
+T = TypeVar("T")
 #: How many candidates one `next_task` may inspect and find full after
 #: reclaiming their overdue leases before it gives up for this call.
 SELECTION_ATTEMPTS = 8
@@ -51,6 +52,27 @@ def _promote_lease_ahead(user, project: Project, now: datetime) -> Assignment | 
         return assignment
 
 
+def lease_ahead_rule(
+    ahead: bool, held: Callable[[bool], T | None], promote: Callable[[], T | None],
+) -> tuple[bool, T | None]:
+    """The lease-ahead rule, shared by the annotators' queue and the QA leads' (review/services/queue.py).
+
+    A person holds at most a current lease and one leased ahead of it. Returns
+    (ahead, held): whether this call leases ahead, and the lease it answers with
+    if the caller already has one. A plain `next` answers with the current lease,
+    or, when there is none (it was submitted or decided), promotes the one taken
+    ahead to current. `ahead` while a current lease exists answers with the lease
+    already taken ahead (None: lease one); without a current lease (after the
+    promotion found nothing) it is a plain `next`.
+    held(ahead) reads the caller's lease of that kind; promote() makes the one
+    taken ahead current and returns it (None when there was none).
+    """
+    current = held(False) or promote()
+    if not ahead or current is None:
+        return False, current
+    return True, held(True)
+
+
 def next_task(
     user, project: Project, *, vendor_id: int | None, now: datetime | None = None,
     rng: Callable[[], float] = random.random, may_hold_lease: bool = True, ahead: bool = False,
@@ -78,13 +100,11 @@ def next_task(
     gold_only: an annotator still qualifying gets gold images only.
     """
     now = now or timezone.now()
-    if ahead and (not may_hold_lease or (
-        open_lease(user, project) is None and _promote_lease_ahead(user, project, now) is None
-    )):
-        ahead = False  # no current lease to lease ahead of: this is a plain next
-    held = open_lease(user, project, ahead=ahead) if may_hold_lease else None
-    if held is None and may_hold_lease and not ahead:
-        held = _promote_lease_ahead(user, project, now)
+    if may_hold_lease:
+        ahead, held = lease_ahead_rule(
+            ahead, lambda kind: open_lease(user, project, ahead=kind), lambda: _promote_lease_ahead(user, project, now))
+    else:
+        ahead, held = False, None  # no current lease to lease ahead of: this is a plain next
     if held is not None:
         if held.lease_expires_at > now:
             return held, False

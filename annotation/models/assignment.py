@@ -71,6 +71,8 @@ class Assignment(models.Model):
             models.Index(fields=["image", "state"]),
             models.Index(fields=["state", "lease_expires_at"]),
             models.Index(fields=["vendor", "submitted_at"]),
+            # The project dashboard's daily activity counts a project's submissions per day.
+            models.Index(fields=["project", "submitted_at"], name="assignment_project_submitted"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["image", "annotator"], name="one_assignment_per_image_and_annotator"),

@@ -1,5 +1,7 @@
 from rest_framework import generics, serializers
 
+from annotation.access import visible_jobs
+
 from .models import JobRun
 from .services import reconcile_job_run
 
@@ -14,14 +16,13 @@ class JobRunSerializer(serializers.ModelSerializer):
 
 
 class JobDetail(generics.RetrieveAPIView):
-    """State and progress of a job the caller started (staff see every job)."""
+    """State and progress of a job the caller may watch: theirs, or one of a project they manage
+    (staff see every job); anything else is a 404."""
 
     serializer_class = JobRunSerializer
 
     def get_queryset(self):
-        user = self.request.user
-        queryset = JobRun.objects.all()
-        return queryset if user.is_staff else queryset.filter(created_by=user)
+        return visible_jobs(self.request.user)
 
     def get_object(self):
         run = super().get_object()

@@ -6,13 +6,14 @@ parallel arrays a review queue can sort and a Django job can store as rows.
 =========================  ===============================================
 code                       raised when
 =========================  ===============================================
-left_right_swap            splitting an object's annotators into the two
-                           orientations of a flip pair (e.g. left/right knee)
-                           is likelier than no swap by ``swap_margin`` (log
-                           likelihood ratio, against each annotator's
-                           scatter and swap record); the
-                           minority side is flagged, or on an even split
-                           the side with the worse history
+left_right_swap            the most probable orientation of an object's
+                           members, given their points (weighted by each
+                           annotator's scatter) and each annotator's learned
+                           swap rate, has them exchange a flip pair (e.g.
+                           left/right knee) or mirror the person, with at
+                           least ``swap_margin`` of evidence (log likelihood
+                           ratio); the swapped members are flagged, on an
+                           even split the one with the higher swap rate
                            (`orientation.orient_members`)
 outside_image              a labeled keypoint lies outside the image
 outside_box                a labeled keypoint lies more than ``box_margin``

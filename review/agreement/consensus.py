@@ -119,8 +119,8 @@ class _Learned:
     reject: float
 
 
-def _learned_center(px, py, lab, src, scale, learned: _Learned, k: int):
-    """Inverse-variance weighted mean without gross clicks; the geometric median where history is short.
+def _learned_weights(px, py, lab, src, scale, learned: _Learned, k: int):
+    """Points and weights of the learned consensus: offsets removed, inverse-variance weights, gross clicks out.
 
     Parameters
     ----------
@@ -134,7 +134,12 @@ def _learned_center(px, py, lab, src, scale, learned: _Learned, k: int):
 
     Returns
     -------
-    cx, cy : ndarray, shape (R*K,)
+    px, py : ndarray, shape (M, R*K)
+        The points, less their annotator's offset if ``learned.offset``.
+    w : ndarray, shape (M, R*K)
+        ``1 / variance`` of the points kept, 0 for gross clicks and the unlabeled.
+    short : ndarray, shape (Q,), int
+        Point sets with a labeler of too little history (their weights are not to be used).
     """
     m = px.shape[0]
     cell = (src[:, :, None] * k + np.arange(k)).reshape(m, -1)  # (M, R*K) annotator-keypoint cell
@@ -148,12 +153,52 @@ def _learned_center(px, py, lab, src, scale, learned: _Learned, k: int):
         keep = lab & (((px - mx) ** 2 + (py - my) ** 2) <= learned.reject * v)
         keep |= lab & ~keep.any(0)
         w = np.where(keep, 1.0 / v, 0.0)
+    return px, py, w, np.flatnonzero(~known)
+
+
+def _learned_center(parts, lab):
+    """Inverse-variance weighted mean without gross clicks; the geometric median where history is short.
+
+    Parameters
+    ----------
+    parts : `_learned_weights`'s result
+    lab : ndarray, shape (M, R*K), bool
+
+    Returns
+    -------
+    cx, cy : ndarray, shape (R*K,)
+    """
+    px, py, w, short = parts
+    with np.errstate(invalid="ignore", divide="ignore"):
         cx, cy = mean_soa(px, py, w)
-    short = np.flatnonzero(~known)
     if short.size:  # too little history: the geometric median, as without a noise model
         cx[short], cy[short] = median_soa(take_cols(px, short), take_cols(py, short),
                                           take_cols(lab, short).astype(np.float64))
     return cx, cy
+
+
+def _learned_leave_one_out(parts, lab):
+    """Every member's others' learned consensus at once: (M, R*K) arrays, row j without slot j.
+
+    The weighted mean less one point is closed-form; where the others are
+    all gross clicks by the full set's median, or someone's history is
+    short, the others' geometric median.
+    """
+    px, py, w, short = parts
+    m = px.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rest = w.sum(0) - w
+        lx = ((w * px).sum(0) - w * px) / rest
+        ly = ((w * py).sum(0) - w * py) / rest
+    others = lab.sum(0) - lab  # labelers besides slot j
+    redo = np.union1d(np.flatnonzero(((rest <= 0) & (others > 0)).any(0)), short)
+    if redo.size:
+        rx, ry, rl = take_cols(px, redo), take_cols(py, redo), take_cols(lab, redo).astype(np.float64)
+        for j in range(m):  # loop over member slots
+            wj = rl.copy()
+            wj[j] = 0.0
+            lx[j, redo], ly[j, redo] = median_soa(rx, ry, wj)
+    return lx, ly
 
 
 def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, loo_lo, learned=None) -> None:
@@ -185,8 +230,13 @@ def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, l
     py = np.where(lab, y, 0.0)
     w_l, w_a, w_v = wlab.sum(0), w_k.sum(0), np.where(vis, w_k, 0.0).sum(0)
     n_lab = np.count_nonzero(lab, axis=0)
-    center = mean_soa if method == "mean" else median_soa  # "learned" leaves one out by the median
+    center = mean_soa if method == "mean" else median_soa
     rows = slice(lo, lo + r)
+    parts = None
+
+    def learned_parts(area):
+        scale_k = (np.sqrt(area)[:, None] * sigmas[None, :]).reshape(-1)
+        return _learned_weights(px, py, lab, np.where(present, batch.source[idx], 0), scale_k, learned, k)
 
     if out is not None:
         # Votes: labeled by weighted majority (ties -> labeled), then visible vs occluded.
@@ -194,8 +244,8 @@ def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, l
         v_out = np.where(labeled, np.where(2 * w_v >= w_l, 2, 1), 0).astype(np.int8)
         area = masked_median0(ar, present)
         if method == "learned":
-            scale_k = (np.sqrt(area)[:, None] * sigmas[None, :]).reshape(-1)
-            cx, cy = _learned_center(px, py, lab, np.where(present, batch.source[idx], 0), scale_k, learned, k)
+            parts = learned_parts(area)
+            cx, cy = _learned_center(parts, lab)
         else:
             cx, cy = center(px, py, wlab)
         cx = np.where(labeled, cx, 0.0)
@@ -221,7 +271,11 @@ def _kernel_chunk(batch, members, keep, sigmas, method, weights, out, lo, loo, l
         l_v = w_v - np.where(vis, w_k, 0.0)
         labeled = (2 * l_l >= l_a) & (l_l > 0)
         v_out = np.where(labeled, np.where(2 * l_v >= l_l, 2, 1), 0).astype(np.int8)
-        if method == "mean" or (m <= 3 and (weights is None or np.all(w_k == pres_k))):
+        if method == "learned":  # the others' learned consensus, as the consensus itself is built
+            if parts is None:
+                parts = learned_parts(masked_median0(ar, present))
+            lx, ly = _learned_leave_one_out(parts, lab)
+        elif method == "mean" or (m <= 3 and (weights is None or np.all(w_k == pres_k))):
             # the others' weighted mean; for <= 2 equal-weight points also their geometric median
             with np.errstate(invalid="ignore", divide="ignore"):
                 lx = ((wlab * px).sum(0) - wlab * px) / l_l

@@ -18,13 +18,14 @@ drawn): kept callable so that the benchmark and tests compare against it.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .batch import InstanceBatch, instance_pairs
-from .checks import Flags, run_checks
+from .checks import Flags, check_visibility, run_checks, swap_flags
 from .clustering import Clusters, cluster_instances, mirror_tolerant
 from .consensus import Consensus, LeaveOneOut, consensus_from_clusters, image_replicas
 from .image_agreement import ImageAgreement, image_agreement
@@ -92,7 +93,9 @@ class PipelineResult:
     offsets_subtracted : bool
         The consensus removed each annotator's learned systematic offset.
     timings : dict of str to float
-        Seconds per stage.
+        Seconds per stage, and ``total`` (wall): image agreement, checks
+        and sigmas run on a second thread beside the others, so the stages
+        add up to more than the total.
     """
 
     consensus: Consensus
@@ -124,6 +127,10 @@ class _Timer:
         t0 = time.perf_counter()
         yield
         self.times[stage] = self.times.get(stage, 0.0) + time.perf_counter() - t0
+
+    def run(self, stage: str, fn, *args, **kwargs):
+        with self(stage):
+            return fn(*args, **kwargs)
 
 
 def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quorum=None,
@@ -187,6 +194,7 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
         raise ValueError(f"skeleton has {sk.num_keypoints} keypoints, batch {batch.num_keypoints}")
     sig = sk.sigmas
     timer = _Timer()
+    started = time.perf_counter()
 
     with timer("sort"):
         if batch.is_sorted:
@@ -208,60 +216,60 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
         cross = sb.source[a] != sb.source[b]
         same_pairs = (a[~cross], b[~cross])
         a, b = a[cross], b[cross]
-    with timer("agreement"):
-        sim = pair_agreement(sb, a, b, sig, dtype=dtype)
-    with timer("matching"):
-        match_sim = mirror_tolerant(sb, a, b, sim, sig, sk.flip_permutation, threshold=threshold)
-        clusters = cluster_instances(sb, a, b, match_sim, threshold)
-    with timer("orientation"):
-        prior = None if history is None else (history.checked, history.swapped)
-        orientation = orient_members(sb, clusters, sk, margin=swap_margin, prior=prior)
-    noise = None
-    if orient or method == "learned":
-        with timer("noise"):
-            # learned as drawn: a swapped joint lies beyond the gross-click limit and is left out
-            noise = learn_noise(sb, clusters, sig, prior=None if history is None else history.noise)
-        with timer("orientation"):
-            # disputes judged again against the scatter each annotator is known for (a sloppy
-            # annotator's close pair is noise, not a swap) and the odds of each of them swapping
-            disputed = orientation.disputed
-            for _ in range(2):  # the second pass uses the rates the first one corrected
-                orientation = orient_members(sb, clusters, sk, margin=swap_margin, prior=prior, noise=noise,
-                                             objects=disputed, rates=orientation.swap_rate)
-    with timer("orientation"):
-        ob = exchange_pairs(sb, orientation.exchanged, sk.flip_pairs) if orient else sb
-    with timer("consensus"):
-        first = method if method in ("learned", "median", "mean") else "median"  # weighted: unweighted first
-        consensus, loo = consensus_from_clusters(ob, clusters, sig, quorum=quorum, replicas=replicas, method=first,
-                                                 noise=noise, subtract_offsets=subtract_offsets,
-                                                 with_leave_one_out=True)
-        consensus = replace(consensus, undecided=orientation.undecided)
-    with timer("image_agreement"):
+    # Stages that need only what is known so far run on a second thread while the main one goes
+    # on (NumPy releases the GIL inside its loops): the checks of single instances beside matching,
+    # image agreement beside orientation and consensus, the rest of the checks and sigmas beside
+    # reliability.
+    with ThreadPoolExecutor(max_workers=1) as side:
+        alone = side.submit(timer.run, "checks", run_checks, sb, sk, image_size=image_size, box_margin=box_margin,
+                            limb_z=limb_z, duplicate_threshold=duplicate_threshold, same_pairs=same_pairs)
+        with timer("agreement"):
+            sim = pair_agreement(sb, a, b, sig, dtype=dtype)
+        with timer("matching"):
+            match_sim = mirror_tolerant(sb, a, b, sim, sig, sk.flip_permutation, threshold=threshold)
+            clusters = cluster_instances(sb, a, b, match_sim, threshold)
         cl, pa, pb = clusters.member_pairs()
-        images = image_agreement(sb, clusters, sig, replicas=replicas, member_pairs=(cl, pa, pb))
-    with timer("reliability"):
-        # as drawn against the others' (oriented) consensus: a swap costs its annotator
-        loo_oks, loo_per = pair_agreement(sb, loo.instance, np.arange(len(loo)), sig, other=loo.reference,
-                                          keypoints=True)
-        reliability = annotator_reliability(ob, consensus, loo, sig, assignments=assignments, gold=gold,
-                                            pck_threshold=pck_threshold, member_pairs=(pa, pb),
-                                            loo_scores=(loo_oks, loo_per), noise=noise)
-        instance_oks = np.full(len(sb), np.nan)
-        instance_oks[loo.instance] = loo_oks
-        missed = missed_objects(sb, consensus, assignments)
-    if method.startswith("weighted_"):
+        images = side.submit(timer.run, "image_agreement", image_agreement, sb, clusters, sig, replicas=replicas,
+                             member_pairs=(cl, pa, pb))
+        noise = None
+        if orient or method == "learned":
+            with timer("noise"):
+                # learned as drawn: a swapped joint lies beyond the gross-click limit and is left out
+                noise = learn_noise(sb, clusters, sig, prior=None if history is None else history.noise)
+        with timer("orientation"):
+            # each member's points judged against the scatter its annotator is known for (a sloppy
+            # annotator's close pair is noise, not a swap), and the odds of each of them swapping
+            prior = None if history is None else (history.checked, history.swapped)
+            orientation = orient_members(sb, clusters, sk, margin=swap_margin, prior=prior, noise=noise)
+        with timer("orientation"):
+            ob = exchange_pairs(sb, orientation.exchanged, sk.flip_pairs) if orient else sb
         with timer("consensus"):
-            consensus = consensus_from_clusters(ob, clusters, sig, quorum=quorum, replicas=replicas,
-                                                method=method.removeprefix("weighted_"),
-                                                weights=reliability.weight)
+            first = method if method in ("learned", "median", "mean") else "median"  # weighted: unweighted first
+            consensus, loo = consensus_from_clusters(ob, clusters, sig, quorum=quorum, replicas=replicas, method=first,
+                                                     noise=noise, subtract_offsets=subtract_offsets,
+                                                     with_leave_one_out=True)
             consensus = replace(consensus, undecided=orientation.undecided)
-    with timer("checks"):
-        flags = run_checks(sb, sk, clusters, loo, image_size=image_size, swap_margin=swap_margin,
-                           box_margin=box_margin, limb_z=limb_z, duplicate_threshold=duplicate_threshold,
-                           same_pairs=same_pairs, orientation=orientation)
-    with timer("sigmas"):
+        late = side.submit(timer.run, "checks", lambda: [swap_flags(sb, sk, orientation), check_visibility(sb, loo)])
         acc = consensus.accepted[cl]
-        sigmas = estimate_sigmas(ob, pa[acc], pb[acc])
+        sigmas = side.submit(timer.run, "sigmas", estimate_sigmas, ob, pa[acc], pb[acc])
+        with timer("reliability"):
+            # as drawn against the others' (oriented) consensus: a swap costs its annotator
+            loo_oks, loo_per = pair_agreement(sb, loo.instance, np.arange(len(loo)), sig, other=loo.reference,
+                                              keypoints=True)
+            reliability = annotator_reliability(ob, consensus, loo, sig, assignments=assignments, gold=gold,
+                                                pck_threshold=pck_threshold, member_pairs=(pa, pb),
+                                                loo_scores=(loo_oks, loo_per), noise=noise)
+            instance_oks = np.full(len(sb), np.nan)
+            instance_oks[loo.instance] = loo_oks
+            missed = missed_objects(sb, consensus, assignments)
+        if method.startswith("weighted_"):
+            with timer("consensus"):
+                consensus = consensus_from_clusters(ob, clusters, sig, quorum=quorum, replicas=replicas,
+                                                    method=method.removeprefix("weighted_"),
+                                                    weights=reliability.weight)
+                consensus = replace(consensus, undecided=orientation.undecided)
+        images, sigmas = images.result(), sigmas.result()
+        flags = Flags.concat([alone.result()] + late.result())  # in `run_checks`' order
 
     if order is not None:  # positions back to the caller's order
         with timer("sort"):
@@ -270,7 +278,7 @@ def run_pipeline(batch: InstanceBatch, skeleton, *, threshold: float = 0.5, quor
             exchanged[order] = orientation.exchanged
             inst, pair, score = orientation.flagged
             orientation = replace(orientation, exchanged=exchanged, flagged=(order[inst], pair, score))
-    timer.times["total"] = sum(timer.times.values())
+    timer.times["total"] = time.perf_counter() - started
     return PipelineResult(consensus=consensus, images=images, reliability=reliability, flags=flags,
                           sigmas=sigmas, instance_oks=instance_oks, leave_one_out=loo,
                           n_pairs=int(a.shape[0]), orientation=orientation, noise=noise, missed=missed,

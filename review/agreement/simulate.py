@@ -21,7 +21,8 @@ import numpy as np
 from .batch import InstanceBatch
 from .skeleton import COCO_PERSON, Skeleton
 
-__all__ = ["SimulatedProject", "simulate_project", "keypoint_noise", "COCO_TEMPLATE"]
+__all__ = ["SimulatedProject", "simulate_project", "keypoint_noise", "COCO_TEMPLATE", "MIXED_WORKFORCE",
+           "SWAP_SCENARIOS", "JUDGED_SWAP_PAIRS"]
 
 #: A frontal standing person, 17 COCO keypoints, x right / y down, units of
 #: body height, origin at the body center. The person's left is image right.
@@ -30,6 +31,28 @@ COCO_TEMPLATE = np.array([
     [0.11, -0.32], [-0.11, -0.32], [0.15, -0.16], [-0.15, -0.16], [0.16, -0.02], [-0.16, -0.02],
     [0.08, 0.02], [-0.08, 0.02], [0.08, 0.24], [-0.08, 0.24], [0.08, 0.46], [-0.08, 0.46],
 ])
+
+
+#: Flip pairs a single-pair swap may hit in the swap scenarios: not the eyes and the hips, which
+#: in the simulator's frontal poses sit only 2-3 sigmas apart (a mirror still exchanges them).
+JUDGED_SWAP_PAIRS = (1, 2, 3, 4, 6, 7)
+_HIPS_AND_KNEES = (11, 12, 13, 14)
+#: Careful, careful, sloppy (twice the noise), a 15% swapper (30% of their errors mirror the
+#: whole person), one who clicks hips and knees 1.2 sigma too low.
+MIXED_WORKFORCE = dict(n_annotators=5, noise=(1.0, 1.0, 2.0, 1.0, 1.0), swap_rate=(0, 0, 0, 0.15, 0),
+                       mirror_fraction=0.3,
+                       bias=tuple(tuple((0.0, 1.2) if (s == 4 and k in _HIPS_AND_KNEES) else (0.0, 0.0)
+                                        for k in range(17)) for s in range(5)))
+#: The swap check's scenarios (`simulate_project` keyword arguments; the swapper is the one
+#: annotator with a swap rate). Two-member clusters: everyone skips 10% of people, so a quarter of the people are drawn
+#: by two. Next to a sloppy annotator: the mirrored instances that once ended alone in a cluster.
+SWAP_SCENARIOS = {
+    "two-member clusters": dict(n_annotators=3, swap_rate=(0, 0.15, 0), mirror_fraction=0.3,
+                                swap_pairs=JUDGED_SWAP_PAIRS, miss_instance_rate=0.1),
+    "next to a sloppy annotator": dict(n_annotators=3, noise=(1.0, 2.5, 1.0), swap_rate=(0, 0, 0.15),
+                                       mirror_fraction=1.0),
+    "mixed workforce": dict(MIXED_WORKFORCE, swap_pairs=JUDGED_SWAP_PAIRS),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +117,31 @@ class SimulatedProject:
         d = np.hypot(*(consensus.xy[obj] - t.xy[person]).transpose(2, 0, 1))
         d = d / (np.sqrt(t.area[person])[:, None] * self.skeleton.sigmas)
         return float(d[(consensus.v[obj] > 0) & (t.v[person] > 0)].mean())
+
+
+    def swap_scores(self, flags) -> tuple[float, float, int]:
+        """Precision and recall of swap flags per (instance, flip pair), and the true positives.
+
+        Judged over instances someone else drew too (alone in its object,
+        an instance has nobody to be compared with); a mirrored pair with a
+        single labeled keypoint is neither right nor wrong.
+
+        Parameters
+        ----------
+        flags : Flags
+            Of the pipeline run on ``batch`` (its ``left_right_swap`` rows).
+        """
+        f = flags.where("left_right_swap")
+        pair_of = {(i, j): n for n, (i, j) in enumerate(self.skeleton.flip_pairs.tolist())}
+        flagged = np.zeros_like(self.swapped)
+        flagged[f.instance, [pair_of[p] for p in zip(f.keypoint.tolist(), f.other_keypoint.tolist())]] = True
+        drawn = np.bincount(self.truth_of[self.truth_of >= 0], minlength=len(self.truth))
+        judged = ((self.truth_of >= 0) & (drawn[np.maximum(self.truth_of, 0)] >= 2))[:, None]
+        judged = judged & ~(self.exchanged & ~self.swapped)
+        tp = np.count_nonzero(flagged & self.swapped & judged)
+        fp = np.count_nonzero(flagged & ~self.swapped & judged)
+        fn = np.count_nonzero(~flagged & self.swapped & judged)
+        return float(tp / max(tp + fp, 1)), float(tp / max(tp + fn, 1)), int(tp)
 
 
 def keypoint_noise(rng: np.random.Generator, area, sigmas, noise) -> np.ndarray:

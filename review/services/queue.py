@@ -12,6 +12,9 @@ renews) the lease one holds. Order:
    disputed images also wait, so the sample gets looked at;
 3. otherwise lowest agreement first (the most disputed image is where a
    human adds the most), then oldest.
+
+A QA lead may also hold one task leased ahead of the current one (the
+workspace prefetches it), by the same rule as the annotators' lease ahead.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from annotation.engine.leases import lease_ahead_rule
 from annotation.models import Project
 
 from ..models import ReviewTask
@@ -40,31 +44,42 @@ def _free(now: datetime) -> Q:
     return Q(leased_by__isnull=True) | Q(lease_expires_at__lte=now)
 
 
-def _lease(task: ReviewTask, user, project: Project, now: datetime) -> ReviewTask:
-    task.leased_by = user
+def _lease(task: ReviewTask, user, project: Project, now: datetime, *, ahead: bool = False) -> ReviewTask:
+    task.leased_by, task.ahead = user, ahead
     task.lease_expires_at = now + timedelta(seconds=project.lease_seconds)
-    task.save(update_fields=["leased_by", "lease_expires_at"])
+    task.save(update_fields=["leased_by", "ahead", "lease_expires_at"])
     return task
 
 
-def held_task(user, project: Project) -> ReviewTask | None:
-    return _open_tasks(project).filter(leased_by=user).order_by("id").first()
+def held_task(user, project: Project, *, ahead: bool = False) -> ReviewTask | None:
+    """The caller's current review lease in the project (ahead=True: the one leased ahead of it),
+    locked (SKIP LOCKED): call it inside a transaction."""
+    return (_open_tasks(project).filter(leased_by=user, ahead=ahead)
+            .select_for_update(skip_locked=True).order_by("id").first())
 
 
 def next_review(
     user, project: Project, *, now: datetime | None = None, rng: Callable[[], float] = random.random,
+    ahead: bool = False,
 ) -> tuple[ReviewTask | None, bool]:
     """Lease the caller the next review task of the project; returns (task, created).
 
     The lease the caller already holds comes back first (renewed when it ran
     out and nobody took it), so a reload never skips a task.
+
+    ahead=True leases the task after the one the caller holds, by the
+    annotators' rule (annotation.engine.leases.lease_ahead_rule): the workspace
+    fetches it while the QA lead decides, and shows it at once after the
+    decision. Its lease runs, expires and is released like any other; the next
+    plain (or ahead) `next` after the decision makes it the current one.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        held = _open_tasks(project).filter(leased_by=user).select_for_update(skip_locked=True).order_by("id").first()
+        ahead, held = lease_ahead_rule(
+            ahead, lambda kind: held_task(user, project, ahead=kind), lambda: _promote_ahead(user, project, now))
         if held is not None:
             if held.lease_expires_at <= now:
-                _lease(held, user, project, now)
+                _lease(held, user, project, now, ahead=ahead)
             return held, False
         free = _open_tasks(project).filter(_free(now)).select_for_update(skip_locked=True)
         # Unmeasured agreement (too few annotators drew the image) is the least settled of all.
@@ -76,8 +91,14 @@ def next_review(
         for pool in pools:
             task = pool.order_by(*order).first()
             if task is not None:
-                return _lease(task, user, project, now), True
+                return _lease(task, user, project, now, ahead=ahead), True
     return None, False
+
+
+def _promote_ahead(user, project: Project, now: datetime) -> ReviewTask | None:
+    """The task leased ahead becomes the current one; its lease counts from now (the QA lead starts on it)."""
+    task = held_task(user, project, ahead=True)
+    return _lease(task, user, project, now) if task is not None else None
 
 
 def renew_review_lease(task: ReviewTask, user, *, now: datetime | None = None) -> ReviewTask:
@@ -95,8 +116,8 @@ def release_review_lease(task: ReviewTask, user, *, now: datetime | None = None)
     with transaction.atomic():
         locked = ReviewTask.objects.select_for_update().get(pk=task.pk)
         if locked.leased_by_id in (None, user.pk) or (locked.lease_expires_at and locked.lease_expires_at <= now):
-            locked.leased_by, locked.lease_expires_at = None, None
-            locked.save(update_fields=["leased_by", "lease_expires_at"])
+            locked.leased_by, locked.lease_expires_at, locked.ahead = None, None, False
+            locked.save(update_fields=["leased_by", "lease_expires_at", "ahead"])
             return locked
         raise ReviewConflict(
             f"Review task {locked.pk} is leased by another QA lead until {locked.lease_expires_at.isoformat()}.",

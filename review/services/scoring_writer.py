@@ -91,12 +91,13 @@ def _sql(project: Project) -> list[tuple[str, dict]]:
 
 def _new_tasks_sql(project: Project) -> tuple[str, dict]:
     """A task for each image newly sent to review; after rework (a rejection before) it is a `rework` task
-    whose round counts the rejections so far."""
+    whose round counts the rejections so far. Every column without a database default is listed: a new
+    NOT NULL field on ReviewTask must be added here (the scoring tests fail until it is)."""
     t, tasks, decisions = TEMP, ReviewTask._meta.db_table, ReviewDecision._meta.db_table
     return (
-        f"INSERT INTO {tasks} (image_id, project_id, state, kind, round, agreement, reasons, version, created_at) "
-        f"SELECT s.image_id, %(project)s, 'open', CASE WHEN r.n > 0 THEN 'rework' ELSE s.kind END, "
-        f"coalesce(r.n, 0), s.agreement, s.reasons, 1, %(now)s FROM {t} AS s LEFT JOIN ("
+        f"INSERT INTO {tasks} (image_id, project_id, state, kind, round, agreement, reasons, version, ahead, "
+        f"created_at) SELECT s.image_id, %(project)s, 'open', CASE WHEN r.n > 0 THEN 'rework' ELSE s.kind END, "
+        f"coalesce(r.n, 0), s.agreement, s.reasons, 1, false, %(now)s FROM {t} AS s LEFT JOIN ("
         f"SELECT d.image_id, count(*) AS n FROM {decisions} AS d JOIN {t} AS x ON x.image_id = d.image_id "
         f"WHERE d.action = 'reject' GROUP BY d.image_id) AS r ON r.image_id = s.image_id "
         "WHERE s.move = 'send_to_review' ORDER BY s.image_id ON CONFLICT DO NOTHING",

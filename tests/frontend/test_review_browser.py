@@ -34,13 +34,34 @@ def disputed(world, run_worker):
     assert set(Image.objects.filter(project=world.project).values_list("status", flat=True)) == {"review"}
 
 
-def open_review(browser, live_server, world, user=None):
+def open_review(browser, live_server, world, user=None, *, requests: list | None = None):
+    """The review page of a signed-in QA lead with its first task drawn; `requests` collects every URL
+    the page asks for (API calls and images), in order, from the start."""
     page = open_page(browser)
+    if requests is not None:
+        page.on("request", lambda request: requests.append(request.url))
     sign_in(page, live_server, (user or world.qa_lead).username)
     page.goto(f"{live_server.url}/review/{world.project.pk}/")
     page.wait_for_function("window.jointlyReview && window.jointlyReview.picture && window.jointlyReview.renderer.image")
     page.wait_for_function("window.jointlyReview.renderer.drawn.flags.length > 0 || !window.jointlyReview.picture.flags.length")
     return page
+
+
+def open_disputed(browser, live_server, review_world, run_worker, n_images, **options):
+    """A disputed world of n_images and the QA lead's review page on its first task."""
+    world = review_world(n_images)
+    can_sign_in(world.qa_lead)
+    disputed(world, run_worker)
+    return world, open_review(browser, live_server, world, **options)
+
+
+def drag_right(page, x, y, pixels, steps=10):
+    """Press at page point (x, y), move `pixels` to the right in `steps` moves, release."""
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, steps + 1):
+        page.mouse.move(x + pixels * step / steps, y)
+    page.mouse.up()
 
 
 def screen_point(page, x, y):
@@ -77,7 +98,13 @@ def test_qa_lead_sees_the_swap_and_rejects_with_a_comment_the_annotator_sees_at_
             assert (x, y) == (theirs[3 * j], theirs[3 * j + 1])
     assert any("left/right swap" in li for li in page.locator("#flag-list li").all_inner_texts())
     # Spread ellipses for the consensus keypoints, and the pairwise OKS table with the swapper low.
-    assert len(page.evaluate("window.jointlyReview.renderer.drawn.ellipses")) >= 10
+    ellipses = page.evaluate("window.jointlyReview.renderer.drawn.ellipses")
+    assert len(ellipses) >= 10
+    # Drawn from the objects' members as the API names them: all three annotators, the swapper mirrored back.
+    members = picture["consensus"]["objects"][0]["members"]
+    assert sorted((m["annotator"], m["flipped"]) for m in members) == sorted(
+        (u.pk, n == SWAPPER) for n, u in enumerate(world.annotators))
+    assert {e["points"] for e in ellipses} == {3}
     assert page.locator("#oks-table td.low").count() >= 2
     assert "submitted" in page.locator("#history").inner_text()
     screenshot(page, "review_disputed")
@@ -210,10 +237,7 @@ def test_edit_a_copy_of_the_consensus_then_a_409_is_explained_and_nothing_typed_
 
     from review.models import ReviewTask
 
-    world = review_world(2)
-    can_sign_in(world.qa_lead)
-    disputed(world, run_worker)
-    page = open_review(browser, live_server, world)
+    world, page = open_disputed(browser, live_server, review_world, run_worker, 2)
     first = page.evaluate("window.jointlyReview.picture")
     nose = first["consensus"]["instances"][0]["keypoints"][:2]
 
@@ -223,11 +247,7 @@ def test_edit_a_copy_of_the_consensus_then_a_409_is_explained_and_nothing_typed_
     assert "Editing a copy of the consensus" in page.locator("#mode-box").inner_text()
     x0, y0 = screen_point(page, *nose)
     scale = page.evaluate("window.jointlyReview.viewport.scale")
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for step in range(1, 11):
-        page.mouse.move(x0 + 2 * step, y0)
-    page.mouse.up()
+    drag_right(page, x0, y0, 20)
     page.keyboard.press("Enter")
     page.wait_for_function("id => window.jointlyReview.picture && window.jointlyReview.picture.task.id !== id", arg=first["task"]["id"])
     decision = ReviewDecision.objects.get(image_id=first["image"]["id"])
@@ -238,6 +258,8 @@ def test_edit_a_copy_of_the_consensus_then_a_409_is_explained_and_nothing_typed_
 
     # The second task: a comment pinned and more text typed, then someone else decides it first.
     second = page.evaluate("window.jointlyReview.picture")
+    # It was leased ahead; the page's background lease-ahead call makes it current (and renews its lease).
+    page.wait_for_function("window.jointlyReview.ahead && !window.jointlyReview.ahead.pending")
     page.keyboard.press("r")
     theirs = second["annotators"][SWAPPER]["instances"][0]["keypoints"]
     page.keyboard.press("1")

@@ -132,6 +132,23 @@ export class Labels {
     });
   }
 
+  /**
+   * A press on the stage: grab the labeled keypoint under (x, y), else place the next unlabeled one
+   * there. Returns what is grabbed ({instance, keypoint, placed}) with a gesture open, so that dragging
+   * moves it as one undo step (endGesture closes it); null when there was nothing to grab or place.
+   */
+  press(x, y, radius) {
+    const hit = this.hit(x, y, radius);
+    if (hit) {
+      this.select(hit.instance, hit.keypoint);
+      this.beginGesture();
+      return { ...hit, placed: false };
+    }
+    if (!this.place(x, y)) return null;
+    this.beginGesture();
+    return { ...this.selected, placed: true };
+  }
+
   /** During a drag: no history entry (the gesture makes one). */
   moveTo(instance, keypoint, x, y) {
     const kp = this.instances[instance].keypoints;

@@ -10,6 +10,14 @@ const POINT_RADIUS = 4.5; // screen px, whatever the zoom
 const MIN_SCALE = 0.02;
 const MAX_SCALE = 64;
 
+/** An image fetched and decoded off the main thread, ready to draw at once. */
+export function loadImage(url) {
+  const image = new Image();
+  image.decoding = "async";
+  image.src = url;
+  return image.decode().then(() => image);
+}
+
 /** image px -> screen px: screen = image * scale + offset (CSS px of the stage). */
 export class Viewport {
   constructor() { this.scale = 1; this.tx = 0; this.ty = 0; this.width = 1; this.height = 1; }

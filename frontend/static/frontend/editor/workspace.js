@@ -3,9 +3,10 @@
 
 import { api } from "./api.js";
 import { Keymap, comboOf, pretty } from "./keys.js";
-import { Labels, NOT_LABELED, OCCLUDED, Skeleton, VISIBLE, fromSubmitted } from "./model.js";
+import { LABEL_EDITS } from "./actions.js";
+import { Labels, Skeleton, fromSubmitted } from "./model.js";
 import { ActiveClock, formatDuration, localCopy } from "./session.js";
-import { Renderer, Viewport, pinPosition } from "./view.js";
+import { Renderer, Viewport, loadImage, pinPosition } from "./view.js";
 
 const config = JSON.parse(document.getElementById("workspace-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -15,13 +16,6 @@ const HIT_RADIUS_PX = 9;
 const ZOOM_STEP = 1.25;
 /** How long after a task appears the next one is leased ahead and its image fetched. */
 const AHEAD_DELAY_MS = 300;
-
-function loadImage(url) {
-  const image = new Image();
-  image.decoding = "async";
-  image.src = url;
-  return image.decode().then(() => image);
-}
 
 function humanName(name) { return name.replace(/[_-]+/g, " "); }
 
@@ -348,24 +342,11 @@ class Workspace {
 
   // --- actions ------------------------------------------------------------------------------
   do(action) {
-    const labels = this.labels;
-    const edits = {
-      visible: () => labels.setVisibility(VISIBLE),
-      occluded: () => labels.setVisibility(OCCLUDED),
-      unlabel: () => labels.setVisibility(NOT_LABELED),
-      skip_keypoint: () => labels.skip(),
-      next_keypoint: () => labels.cycleKeypoint(1),
-      prev_keypoint: () => labels.cycleKeypoint(-1),
-      next_instance: () => labels.cycleInstance(1),
-      prev_instance: () => labels.cycleInstance(-1),
-      flip: () => labels.flip(),
-      new_instance: () => labels.newInstance(),
-      delete_instance: () => labels.deleteInstance(),
-      bbox_derive: () => labels.deriveBox(),
-      undo: () => labels.undo(),
-      redo: () => labels.redo(),
-      accept_prelabels: () => this.acceptPrelabels(),
-    };
+    const edit = LABEL_EDITS[action] || (action === "accept_prelabels" ? () => this.acceptPrelabels() : null);
+    if (edit) {
+      if (this.labels && edit(this.labels) !== false) this.changed();
+      return;
+    }
     const other = {
       zoom_in: () => this.zoom(ZOOM_STEP),
       zoom_out: () => this.zoom(1 / ZOOM_STEP),
@@ -381,11 +362,6 @@ class Workspace {
       shortcuts: () => { $("shortcuts-overlay").hidden = false; },
       close: () => this.closeOverlays(),
     };
-    if (edits[action]) {
-      if (!labels) return;
-      if (edits[action]() !== false) this.changed();
-      return;
-    }
     if (other[action]) other[action]();
   }
 
@@ -641,22 +617,15 @@ class Workspace {
       this.renderer.rubberBand = [x, y, 0, 0];
       return;
     }
-    const hit = this.labels.hit(x, y, HIT_RADIUS_PX / this.viewport.scale);
-    if (hit) {
-      const previous = this.labels.selected.instance;
-      this.labels.select(hit.instance, hit.keypoint);
-      this.labels.beginGesture();
-      this.gesture = { kind: "drag", ...hit, moved: false };
-      if (previous !== hit.instance) this.renderer.invalidate("static");
+    const previous = this.labels.selected.instance;
+    // A point under the pointer is grabbed, else the next one is placed (keep the button down to adjust it).
+    const grabbed = this.labels.press(x, y, HIT_RADIUS_PX / this.viewport.scale);
+    if (grabbed) {
+      this.gesture = { kind: "drag", instance: grabbed.instance, keypoint: grabbed.keypoint, moved: false };
+      if (grabbed.placed) return this.changed();
+      if (previous !== grabbed.instance) this.renderer.invalidate("static");
       this.renderer.invalidate("active");
       this.updatePanel();
-      return;
-    }
-    if (this.labels.place(x, y)) {
-      // Keep the button down to adjust what was just placed.
-      this.labels.beginGesture();
-      this.gesture = { kind: "drag", instance: this.labels.selected.instance, keypoint: this.labels.selected.keypoint, moved: false };
-      this.changed();
     } else if (this.labels.current) {
       this.showError("Every keypoint of this instance is placed or skipped. Press N for a new instance, or drag a point to move it.");
     }

@@ -18,27 +18,6 @@ export function spreadColor(sigmas) {
   return sigmas <= 1 ? "#4ade80" : sigmas <= 2 ? "#fbbf24" : "#ef4444";
 }
 
-/**
- * Which consensus object each annotator instance belongs to: the one whose labeled keypoints are nearest
- * on average (both labeled), or -1. picture.consensus.instances are the accepted objects, in order.
- */
-export function matchToConsensus(instances, consensus, k) {
-  return instances.map((inst) => {
-    let best = -1, bestD = Infinity;
-    consensus.forEach((c, ci) => {
-      let sum = 0, n = 0;
-      for (let j = 0; j < k; j++) {
-        if (inst.keypoints[3 * j + 2] > 0 && c.keypoints[3 * j + 2] > 0) {
-          sum += Math.hypot(inst.keypoints[3 * j] - c.keypoints[3 * j], inst.keypoints[3 * j + 1] - c.keypoints[3 * j + 1]);
-          n++;
-        }
-      }
-      if (n && sum / n < bestD) { bestD = sum / n; best = ci; }
-    });
-    return best;
-  });
-}
-
 /** Principal axes of 2-D points around a centre: [a, b, angle] (RMS along each axis, radians). */
 export function scatterEllipse(points, cx, cy) {
   let sxx = 0, syy = 0, sxy = 0;
@@ -128,8 +107,12 @@ export class ReviewRenderer extends Renderer {
   drawSpread(ctx) {
     const p = this.picture;
     const k = p.skeleton.names.length;
+    // The accepted objects, in order, are the consensus instances; each names the annotator instances
+    // that joined it (a mirrored one counts with its left and right exchanged, as the scoring counted it).
     const objects = p.consensus.objects.filter((o) => o.accepted);
-    const matches = p.annotators.map((a) => matchToConsensus(a.instances, p.consensus.instances, k));
+    const labelsOf = new Map(p.annotators.map((a) => [a.annotator.id, a.instances]));
+    const partner = p.skeleton.names.map((_, j) => j);
+    for (const [a, b] of p.skeleton.flip_pairs) { partner[a] = b; partner[b] = a; }
     const v = this.viewport;
     p.consensus.instances.forEach((c, ci) => {
       const spread = (objects[ci] && objects[ci].spread) || [];
@@ -138,9 +121,11 @@ export class ReviewRenderer extends Renderer {
         if (!c.keypoints[3 * j + 2] || spread[j] == null) continue;
         const cx = c.keypoints[3 * j], cy = c.keypoints[3 * j + 1];
         const points = [];
-        p.annotators.forEach((a, ai) => a.instances.forEach((inst, ii) => {
-          if (matches[ai][ii] === ci && inst.keypoints[3 * j + 2] > 0) points.push([inst.keypoints[3 * j], inst.keypoints[3 * j + 1]]);
-        }));
+        for (const member of (objects[ci] && objects[ci].members) || []) {
+          const inst = (labelsOf.get(member.annotator) || [])[member.instance];
+          const jj = member.flipped ? partner[j] : j;
+          if (inst && inst.keypoints[3 * jj + 2] > 0) points.push([inst.keypoints[3 * jj], inst.keypoints[3 * jj + 1]]);
+        }
         const [ra, rb, angle] = scatterEllipse(points, cx, cy);
         const oneSigma = scale * p.skeleton.sigmas[j];
         const [sx, sy] = v.toScreen(cx, cy);
@@ -156,7 +141,7 @@ export class ReviewRenderer extends Renderer {
         ctx.arc(sx, sy, Math.max(oneSigma * v.scale, 1), 0, 2 * Math.PI);
         ctx.stroke();
         ctx.setLineDash([]);
-        this.drawn.ellipses.push({ object: ci, keypoint: p.skeleton.names[j], spread: spread[j], axes: [ra, rb], one_sigma: oneSigma });
+        this.drawn.ellipses.push({ object: ci, keypoint: p.skeleton.names[j], spread: spread[j], axes: [ra, rb], one_sigma: oneSigma, points: points.length });
       }
     });
   }

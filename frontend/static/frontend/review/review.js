@@ -1,27 +1,27 @@
 // The QA review workspace: lease a review task, show everyone's labels on the image, decide with one key.
 // Everything shown comes from the review API (reviews/next, reviews/{id}); decisions go to
 // reviews/{id}/decide/ with the version read, so a task that changed meanwhile answers 409 and the page
-// says so in words, keeping the comments and the edit the QA lead made.
+// says so in words, keeping the comments and the edit the QA lead made. While the QA lead looks, the next
+// task is leased ahead (reviews/next/?ahead=1) and its image fetched, so after a decision it is on screen
+// at once. Edit mode is the annotator editor's: its model, its label actions and its keys.
 
+import { LABEL_EDITS } from "../editor/actions.js";
 import { api, ApiError } from "../editor/api.js";
+import { Keymap, pretty } from "../editor/keys.js";
 import { Labels, Skeleton } from "../editor/model.js";
-import { Viewport } from "../editor/view.js";
+import { Viewport, loadImage } from "../editor/view.js";
 import { FLAG_NAMES, PALETTE, ReviewRenderer, spreadColor } from "./overlay.js";
 
 const $ = (id) => document.getElementById(id);
 const config = JSON.parse($("review-config").textContent);
 const HIT_RADIUS_PX = 12;
+/** How long after a task appears the next one is leased ahead and its image fetched. */
+const AHEAD_DELAY_MS = 300;
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
   node.append(...children);
   return node;
-}
-
-function loadImage(url) {
-  const image = new Image();
-  image.src = url;
-  return image.decode().then(() => image);
 }
 
 /** The editor's Skeleton from the review API's skeleton (names, edges and flip pairs by index). */
@@ -46,17 +46,27 @@ class ReviewWorkspace {
     this.comments = []; // pinned comments of the reject being written: kept across a 409
     this.pending = null; // the keypoint clicked for the next comment
     this.busy = false;
+    this.ahead = null; // the task leased ahead: {picture, image (a promise), decoded, ready}
+    this.requests = []; // what the page asked the API, in order (the browser tests read it)
+    // The editor's keys (and the person's own bindings of them) drive edit mode.
+    this.editKeys = new Keymap(config.edit_keymap, config.user.id);
     this.bind();
+    this.renderEditKeys();
     window.addEventListener("resize", () => this.renderer.resize());
     window.jointlyReview = this; // for the browser tests and the bench
   }
 
   // --- task ------------------------------------------------------------------------
+  call(method, url, data) {
+    this.requests.push(`${method} ${url}`);
+    return api(method, url, data);
+  }
+
   async next() {
     this.setError("");
     let response;
     try {
-      response = await api("POST", config.urls.next);
+      response = await this.call("POST", config.urls.next);
     } catch (error) {
       return this.setError(error.message);
     }
@@ -69,9 +79,9 @@ class ReviewWorkspace {
     await this.show(response.body);
   }
 
-  async show(picture, { keepView = false } = {}) {
-    const image = (this.renderer.image && this.picture && this.picture.image.id === picture.image.id)
-      ? this.renderer.image : await loadImage(picture.image.url);
+  async show(picture, { keepView = false, image = null } = {}) {
+    image = image || ((this.renderer.image && this.picture && this.picture.image.id === picture.image.id)
+      ? this.renderer.image : await loadImage(picture.image.url));
     const sameTask = this.picture && this.picture.task.id === picture.task.id;
     this.picture = picture;
     this.renderer.picture = picture;
@@ -80,7 +90,11 @@ class ReviewWorkspace {
       this.renderer.visible = picture.annotators.map(() => true);
       this.comments = [];
       this.pending = null;
+      this.edit = null;
       this.setMode("look");
+      clearTimeout(this.aheadTimer);
+      if (this.ahead && this.ahead.picture && this.ahead.picture.task.id === picture.task.id) this.ahead = null;
+      if (!this.ahead) this.aheadTimer = setTimeout(() => this.leaseAhead(), AHEAD_DELAY_MS);
     }
     this.renderer.pins = this.comments;
     if (!keepView || !sameTask) this.viewport.fit(picture.image.width, picture.image.height);
@@ -89,8 +103,45 @@ class ReviewWorkspace {
     this.stage.focus();
   }
 
+  /**
+   * Lease the next task while the QA lead looks at this one and fetch its image, so that after the decision
+   * it is drawn at once. The server makes it the current task when this is asked again after the decision
+   * (the same rule as the annotators' lease ahead). A failure here is quiet: the plain next still works.
+   */
+  async leaseAhead() {
+    if (!this.picture || this.ahead) return;
+    const entry = { picture: null, pending: true, ready: false };
+    this.ahead = entry;
+    let response;
+    try {
+      response = await this.call("POST", `${config.urls.next}?ahead=1`);
+    } catch {
+      if (this.ahead === entry) this.ahead = null;
+      return;
+    }
+    if (this.ahead !== entry) return; // a decision moved on meanwhile: the server promotes what it leased
+    entry.pending = false;
+    if (response.status === 204 || response.body.task.id === this.picture.task.id) return;
+    entry.picture = response.body;
+    entry.image = loadImage(response.body.image.url);
+    entry.image.then((decoded) => { entry.decoded = decoded; entry.ready = true; }, () => { if (this.ahead === entry) this.ahead = null; });
+  }
+
+  /** After a decision: the task leased ahead when it is here and still ours, else ask for the next. */
+  async advance() {
+    const ahead = this.ahead;
+    this.ahead = null;
+    clearTimeout(this.aheadTimer);
+    // A lease taken ahead that ran out may have gone to someone else: then ask afresh.
+    if (ahead && ahead.picture && Date.parse(ahead.picture.task.lease_expires_at) > Date.now()) {
+      const image = ahead.decoded || await ahead.image.catch(() => null);
+      if (image) return this.show(ahead.picture, { image });
+    }
+    return this.next();
+  }
+
   async reload() {
-    const { body } = await api("GET", `${config.urls.task}${this.picture.task.id}/`);
+    const { body } = await this.call("GET", `${config.urls.task}${this.picture.task.id}/`);
     await this.show(body, { keepView: true });
     return body;
   }
@@ -98,16 +149,19 @@ class ReviewWorkspace {
   // --- decisions -------------------------------------------------------------------
   async decide(body, what) {
     if (!this.picture || this.busy) return;
+    if (this.mode === "edit" && body.action !== "edit") {
+      return this.setError("You are editing the consensus: Enter accepts your edit; Esc leaves edit mode (the edit is kept) before deciding otherwise.");
+    }
     this.busy = true;
     this.setError("");
     const task = this.picture.task;
     try {
-      const { body: decision } = await api("POST", `${config.urls.task}${task.id}/decide/`, { version: this.picture.version, ...body });
+      const { body: decision } = await this.call("POST", `${config.urls.task}${task.id}/decide/`, { version: this.picture.version, ...body });
       this.lastDecision = decision;
       this.comments = [];
       this.edit = null;
       this.info(`${what}: image ${decision.image} is now ${decision.image_status.replace("_", " ")}.`);
-      await this.next();
+      await this.advance();
     } catch (error) {
       await this.refused(error, what);
     } finally {
@@ -152,7 +206,12 @@ class ReviewWorkspace {
   async release() {
     if (!this.picture) return;
     try {
-      await api("POST", `${config.urls.task}${this.picture.task.id}/release/`);
+      await this.call("POST", `${config.urls.task}${this.picture.task.id}/release/`);
+      // Stopping: the task leased ahead goes back to the queue too.
+      const ahead = this.ahead;
+      this.ahead = null;
+      clearTimeout(this.aheadTimer);
+      if (ahead && ahead.picture) await this.call("POST", `${config.urls.task}${ahead.picture.task.id}/release/`);
       this.picture = null;
       this.message("Task given back", "It waits in the queue for the next QA lead.");
     } catch (error) {
@@ -171,12 +230,14 @@ class ReviewWorkspace {
     }
     this.renderer.labels = mode === "edit" ? this.edit : null;
     $("comments-box").hidden = mode !== "reject" && !this.comments.length;
+    const key = (action) => this.editKeys.keysOf(action).map(pretty).join(" or ");
     const words = {
-      edit: "Editing a copy of the consensus: drag points, Ctrl+Z undoes, Enter accepts the edit, Esc leaves.",
+      edit: `Editing a copy of the consensus with the editor's tools: click places the next missing keypoint, drag moves one; ${key("next_keypoint")} selects the next keypoint, ${key("visible")} / ${key("occluded")} / ${key("unlabel")} make it visible / occluded / not labeled, ${key("undo")} undoes, ${key("redo")} redoes (? lists every key). Enter accepts the edit, Esc leaves.`,
       reject: "Rejecting: click a keypoint of an annotator's skeleton, write what to fix, Enter pins it; then Send back.",
     };
     $("mode-box").hidden = !words[mode];
-    $("mode-box").textContent = words[mode] || "";
+    $("mode-text").textContent = words[mode] || "";
+    this.renderSelection();
     for (const action of ["edit", "reject"]) {
       document.querySelector(`.toolbar [data-action='${action}']`).classList.toggle("active", mode === action);
     }
@@ -251,14 +312,11 @@ class ReviewWorkspace {
       }
     }
     let drag = null;
-    if (this.mode === "edit") {
+    if (this.mode === "edit" && event.button === 0) {
+      // The editor's press: grab the point under the pointer, else place the next missing one there.
       const [x, y] = this.viewport.toImage(sx, sy);
-      const hit = this.edit.hit(x, y, HIT_RADIUS_PX / this.viewport.scale);
-      if (hit) {
-        this.edit.select(hit.instance, hit.keypoint);
-        this.edit.beginGesture();
-        drag = hit;
-      }
+      drag = this.edit.press(x, y, HIT_RADIUS_PX / this.viewport.scale);
+      if (drag) this.edited();
     }
     let last = [event.clientX, event.clientY], moved = false;
     this.stage.setPointerCapture(event.pointerId);
@@ -278,7 +336,10 @@ class ReviewWorkspace {
     const up = () => {
       this.stage.removeEventListener("pointermove", move);
       this.stage.removeEventListener("pointerup", up);
-      if (drag) this.edit.endGesture(moved);
+      if (drag) {
+        this.edit.endGesture(moved);
+        this.edited();
+      }
     };
     this.stage.addEventListener("pointermove", move);
     this.stage.addEventListener("pointerup", up);
@@ -289,15 +350,19 @@ class ReviewWorkspace {
       if (event.key === "Escape") this.stage.focus();
       return;
     }
+    if (this.mode === "edit" && this.edit) {
+      const edit = LABEL_EDITS[this.editKeys.actionFor(event)];
+      if (edit) {
+        event.preventDefault();
+        if (edit(this.edit) !== false) this.edited();
+        return;
+      }
+    }
     const digit = /^Digit([1-9])$/.exec(event.code);
     if (digit && !event.ctrlKey && !event.metaKey && !event.altKey) {
       event.preventDefault();
       const n = Number(digit[1]) - 1;
       return event.shiftKey ? this.acceptAnnotator(n) : this.toggleAnnotator(n);
-    }
-    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
-      event.preventDefault();
-      return this.act("undo");
     }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const action = {
@@ -324,7 +389,6 @@ class ReviewWorkspace {
       case "escape":
         document.querySelectorAll(".overlay").forEach((o) => { if (o.id !== "message-overlay") o.hidden = true; });
         return this.setMode("look");
-      case "undo": if (this.mode === "edit" && this.edit.undo()) this.renderer.invalidate("static", "active"); return;
       case "zoom_in": v.zoomAt(1.25, v.width / 2, v.height / 2); this.renderer.invalidate("image"); break;
       case "zoom_out": v.zoomAt(0.8, v.width / 2, v.height / 2); this.renderer.invalidate("image"); break;
       case "fit": if (this.picture) v.fit(this.picture.image.width, this.picture.image.height); this.renderer.invalidate("image"); break;
@@ -334,6 +398,32 @@ class ReviewWorkspace {
     }
     this.renderer.invalidate("static", "active");
     this.renderLegend();
+  }
+
+  /** After a change to the edited copy: redraw it and say which keypoint is selected. */
+  edited() {
+    this.renderer.invalidate("static", "active");
+    this.renderSelection();
+  }
+
+  renderSelection() {
+    const box = $("edit-selection");
+    const labels = this.mode === "edit" ? this.edit : null;
+    const { instance, keypoint } = labels ? labels.selected : { instance: -1, keypoint: -1 };
+    box.hidden = !labels;
+    if (!labels) return;
+    const inst = labels.current;
+    const state = ["not labeled", "occluded", "visible"];
+    box.textContent = inst && keypoint >= 0
+      ? `Selected: person ${instance + 1}, ${this.picture.skeleton.names[keypoint]} (${state[inst.keypoints[3 * keypoint + 2]]})`
+      : "Nothing selected: click a point, or press Tab.";
+  }
+
+  /** The shortcut sheet's edit-mode rows: the editor's own label keys, as the person bound them. */
+  renderEditKeys() {
+    $("edit-keys").replaceChildren(...this.editKeys.rows.filter((row) => LABEL_EDITS[row.action]).map((row) => el("tr", {},
+      el("td", { textContent: row.label }),
+      el("td", {}, ...row.keys.map((combo) => el("kbd", { textContent: pretty(combo) }))))));
   }
 
   toggleAnnotator(n) {

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('annotation', '0006_hardening_tenancy'),
-        ('review', '0005_annotator_quality_admin'),
+        ('review', '0007_consensus_project_computed_index'),
     ]
 
     operations = [
