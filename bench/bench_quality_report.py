@@ -125,6 +125,25 @@ def seed(n_images: int, seed: int):
     return project, len(sim.batch)
 
 
+def defaults_for_older_code(url: str) -> None:
+    """On the baseline's copy only: columns added since the baseline (NOT NULL, with a plain model
+    default) get that default in the database, so the older code's INSERTs, which do not name them,
+    still work."""
+    import psycopg
+    import psycopg.sql
+    from django.apps import apps
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        for model in apps.get_models():
+            for f in model._meta.local_concrete_fields:
+                default = f.default if f.has_default() else None
+                if f.null or not isinstance(default, (bool, int, float, str)):
+                    continue
+                conn.execute(psycopg.sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}").format(
+                    psycopg.sql.Identifier(model._meta.db_table), psycopg.sql.Identifier(f.column),
+                    psycopg.sql.Literal(default)))
+
+
 def run_baseline(ref: str, url: str) -> dict:
     """score_project of the source tree at `ref`, on the database at `url` (a subprocess)."""
     with tempfile.TemporaryDirectory(prefix="jointly-baseline-") as tree:
@@ -179,7 +198,9 @@ def main() -> None:
         connections.close_all()  # a template database must have no other session
         recreate(url, baseline_name, template=name)
         baseline_load = load()
-        baseline = run_baseline(args.baseline_ref, url.rsplit("/", 1)[0] + "/" + baseline_name)
+        baseline_url = url.rsplit("/", 1)[0] + "/" + baseline_name
+        defaults_for_older_code(baseline_url)
+        baseline = run_baseline(args.baseline_ref, baseline_url)
         baseline["load"] = baseline_load
         drop(url, baseline_name)
 
