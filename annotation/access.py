@@ -21,7 +21,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, Q, QuerySet
 
 from .models import (
-    Annotation, Assignment, Image, Instructions, Membership, Organization, Project, ProjectAnnotator, Vendor,
+    Annotation, Assignment, Image, InstructionExample, Instructions, Membership, Organization, Project,
+    ProjectAnnotator, Vendor,
 )
 from .prepared import columns, fetch_one
 
@@ -317,6 +318,18 @@ def readable_instructions(user) -> QuerySet[Instructions]:
     if user.is_staff:
         return Instructions.objects.all()
     return Instructions.objects.filter(organization_id__in=_org_ids(user, Role.values))
+
+
+def readable_instruction_examples(user) -> QuerySet[InstructionExample]:
+    """Example images of the instructions the user may read: their organizations' library
+    (`readable_instructions`) and the current instructions of every project they see (what
+    `projects/{id}/instructions/` shows them)."""
+    if not user.is_authenticated:
+        return InstructionExample.objects.none()
+    return InstructionExample.objects.filter(
+        Q(instructions__in=readable_instructions(user))
+        | Q(instructions__in=visible_projects(user).filter(instructions__isnull=False).values("instructions_id"))
+    )
 
 
 def managed_instructions(user) -> QuerySet[Instructions]:

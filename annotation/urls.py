@@ -32,6 +32,8 @@ FAST_LANE = {"task-next": fast_lane.next_task, "assignment-submit": fast_lane.su
 workforce_urls = [
     path("projects/<int:project_id>/tasks/next/", task_api.NextTaskView.as_view(), name="task-next"),
     path("projects/<int:project_id>/instructions/", task_api.ProjectInstructionsView.as_view(), name="project-instructions"),
+    path("instruction-examples/<int:example_id>/image/", task_api.InstructionExampleImageView.as_view(),
+         name="instruction-example-image"),
     path(
         "projects/<int:project_id>/instructions/acknowledge/", task_api.AcknowledgeInstructionsView.as_view(),
         name="project-instructions-acknowledge",

@@ -80,7 +80,8 @@ def seed(images: int, annotators: int, replicas: int, lease_seconds: int = 600) 
         )
         organization = Organization.objects.create(name=f"bench-org-{stamp}")
         vendor = Vendor.objects.create(name=f"bench-vendor-{stamp}")
-        instructions = Instructions.objects.create(title="Bench", body="Label every joint.", version=1)
+        instructions = Instructions.objects.create(organization=organization, title="Bench", body="Label every joint.",
+                                                   version=1)
         project = Project.objects.create(
             organization=organization, name="bench", skeleton=skeleton, instructions=instructions,
             replicas=replicas, lease_seconds=lease_seconds,

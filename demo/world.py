@@ -78,10 +78,9 @@ def build_world() -> DemoWorld:
                                  **PROJECT_FIELDS)
     annotators = {}
     for behaviour in CAST:
-        user = User.objects.filter(username=behaviour.username).first()
-        if user is None:
-            user = workforce.add_vendor_member(vendor, username=behaviour.username, role=Role.ANNOTATOR,
-                                               password=PASSWORD).user
+        # Named by the demo as staff would (`ann_*`), not in the vendor's namespace.
+        user = _user(behaviour.username)
+        Membership.objects.get_or_create(user=user, vendor=vendor, role=Role.ANNOTATOR)
         workforce.staff_annotator(vendor, user_id=user.pk, project_id=project.pk)
         annotators[behaviour.username] = user
     return DemoWorld(organization, vendor, project, annotators, qa_lead, manager)

@@ -70,6 +70,7 @@ def main() -> int:
         "SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0", "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0", "MEDIA_ROOT": media, "REDIS_URL": "", "CACHE_URL": "",
         "THROTTLE_WRITE": "1000000/min", "THROTTLE_AUTH_TOKEN": "1000000/min", "THROTTLE_BAD_TOKEN": "1000000/min",
+        "THROTTLE_ACCOUNT_CREATION": "1000000/min",
         "AXES_FAILURE_LIMIT": "1000000", "LOG_LEVEL": "ERROR",
     }
     scratch_database(args.database_url)

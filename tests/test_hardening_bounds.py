@@ -188,16 +188,19 @@ def test_finding_7_coco_import_bounds_ids_sizes_and_numbers(case, tmp_path):
 
 
 def test_finding_7_skeletons_are_bounded(staff_client):
-    too_many = {"keypoints": [f"k{i}" for i in range(20_000)], "skeleton": []}
+    # Each body is a valid category but for the one bound it breaks.
+    too_many = {"name": "many", "keypoints": [f"k{i}" for i in range(20_000)], "skeleton": []}
     response = staff_client.post("/api/v1/skeletons/import-coco/", too_many, format="json")
     assert response.status_code == 400 and "SKELETON_MAX_KEYPOINTS" in response.json()["detail"]
-    huge_sigma = b'{"keypoints": ["a", "b"], "skeleton": [], "sigmas": [1' + b"0" * 400 + b', 0.05]}'
+    huge_sigma = b'{"name": "huge", "keypoints": ["a", "b"], "skeleton": [], "sigmas": [1' + b"0" * 400 + b', 0.05]}'
     assert staff_client.post("/api/v1/skeletons/import-coco/", huge_sigma,
                              content_type="application/json").status_code == 400
     for sigma in (True, 1e6):
-        body = {"keypoints": ["a", "b"], "skeleton": [], "sigmas": [sigma, 0.05]}
+        body = {"name": f"sigma {sigma}", "keypoints": ["a", "b"], "skeleton": [], "sigmas": [sigma, 0.05]}
         assert staff_client.post("/api/v1/skeletons/import-coco/", body, format="json").status_code == 400
     assert not Skeleton.objects.exists()
+    fine = {"name": "fine", "keypoints": ["a", "b"], "skeleton": [], "sigmas": [0.05, 0.05]}
+    assert staff_client.post("/api/v1/skeletons/import-coco/", fine, format="json").status_code == 201
 
 
 # --- finding 7 and 10: the JSON error shape everywhere under /api/ -------------------
@@ -312,3 +315,34 @@ def test_finding_10_agreement_post_answers_202_as_documented_and_the_schema_name
     assert "project_for" not in schema.content.decode()
     operation = yaml.safe_load(schema.content)["paths"]["/api/v1/projects/{id}/agreement/"]["post"]
     assert "202" in operation["responses"] and "200" not in operation["responses"]
+
+
+def test_finding_10_the_readmes_acknowledge_example_works_as_written():
+    """Replays the README's curl line for acknowledging instructions, headers and body as curl
+    would send them (without a Content-Type header, curl sends -d form-encoded)."""
+    import re
+    from pathlib import Path
+
+    from tests.annotation.factories import with_instructions
+
+    line = next(line for line in (Path(__file__).resolve().parent.parent / "README.md").read_text().splitlines()
+                if line.startswith("curl") and "/instructions/acknowledge/" in line)
+    headers = dict(h.split(": ", 1) for h in re.findall(r'-H "([^"]+)"', line))
+    data = re.search(r"-d '([^']*)'|-d (\S+)", line)
+    world = make_world(images=1)
+    instructions = with_instructions(world.project, version=1)
+    client = client_for(world["annotator_a"], token=True)
+
+    def replay():
+        return client.post(f"/api/v1/projects/{world.project.pk}/instructions/acknowledge/", data[1] or data[2],
+                           content_type=headers.get("Content-Type", "application/x-www-form-urlencoded"))
+
+    # Copied as written while the instructions are at version 1: told what to send, not that anything changed.
+    wrong = replay()
+    assert wrong.status_code == 400, (line, wrong.content)
+    assert "changed" not in wrong.json()["detail"] and "the current version is 1" in wrong.json()["errors"]["version"][0]
+    instructions.version = 3
+    instructions.save(update_fields=["version"])
+    response = replay()
+    assert response.status_code == 200, (line, response.content)
+    assert response.json()["version"] == 3

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from annotation.models import Image
 from tests.annotation.factories import make_images, make_project
@@ -112,3 +112,27 @@ def test_https_settings_come_from_the_environment_under_djangos_names():
     assert _settings_in_a_process(plain_http, *names) == [
         "False", "0", "('HTTP_X_FORWARDED_PROTO', 'https')"]
     assert _settings_in_a_process({}, "DATABASES")[0].count("'CONN_HEALTH_CHECKS': True") >= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_connection_dropped_between_requests_is_not_a_500(django_user_model):
+    """A web worker keeps its connection between requests (CONN_MAX_AGE); when PostgreSQL drops
+    it (a restart), the next request reconnects instead of failing."""
+    from tests.annotation.factories import client_for
+
+    user = django_user_model.objects.create_user("keeper", is_staff=True, is_superuser=True)
+    connection.settings_dict["CONN_MAX_AGE"] = 60  # as in production (the test database has it too)
+    try:
+        client = client_for(user, token=True)
+        assert client.get("/api/v1/projects/").status_code == 200
+        pid = connection.connection.info.backend_pid
+        s = connection.settings_dict
+        with psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"] or "postgres",
+                             dbname=s["NAME"], autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        close_old_connections()  # what a real request starts with (Django's test client skips it)
+        assert client.get("/api/v1/projects/").status_code == 200
+        assert connection.connection.info.backend_pid != pid
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = 0
+        connection.close()

@@ -15,9 +15,11 @@ access.own_assignment_to_work_on), so the token costs no round trip of its own.
 
 The lane only ever answers success, through the same selectors and services
 as the API views (api/tasks.py, api/assignments.py) and with the same
-bytes. Anything else - no token, a session, an unknown token, a refusal,
-input the serializers would reject, a conflict - goes on down the stack to
-the API view, whose answer is the canonical one. Nothing is written before
+bytes; each request it answers counts toward the caller's write rate like
+any API write (jointly.throttles.count_write). Anything else - no token, a
+session, an unknown token, a refusal, input the serializers would reject, a
+conflict, a spent write rate - goes on down the stack to the API view, whose
+answer is the canonical one. Nothing is written before
 the lane decides to answer: a refused submit rolls back before it falls
 through, so the API view meets the same state.
 """
@@ -37,6 +39,7 @@ from rest_framework.renderers import JSONRenderer
 
 from jointly.domain_errors import DomainError
 from jointly.parsers import BoundedJSONParser
+from jointly.throttles import count_write
 
 from ..access import own_assignment_to_work_on, task_context
 from .assignments import SubmitSerializer, submit_labels
@@ -52,6 +55,8 @@ def next_task(request, token: str, project_id: int) -> HttpResponse | None:
     project = task_context(None, project_id, token=token)
     if project is None or must_acknowledge_first(project) or work_refusal(project) is not None:
         return None
+    if not count_write(request, project.caller):
+        return None
     payload, status = lease_next_task(request, project.caller, project)
     return _json(payload, status)
 
@@ -61,7 +66,7 @@ def submit(request, token: str, assignment_id: int) -> HttpResponse | None:
     if labels is None:
         return None
     assignment = own_assignment_to_work_on(None, assignment_id, token=token)
-    if assignment is None or not assignment.workable:
+    if assignment is None or not assignment.workable or not count_write(request, assignment.caller):
         return None
     try:
         result, replayed = submit_labels(assignment, *labels)

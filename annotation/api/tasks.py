@@ -7,9 +7,13 @@ whether the image is a gold check (no file name, no gold flag).
 
 from __future__ import annotations
 
+import mimetypes
 
 import markdown
 import nh3
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -20,7 +24,7 @@ from jointly.domain_errors import Conflict, Refused
 
 from .. import engine
 from ..engine.admission import must_acknowledge_first, qualifying, work_refusal
-from ..access import task_context, visible_projects
+from ..access import readable_instruction_examples, task_context, visible_projects
 from ..models import Annotation, Assignment, InstructionsAcknowledgement, Membership, Project, Skeleton
 from ..services import skeletons as skeleton_services
 from ..services.skeleton_cache import cached_for_skeleton
@@ -214,13 +218,40 @@ class ProjectInstructionsView(APIView):
             "body": instructions.body,
             "body_html": nh3.clean(markdown.markdown(instructions.body, extensions=["tables"])),
             "examples": [
-                {"kind": ex.kind, "caption": ex.caption, "url": request.build_absolute_uri(ex.image.url)}
+                {"kind": ex.kind, "caption": ex.caption,
+                 "url": request.build_absolute_uri(reverse("instruction-example-image", args=[ex.pk]))}
                 for ex in instructions.examples.all()
             ],
             "acknowledged": acknowledgement is not None,
             "acknowledged_at": acknowledgement,
             **instructions_links(request, project),
         })
+
+
+#: The types an example image is served as (anything else as octet-stream), as documented.
+EXAMPLE_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/octet-stream")
+
+
+class InstructionExampleImageView(APIView):
+    @extend_schema(responses={
+        **{(200, content_type): OpenApiTypes.BINARY for content_type in EXAMPLE_IMAGE_TYPES},
+        404: OpenApiResponse(description="No such example, or its instructions are not the caller's to read."),
+    })
+    def get(self, request, example_id: int):
+        """An example image of instructions the caller may read (the media folder itself is not served)."""
+        example = readable_instruction_examples(request.user).filter(pk=example_id).first()
+        if example is None or not example.image:
+            raise NotFound("No such example.")
+        content_type = mimetypes.guess_type(example.image.name)[0]
+        if content_type not in EXAMPLE_IMAGE_TYPES:
+            content_type = "application/octet-stream"
+        response = FileResponse(example.image.open("rb"), content_type=content_type)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    def perform_content_negotiation(self, request, force=False):
+        # The body is a file whatever the Accept header says; errors stay JSON.
+        return super().perform_content_negotiation(request, force=True)
 
 
 class AcknowledgeInstructionsView(APIView):

@@ -23,6 +23,7 @@ from ..models import Membership, Project, ProjectAnnotator, Vendor
 from ..services import tenancy as tenancy_services
 from ..services import timesheets
 from ..services import workforce as workforce_services
+from ..services.accounts import HANDLE_PATTERN
 from ..stats import annotator_numbers, quality_numbers
 from .filters import StaffingFilter, StatsFilter, TimesheetFilter, read
 from .tenancy import organization_to_manage
@@ -50,10 +51,18 @@ class VendorSerializer(serializers.ModelSerializer):
 class NewVendorSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     organization = serializers.IntegerField(min_value=1, help_text="The organization the vendor works for.")
-    manager_username = serializers.RegexField(r"^[\w.@+-]{1,150}$", required=False, default="",
-                                              help_text="A new account: the vendor's first manager.")
+    manager_handle = serializers.RegexField(
+        HANDLE_PATTERN, required=False, default="",
+        help_text="A new account, the vendor's first manager, signing in as `v<vendor id>.<handle>`.")
     manager_email = serializers.EmailField(required=False, allow_blank=True, default="")
     manager_password = serializers.CharField(required=False, allow_blank=True, write_only=True, default="")
+
+
+class NewVendorAnswerSerializer(VendorSerializer):
+    manager_username = serializers.CharField(allow_null=True, help_text="The first manager's sign-in name.")
+
+    class Meta(VendorSerializer.Meta):
+        fields = [*VendorSerializer.Meta.fields, "manager_username"]
 
 
 class VendorRenameSerializer(serializers.Serializer):
@@ -68,7 +77,7 @@ class VendorListView(APIView):
         """Vendors the caller belongs to, or that work for organizations the caller manages."""
         return Response(VendorSerializer(visible_vendors(request.user).order_by("name"), many=True).data)
 
-    @extend_schema(request=NewVendorSerializer, responses={201: VendorSerializer})
+    @extend_schema(request=NewVendorSerializer, responses={201: NewVendorAnswerSerializer})
     def post(self, request):
         """Create a vendor working for an organization the caller manages, with its first manager."""
         serializer = NewVendorSerializer(data=request.data)
@@ -76,11 +85,12 @@ class VendorListView(APIView):
         data = serializer.validated_data
         organization = organization_to_manage(
             request.user, data["organization"], "Only the organization's admins and project managers add vendors.")
-        vendor = tenancy_services.create_vendor(
-            name=data["name"], organization=organization, manager_username=data["manager_username"],
+        vendor, manager = tenancy_services.create_vendor(
+            name=data["name"], organization=organization, manager_handle=data["manager_handle"],
             manager_email=data["manager_email"], manager_password=data["manager_password"] or None,
         )
-        return Response(VendorSerializer(vendor).data, status=status.HTTP_201_CREATED)
+        vendor.manager_username = manager.username if manager else None
+        return Response(NewVendorAnswerSerializer(vendor).data, status=status.HTTP_201_CREATED)
 
 
 class VendorDetailView(APIView):
@@ -119,7 +129,9 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class NewMemberSerializer(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]{1,150}$", help_text="Letters, digits and @/./+/-/_ only.")
+    handle = serializers.RegexField(
+        HANDLE_PATTERN,
+        help_text="Letters, digits and @/./+/-/_ only. The person signs in as `v<vendor id>.<handle>`.")
     role = serializers.ChoiceField(choices=workforce_services.VENDOR_GRANTABLE_ROLES, default=Membership.Role.ANNOTATOR)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
@@ -163,7 +175,7 @@ class VendorMembersView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         membership = workforce_services.add_vendor_member(
-            vendor, username=data["username"], role=data["role"], email=data["email"],
+            vendor, handle=data["handle"], role=data["role"], email=data["email"],
             first_name=data["first_name"], last_name=data["last_name"], password=data["password"] or None,
         )
         return Response(

@@ -5,10 +5,10 @@ from django.db import models
 
 class Instructions(models.Model):
     #: Guidelines are an organization's confidential material: only its own projects
-    #: may use them (Project.clean) and only its people read them. Null only for rows
-    #: from before ownership existed that no project used; staff assign those.
+    #: may use them (Project.clean) and only its people read them. Rows from before
+    #: ownership existed got an owner in migrations 0006 and 0008.
     organization = models.ForeignKey(
-        "annotation.Organization", null=True, blank=False, on_delete=models.PROTECT, related_name="instructions",
+        "annotation.Organization", on_delete=models.PROTECT, related_name="instructions",
     )
     title = models.CharField(max_length=200)
     body = models.TextField(help_text="Markdown. Rendered sanitized.")

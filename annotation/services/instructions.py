@@ -83,7 +83,7 @@ def save_instructions(instructions: Instructions, *, examples_changed: bool = Fa
     return True
 
 
-def create_instructions(*, title: str, body: str, organization=None) -> Instructions:
+def create_instructions(*, title: str, body: str, organization) -> Instructions:
     instructions = Instructions(title=title, body=body, organization=organization)
     save_instructions(instructions)
     return instructions

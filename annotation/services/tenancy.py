@@ -9,12 +9,11 @@ organizations. Vendor managers then run their people themselves
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..models import Membership, Organization, Vendor
+from .accounts import create_vendor_account
 
 
 def _unique_name(model, name: str, *, exclude_pk=None) -> str:
@@ -45,30 +44,16 @@ def rename(entity: Organization | Vendor, *, name: str) -> Organization | Vendor
 
 
 @transaction.atomic
-def create_vendor(*, name: str, organization: Organization, manager_username: str = "",
-                  manager_email: str = "", manager_password: str | None = None) -> Vendor:
-    """A vendor working for `organization`, with a new account as its first vendor manager.
-
-    The manager account is new (an existing username is refused, so no vendor
-    can claim someone else's account); without a password it cannot sign in
-    until one is set (the sign-in page's password reset, or an admin).
-    """
+def create_vendor(*, name: str, organization: Organization, manager_handle: str = "",
+                  manager_email: str = "", manager_password: str | None = None) -> tuple[Vendor, object]:
+    """A vendor working for `organization`, with a new account as its first vendor manager
+    (named in the new vendor's namespace, services/accounts.py, so it is always free).
+    Returns the vendor and the manager (None without a handle)."""
     vendor = Vendor.objects.create(name=_unique_name(Vendor, name))
     vendor.organizations.add(organization)
-    if manager_username:
-        User = get_user_model()
-        if User.objects.filter(username=manager_username).exists():
-            raise ValidationError({"manager_username": [f"The username {manager_username!r} is taken."]})
-        user = User(username=manager_username, email=manager_email)
-        if manager_password:
-            try:
-                validate_password(manager_password, user)
-            except ValidationError as exc:
-                raise ValidationError({"manager_password": exc.messages}) from None
-            user.set_password(manager_password)
-        else:
-            user.set_unusable_password()
-        user.full_clean(exclude=["password"])
-        user.save()
-        Membership.objects.create(user=user, role=Membership.Role.VENDOR_MANAGER, vendor=vendor)
-    return vendor
+    manager = None
+    if manager_handle:
+        manager = create_vendor_account(vendor, manager_handle, password=manager_password,
+                                        password_field="manager_password", email=manager_email)
+        Membership.objects.create(user=manager, role=Membership.Role.VENDOR_MANAGER, vendor=vendor)
+    return vendor, manager

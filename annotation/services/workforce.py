@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +19,7 @@ from jointly.domain_errors import Conflict
 from ..models import (
     Assignment, InstructionsAcknowledgement, Membership, Project, ProjectAnnotator, Vendor,
 )
+from .accounts import create_vendor_account, vendor_username
 
 Role = Membership.Role
 #: Roles a vendor manager may hand out. Vendor managers themselves are made by an admin.
@@ -31,41 +31,30 @@ VENDOR_GRANTABLE_ROLES = (Role.ANNOTATOR, Role.QA_LEAD)
 
 @transaction.atomic
 def add_vendor_member(
-    vendor: Vendor, *, username: str, role: str = Role.ANNOTATOR, email: str = "", first_name: str = "",
+    vendor: Vendor, *, handle: str, role: str = Role.ANNOTATOR, email: str = "", first_name: str = "",
     last_name: str = "", password: str | None = None,
 ) -> Membership:
     """Create an account for a new member of the vendor (or re-activate a former one).
 
-    A vendor manager may only create people, not enrol someone else's: an
-    existing account that is not already this vendor's is refused, so no
-    vendor can pull another vendor's annotator (and their numbers) into its
-    own scope. Admins link existing accounts in Django admin.
+    The account is named in the vendor's namespace (services/accounts.py), so a
+    vendor manager can neither enrol someone else's account nor learn whether a
+    name exists outside the vendor. Admins link existing accounts in Django admin.
     """
     if role not in VENDOR_GRANTABLE_ROLES:
         raise ValidationError({"role": [f"A vendor manager can grant {' or '.join(VENDOR_GRANTABLE_ROLES)}, not {role!r}."]})
-    User = get_user_model()
-    user = User.objects.filter(username=username).first()
-    if user is not None:
-        former = Membership.objects.filter(user=user, vendor=vendor).exists()
-        if not former:
-            raise Conflict(f"The username {username!r} is taken. Choose another one.")
-        membership, _ = Membership.objects.get_or_create(user=user, vendor=vendor, role=role)
-        if not membership.is_active:
-            membership.is_active = True
-            membership.save(update_fields=["is_active"])
-        return membership
-    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
-    if password:
-        try:
-            validate_password(password, user)
-        except ValidationError as exc:
-            raise ValidationError({"password": exc.messages})
-        user.set_password(password)
-    else:
-        user.set_unusable_password()  # the person sets one through password reset
-    user.full_clean(exclude=["password"])
-    user.save()
-    return Membership.objects.create(user=user, vendor=vendor, role=role)
+    username = vendor_username(vendor, handle)
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        user = create_vendor_account(vendor, handle, password=password, email=email, first_name=first_name,
+                                     last_name=last_name)
+    elif not Membership.objects.filter(user=user, vendor=vendor).exists():
+        # Only an admin can have made this name (by hand, in the vendor's namespace).
+        raise Conflict(f"The username {username!r} is taken. Choose another handle.")
+    membership, _ = Membership.objects.get_or_create(user=user, vendor=vendor, role=role)
+    if not membership.is_active:
+        membership.is_active = True
+        membership.save(update_fields=["is_active"])
+    return membership
 
 
 @transaction.atomic
@@ -156,7 +145,12 @@ def acknowledge_instructions(user, project: Project, *, version: int, now: datet
     if not project.instructions_id:
         raise ValidationError({"version": ["This project has no instructions to acknowledge."]})
     current = project.instructions.version
-    if version != current:
+    if version > current:  # e.g. a number copied from an example: nothing changed, it never existed
+        raise ValidationError({"version": [
+            f"These instructions have no version {version}: the current version is {current}. "
+            "Read it and acknowledge that number."
+        ]})
+    if version < current:
         raise Conflict(
             f"The instructions changed: the current version is {current}, you acknowledged {version}. "
             "Read the current version and acknowledge it."

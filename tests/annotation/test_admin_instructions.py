@@ -8,12 +8,17 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from annotation.models import InstructionExample, Instructions, InstructionsRevision
+from annotation.models import InstructionExample, Instructions, InstructionsRevision, Organization
 from annotation.services.instructions import create_instructions, update_instructions
 
 pytestmark = pytest.mark.django_db
 
 ADD = reverse("admin:annotation_instructions_add")
+
+
+def owner():
+    """The organization the test's instructions belong to."""
+    return Organization.objects.get_or_create(name="Owner")[0]
 
 
 def change_url(instructions):
@@ -34,10 +39,8 @@ def png(name="example.png"):
 
 
 def post_data(title, body, examples=(), example_ids=(), revision_ids=()):
-    from annotation.models import Organization
-
     data = {
-        "organization": str(Organization.objects.get_or_create(name="Owner")[0].pk), "title": title, "body": body,
+        "organization": str(owner().pk), "title": title, "body": body,
         "examples-TOTAL_FORMS": str(len(examples)), "examples-INITIAL_FORMS": str(len(example_ids)),
         "examples-MIN_NUM_FORMS": "0", "examples-MAX_NUM_FORMS": "1000",
         "revisions-TOTAL_FORMS": str(len(revision_ids)), "revisions-INITIAL_FORMS": str(len(revision_ids)),
@@ -73,7 +76,7 @@ def test_add_creates_version_1_with_a_good_and_a_bad_example(admin_client):
 
 def test_change_page_shows_the_sanitized_preview_examples_and_revisions(admin_client):
     instructions = create_instructions(
-        title="Guide", body="# Rules\n\n<script>alert('x')</script>\n\n<img src=x onerror=alert(1)>\n\n"
+        organization=owner(), title="Guide", body="# Rules\n\n<script>alert('x')</script>\n\n<img src=x onerror=alert(1)>\n\n"
         "[help](javascript:alert(1)) and [docs](https://example.com)",
     )
     InstructionExample.objects.create(instructions=instructions, image=png(), kind="bad", caption="swapped wrists")
@@ -92,7 +95,7 @@ def test_change_page_shows_the_sanitized_preview_examples_and_revisions(admin_cl
 
 
 def test_saving_unchanged_content_keeps_the_version(admin_client):
-    instructions = create_instructions(title="Guide", body="Same text")
+    instructions = create_instructions(organization=owner(), title="Guide", body="Same text")
     response = admin_client.post(change_url(instructions), post_data("Guide", "Same text"))
     assert response.status_code == 302
     instructions.refresh_from_db()
@@ -101,7 +104,7 @@ def test_saving_unchanged_content_keeps_the_version(admin_client):
 
 
 def test_changing_the_body_bumps_the_version_and_archives_the_old_text(admin_client):
-    instructions = create_instructions(title="Guide", body="Old text")
+    instructions = create_instructions(organization=owner(), title="Guide", body="Old text")
     response = admin_client.post(change_url(instructions), post_data("Guide", "New text"), follow=True)
     instructions.refresh_from_db()
     assert (instructions.version, instructions.body) == (2, "New text")
@@ -111,7 +114,7 @@ def test_changing_the_body_bumps_the_version_and_archives_the_old_text(admin_cli
 
 
 def test_a_second_edit_archives_again_and_leaves_earlier_revisions_alone(admin_client):
-    instructions = create_instructions(title="Guide", body="one")
+    instructions = create_instructions(organization=owner(), title="Guide", body="one")
     update_instructions(instructions, body="two")
     first = InstructionsRevision.objects.get()
     data = post_data("Guide", "three", revision_ids=[first.pk])
@@ -122,7 +125,7 @@ def test_a_second_edit_archives_again_and_leaves_earlier_revisions_alone(admin_c
 
 
 def test_adding_and_text_change_in_one_save_make_one_version(admin_client):
-    instructions = create_instructions(title="Guide", body="Old text")
+    instructions = create_instructions(organization=owner(), title="Guide", body="Old text")
     data = post_data("Guide v2", "New text", examples=[
         {"image": png(), "kind": "good", "caption": "like this", "order": "0"},
     ])
@@ -134,7 +137,7 @@ def test_adding_and_text_change_in_one_save_make_one_version(admin_client):
 
 
 def test_changing_only_an_example_bumps_the_version(admin_client):
-    instructions = create_instructions(title="Guide", body="Text")
+    instructions = create_instructions(organization=owner(), title="Guide", body="Text")
     InstructionExample.objects.create(instructions=instructions, image=png(), kind="good", caption="ok")
     rows, ids = existing_examples(instructions)
     rows[0]["kind"] = "bad"
@@ -145,7 +148,7 @@ def test_changing_only_an_example_bumps_the_version(admin_client):
 
 
 def test_removing_an_example_bumps_the_version(admin_client):
-    instructions = create_instructions(title="Guide", body="Text")
+    instructions = create_instructions(organization=owner(), title="Guide", body="Text")
     InstructionExample.objects.create(instructions=instructions, image=png(), kind="good", caption="ok")
     rows, ids = existing_examples(instructions)
     rows[0]["DELETE"] = "on"
@@ -156,7 +159,7 @@ def test_removing_an_example_bumps_the_version(admin_client):
 
 
 def test_changelist_searches_the_body(admin_client):
-    create_instructions(title="Hands", body="Fingertips first")
-    create_instructions(title="People", body="Whole body")
+    create_instructions(organization=owner(), title="Hands", body="Fingertips first")
+    create_instructions(organization=owner(), title="People", body="Whole body")
     response = admin_client.get(reverse("admin:annotation_instructions_changelist"), {"q": "fingertips"})
     assert [i.title for i in response.context["cl"].result_list] == ["Hands"]

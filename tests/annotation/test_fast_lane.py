@@ -231,3 +231,31 @@ def test_a_host_outside_allowed_hosts_is_refused_on_the_lane_too(settings):
     response = client_for(world["annotator_a"], token=True).post(next_url(world), HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert not Assignment.objects.exists()
+
+
+def test_the_lanes_writes_count_toward_the_callers_write_rate(monkeypatch):
+    """One write rate per user, whichever path answers: the lane's requests count, and once the
+    rate is spent the lane steps aside and the API view's throttle answers 429."""
+    from django.urls import resolve
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "write": "3/min"})
+    world = make_world(images=2, replicas=1)
+    views = {resolve(url).func.cls for url in (next_url(world), "/api/v1/assignments/1/submit/")}
+    dispatched = []
+    for view in views:
+        original = view.dispatch
+        monkeypatch.setattr(view, "dispatch",
+                            lambda self, request, *a, _original=original, **kw: dispatched.append(request.path)
+                            or _original(self, request, *a, **kw))
+    client = client_for(world["annotator_a"], token=True)
+    lease = client.post(next_url(world))  # 1, by the lane
+    assert lease.status_code == 201 and dispatched == []
+    url = f"/api/v1/assignments/{lease.json()['id']}/"
+    assert client.put(url, {"draft": {"x": 1}}, format="json").status_code == 200  # 2, by the API view
+    submitted = client.post(url + "submit/", {"instances": [instance()]}, format="json")  # 3, by the lane
+    assert submitted.status_code == 200 and dispatched == [url]
+    refused = client.post(next_url(world))  # 4: over the rate; the lane steps aside
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert dispatched == [url, next_url(world)]
+    assert Assignment.objects.filter(annotator=world["annotator_a"]).count() == 1

@@ -18,6 +18,9 @@ def test_finding_1_another_organizations_instructions_cannot_be_attached_or_read
     world = make_world(images=1)
     other_org = Organization.objects.create(name="Org B")
     secret = Instructions.objects.create(organization=other_org, title="B's guide", body="confidential")
+    theirs = make_project(other_org)  # org B's project uses its guide
+    theirs.instructions = secret
+    theirs.save(update_fields=["instructions"])
     pm = client_for(world["project_manager"])
     response = pm.patch(f"/api/v1/projects/{world.project.pk}/", {"instructions": secret.pk}, format="json")
     # The same answer as for an id that does not exist: no oracle either.
@@ -142,3 +145,26 @@ def test_finding_5_a_form_encoded_empty_patch_deactivates_nobody():
     membership.refresh_from_db()
     assert membership.is_active and ProjectAnnotator.objects.filter(user=world["annotator_a2"]).exists()
     assert client.patch(url, {}, format="json").status_code == 400
+
+
+def test_finding_4_a_vendor_manager_cannot_learn_whether_a_username_exists():
+    """Creating a member answers the same for a name held in another vendor or organization as
+    for a name nobody holds: the account is made in the vendor's own namespace either way."""
+    world = make_world(images=0)
+    client = client_for(world["vendor_manager_a"])
+    url = f"/api/v1/vendors/{world.vendor_a.pk}/members/"
+    answers = {}
+    for name in (world["annotator_b"].username, world["project_manager"].username, "nobody-has-this-name"):
+        # `username` too, as clients written before handles send it: it names nothing.
+        response = client.post(url, {"handle": name, "username": name}, format="json")
+        body = response.json()
+        answers[name] = (response.status_code, tuple(sorted(body)), body.get("role"), body.get("is_active"),
+                         body.get("user", {}).get("username", "").replace(name, "NAME"))
+    assert len(set(answers.values())) == 1, answers
+    assert not Membership.objects.filter(user__username__in=list(answers), vendor=world.vendor_a).exists()
+    assert next(iter(answers.values()))[0] == 201
+    # The only names a create can meet are the vendor's own people's.
+    again = client.post(url, {"handle": "nobody-has-this-name"}, format="json")
+    assert again.status_code == 201 and again.json()["user"]["username"] == answers["nobody-has-this-name"][4].replace(
+        "NAME", "nobody-has-this-name")
+    assert Membership.objects.filter(vendor=world.vendor_a, user__username__endswith=".nobody-has-this-name").count() == 1

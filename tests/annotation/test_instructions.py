@@ -1,9 +1,14 @@
 import pytest
 
-from annotation.models import Instructions, InstructionsRevision
+from annotation.models import Instructions, InstructionsRevision, Organization
 from annotation.services.instructions import (
     create_instructions, render_markdown, save_instructions, update_instructions,
 )
+
+
+def owner():
+    """The organization the test's instructions belong to."""
+    return Organization.objects.get_or_create(name="Owner")[0]
 
 
 @pytest.mark.parametrize(
@@ -39,7 +44,7 @@ def test_rendering_escapes_code_instead_of_running_it():
 
 @pytest.mark.django_db
 def test_new_instructions_start_at_version_1_without_revisions():
-    instructions = create_instructions(title="Pose guide", body="Label **every** person.")
+    instructions = create_instructions(organization=owner(), title="Pose guide", body="Label **every** person.")
     instructions.refresh_from_db()
     assert instructions.version == 1
     assert not InstructionsRevision.objects.exists()
@@ -47,7 +52,7 @@ def test_new_instructions_start_at_version_1_without_revisions():
 
 @pytest.mark.django_db
 def test_saving_without_a_change_bumps_nothing():
-    instructions = create_instructions(title="Pose guide", body="v1 text")
+    instructions = create_instructions(organization=owner(), title="Pose guide", body="v1 text")
     assert save_instructions(Instructions.objects.get(pk=instructions.pk)) is False
     assert update_instructions(instructions, title="Pose guide", body="v1 text") is False
     instructions.refresh_from_db()
@@ -60,7 +65,7 @@ def test_saving_without_a_change_bumps_nothing():
     "change", [{"body": "v2 text"}, {"title": "Pose guide (hands too)"}, {"examples_changed": True}]
 )
 def test_a_change_bumps_the_version_and_archives_the_previous_text(change):
-    instructions = create_instructions(title="Pose guide", body="v1 text")
+    instructions = create_instructions(organization=owner(), title="Pose guide", body="v1 text")
     assert update_instructions(instructions, **change) is True
     instructions.refresh_from_db()
     assert instructions.version == 2
@@ -70,7 +75,7 @@ def test_a_change_bumps_the_version_and_archives_the_previous_text(change):
 
 @pytest.mark.django_db
 def test_each_change_archives_the_version_it_replaces():
-    instructions = create_instructions(title="Guide", body="one")
+    instructions = create_instructions(organization=owner(), title="Guide", body="one")
     update_instructions(instructions, body="two")
     update_instructions(instructions, body="three")
     instructions.refresh_from_db()
@@ -81,7 +86,7 @@ def test_each_change_archives_the_version_it_replaces():
 
 @pytest.mark.django_db
 def test_version_comes_from_the_database_not_a_stale_copy():
-    instructions = create_instructions(title="Guide", body="one")
+    instructions = create_instructions(organization=owner(), title="Guide", body="one")
     stale = Instructions.objects.get(pk=instructions.pk)
     update_instructions(instructions, body="two")
     update_instructions(stale, body="three")

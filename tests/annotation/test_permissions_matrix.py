@@ -57,7 +57,7 @@ ENDPOINTS = {
                       [401, 404, 200, 200, 200, 404, 200, 200, 200, 200, 404, 404]),
     "members_list": (endpoint("get", "/api/v1/vendors/{vendor_a}/members/"),
                      [401, 404, 200, 403, 403, 404, 200, 200, 403, 403, 404, 404]),
-    "members_add": (endpoint("post", "/api/v1/vendors/{vendor_a}/members/", {"username": "newcomer"}),
+    "members_add": (endpoint("post", "/api/v1/vendors/{vendor_a}/members/", {"handle": "newcomer"}),
                     [401, 404, 201, 403, 403, 404, 201, 403, 403, 403, 404, 404]),
     "member_deactivate": (endpoint("patch", "/api/v1/vendors/{vendor_a}/members/{membership_a2}/", {"is_active": False}),
                           [401, 404, 200, 403, 403, 404, 200, 403, 403, 403, 404, 404]),
@@ -188,11 +188,13 @@ def test_list_contents_are_scoped_to_the_role(role):
 
 
 def test_a_vendor_manager_cannot_enrol_another_vendors_annotator():
+    """Another vendor's annotator's username names a new account in vendor A's namespace."""
     world, ids = scenario()
     client = client_for(world["vendor_manager_a"])
-    response = client.post(f"/api/v1/vendors/{ids['vendor_a']}/members/", {"username": world["annotator_b"].username},
+    response = client.post(f"/api/v1/vendors/{ids['vendor_a']}/members/", {"handle": world["annotator_b"].username},
                            format="json")
-    assert response.status_code == 409 and "taken" in response.data["detail"]
+    assert response.status_code == 201
+    assert response.data["user"]["username"] == f"v{ids['vendor_a']}.{world['annotator_b'].username}"
     assert not Membership.objects.filter(user=world["annotator_b"], vendor=world.vendor_a).exists()
 
 

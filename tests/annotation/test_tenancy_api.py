@@ -82,17 +82,18 @@ def test_editing_instructions_makes_a_new_version_and_a_new_vendor_gets_its_mana
     assert edited["version"] == 2 and "<strong>bold</strong>" in edited["body_html"]
     assert instructions.revisions.get().body == "v1"
     created = pm.post("/api/v1/vendors/", {"name": "Newco", "organization": world.organization.pk,
-                                           "manager_username": "newco-boss", "manager_password": "a long pass phrase"},
+                                           "manager_handle": "boss", "manager_password": "a long pass phrase"},
                       format="json")
     assert created.status_code == 201
     vendor = Vendor.objects.get(pk=created.json()["id"])
+    assert created.json()["manager_username"] == f"v{vendor.pk}.boss"
     assert list(vendor.organizations.all()) == [world.organization]
     boss = Membership.objects.get(vendor=vendor)
-    assert boss.role == "vendor_manager" and boss.user.username == "newco-boss" and boss.user.has_usable_password()
+    assert boss.role == "vendor_manager" and boss.user.username == f"v{vendor.pk}.boss" and boss.user.has_usable_password()
     # The new vendor can be granted at once, and its manager can sign in for a token.
     granted = pm.patch(f"/api/v1/projects/{world.project.pk}/", {"vendors": [world.vendor_a.pk, vendor.pk]},
                        format="json")
     assert granted.status_code == 200
-    token = client_for(None).post("/api/v1/auth/token/", {"username": "newco-boss",
+    token = client_for(None).post("/api/v1/auth/token/", {"username": f"v{vendor.pk}.boss",
                                                           "password": "a long pass phrase"}, format="json")
     assert token.status_code == 201

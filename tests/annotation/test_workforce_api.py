@@ -15,11 +15,11 @@ def test_vendor_manager_adds_an_annotator_who_can_then_be_staffed_and_work():
     vendor = world.vendor_a.pk
     created = manager.post(
         f"/api/v1/vendors/{vendor}/members/",
-        {"username": "maria", "email": "maria@example.com", "first_name": "Maria", "password": "a-long-Passphrase-42"},
+        {"handle": "maria", "email": "maria@example.com", "first_name": "Maria", "password": "a-long-Passphrase-42"},
         format="json",
     )
     assert created.status_code == 201, created.data
-    assert created.data["role"] == "annotator" and created.data["user"]["username"] == "maria"
+    assert created.data["role"] == "annotator" and created.data["user"]["username"] == f"v{vendor}.maria"
     assert created.data["projects"] == []
     maria = Membership.objects.get(pk=created.data["id"]).user
     assert maria.check_password("a-long-Passphrase-42")
@@ -29,10 +29,10 @@ def test_vendor_manager_adds_an_annotator_who_can_then_be_staffed_and_work():
     staffed = manager.post(
         f"/api/v1/vendors/{vendor}/staffing/", {"user": maria.pk, "project": world.project.pk}, format="json"
     )
-    assert staffed.status_code == 201 and staffed.data["username"] == "maria"
+    assert staffed.status_code == 201 and staffed.data["username"] == f"v{vendor}.maria"
     assert client_for(maria).post(f"/api/v1/projects/{world.project.pk}/tasks/next/").status_code == 201
     members = {m["user"]["username"]: m for m in manager.get(f"/api/v1/vendors/{vendor}/members/").data}
-    assert members["maria"]["projects"] == [world.project.pk]
+    assert members[f"v{vendor}.maria"]["projects"] == [world.project.pk]
     # Staffing twice is the same staffing.
     again = manager.post(
         f"/api/v1/vendors/{vendor}/staffing/", {"user": maria.pk, "project": world.project.pk}, format="json"
@@ -44,10 +44,11 @@ def test_vendor_manager_adds_an_annotator_who_can_then_be_staffed_and_work():
 @pytest.mark.parametrize(
     ("payload", "field", "message"),
     [
-        ({"username": "has space"}, "username", "pattern"),
-        ({"username": "ok", "role": "vendor_manager"}, "role", "not a valid choice"),
-        ({"username": "ok", "email": "not-an-email"}, "email", "valid email"),
-        ({"username": "ok", "password": "123"}, "password", "too short"),
+        ({"handle": "has space"}, "handle", "pattern"),
+        ({"handle": "x" * 121}, "handle", "pattern"),
+        ({"handle": "ok", "role": "vendor_manager"}, "role", "not a valid choice"),
+        ({"handle": "ok", "email": "not-an-email"}, "email", "valid email"),
+        ({"handle": "ok", "password": "123"}, "password", "too short"),
     ],
 )
 def test_bad_member_input_names_the_field(payload, field, message):
@@ -57,7 +58,7 @@ def test_bad_member_input_names_the_field(payload, field, message):
     )
     assert response.status_code == 400 and field in response.data["errors"]
     assert message in str(response.data["errors"][field]).lower() or message in response.data["detail"].lower()
-    assert not Membership.objects.filter(user__username="ok").exists()
+    assert not Membership.objects.filter(user__username__endswith=".ok").exists()
 
 
 def test_deactivating_an_annotator_ends_their_staffing_and_frees_their_lease():

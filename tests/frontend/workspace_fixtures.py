@@ -110,7 +110,7 @@ def make_setup(media, django_user_model):
         project = Project.objects.create(
             organization=organization, name=f"People {next(_counter)}", skeleton=coco17_skeleton(), replicas=replicas,
             instructions=Instructions.objects.create(
-                title="How to label people", body="# Rules\nClick the centre of each joint.\n\n## left wrist\nThe bony bump on the thumb side.",
+                organization=organization, title="How to label people", body="# Rules\nClick the centre of each joint.\n\n## left wrist\nThe bony bump on the thumb side.",
             ) if instructions else None,
             **fields,
         )

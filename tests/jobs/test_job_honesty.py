@@ -1,4 +1,7 @@
-"""Issue 12, finding 8: a job row tells the truth about a job that died or never reached RQ."""
+"""Issue 12, finding 8: a job row tells the truth about a job that died or never reached RQ.
+
+`services.reconcile_job_runs` and `services.rerun` are read off the module, not imported by name, so this file
+loads (and its tests fail, not error) on a tree without it."""
 
 from datetime import timedelta
 
@@ -8,7 +11,7 @@ from django.utils import timezone
 
 from jointly.jobs import services
 from jointly.jobs.models import JobRun
-from jointly.jobs.services import enqueue, reconcile_job_runs, rerun
+from jointly.jobs.services import enqueue
 
 JOB = "tests.jobs.sample_jobs.create_users_in_one_transaction"
 
@@ -33,7 +36,7 @@ def test_a_sigkilled_work_horse_fails_its_row_with_a_reason_and_a_rerun_matches_
     assert killed.progress == 0.5 and killed.message == "half way"
     assert _suffixes("killed-") == []
 
-    rerun(killed)
+    services.rerun(killed)
     assert run_worker("default").returncode == 0
     killed.refresh_from_db()
     clean.refresh_from_db()
@@ -50,9 +53,9 @@ def test_a_job_whose_enqueue_failed_after_the_commit_is_requeued_and_runs(redis_
     assert JobRun.objects.get(pk=run.pk).state == JobRun.State.QUEUED
     settings.RQ_QUEUES = good_queues
     services._queues.clear()
-    assert reconcile_job_runs() == {"failed": 0, "requeued": 0}  # not yet: it may be on its way
+    assert services.reconcile_job_runs() == {"failed": 0, "requeued": 0}  # not yet: it may be on its way
     later = timezone.now() + timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS + 1)
-    assert reconcile_job_runs(now=later) == {"failed": 0, "requeued": 1}
+    assert services.reconcile_job_runs(now=later) == {"failed": 0, "requeued": 1}
     assert run_worker("scoring").returncode == 0
     run.refresh_from_db()
     assert run.state == JobRun.State.FINISHED and _suffixes("late-") == ["0", "1", "2", "3"]
@@ -66,7 +69,7 @@ def test_a_job_lost_too_often_is_failed_with_the_reason(redis_queues, settings):
     Redis.from_url(redis_queues).flushdb()  # Redis restarted without persistence
     JobRun.objects.filter(pk=run.pk).update(attempts=settings.JOB_MAX_ATTEMPTS)
     later = timezone.now() + timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS + 1)
-    assert reconcile_job_runs(now=later) == {"failed": 1, "requeued": 0}
+    assert services.reconcile_job_runs(now=later) == {"failed": 1, "requeued": 0}
     run.refresh_from_db()
     assert run.state == JobRun.State.FAILED and "RQ had no record" in run.error
 
@@ -110,7 +113,7 @@ def test_a_last_replica_whose_scoring_enqueue_failed_is_scored_after_reconciling
     settings.RQ_QUEUES = good_queues
     services._queues.clear()
     later = timezone.now() + timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS + 1)
-    assert reconcile_job_runs(now=later) == {"failed": 0, "requeued": 1}
+    assert services.reconcile_job_runs(now=later) == {"failed": 0, "requeued": 1}
     assert run_worker("scoring").returncode == 0
     run.refresh_from_db()
     image.refresh_from_db()
