@@ -127,8 +127,10 @@ class ReviewDecision(models.Model):
         ACCEPT_ANNOTATION = "accept_annotation"
         EDIT = "edit"
         REJECT = "reject"
+        PROMOTE_GOLD = "promote_gold"
 
-    task = models.ForeignKey(ReviewTask, on_delete=models.PROTECT, related_name="decisions")
+    task = models.ForeignKey(ReviewTask, on_delete=models.PROTECT, related_name="decisions", null=True, blank=True,
+                             help_text="The review task decided; none for a decision outside the queue (promote_gold).")
     image = models.ForeignKey("annotation.Image", on_delete=models.PROTECT, related_name="review_decisions")
     project = models.ForeignKey("annotation.Project", on_delete=models.PROTECT, related_name="review_decisions")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_decisions")
@@ -153,6 +155,50 @@ class ReviewDecision(models.Model):
 
     def __str__(self):
         return f"{self.action} on image {self.image_id} by {self.actor_id}"
+
+
+class ScoreRoundQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditTrailIsAppendOnly("Score rounds are append-only: rows are never updated.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditTrailIsAppendOnly("Score rounds are append-only: rows are never updated.")
+
+
+class ScoreRound(models.Model):
+    """One scoring outcome of an image, kept for its history (append-only).
+
+    Scoring appends a round when what it concluded differs from the image's
+    current ConsensusResult (another decision, agreement, reasons, or other
+    inputs), in the same statement batch that rewrites the result: a re-run
+    that concludes the same adds nothing, so a rescore killed mid-way and run
+    again leaves the rows a clean run leaves. Rounds go with their image.
+    """
+
+    image = models.ForeignKey("annotation.Image", on_delete=models.CASCADE, related_name="score_rounds")
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="score_rounds")
+    agreement = models.FloatField(null=True)
+    decision = models.CharField(max_length=16, choices=ConsensusResult.Decision.choices)
+    reasons = models.JSONField(default=list)
+    inputs = models.JSONField(default=dict, help_text="Annotation id -> version that were scored.")
+    n_annotators = models.PositiveSmallIntegerField(default=0)
+    n_objects = models.PositiveSmallIntegerField(default=0)
+    flag_counts = models.JSONField(default=dict, help_text="Flags raised, per code.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ScoreRoundQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["image", "created_at"])]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditTrailIsAppendOnly("Score rounds are append-only: rows are never updated.")
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return f"image {self.image_id} scored {self.decision} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class ProjectAgreement(models.Model):

@@ -121,7 +121,7 @@ class PromoteGoldView(APIView):
     def post(self, request, pk: int):
         """Make an accepted image a gold image: its final labels become gold."""
         image = get_object_or_404(reviewable_images(request.user), pk=pk)
-        gold = promote_to_gold(image.pk)
+        gold = promote_to_gold(image.pk, request.user)
         return Response({"image": image.pk, "is_gold": True, "gold_annotation": gold.pk,
                          "instances": len(gold.instances)})
 

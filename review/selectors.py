@@ -16,7 +16,7 @@ from annotation.access import reviewable_projects, statistics_scope
 from annotation.image_urls import image_file_url
 from annotation.models import Annotation, Assignment, Image, Project
 
-from .models import ConsensusResult, ReviewDecision, ReviewTask
+from .models import ConsensusResult, ReviewDecision, ReviewTask, ScoreRound
 from .presenters import consensus_members, with_members
 
 Source = Annotation.Source
@@ -117,11 +117,14 @@ def review_picture(task: ReviewTask) -> dict:
     }
 
 
+_SAME_INSTANT_ORDER = {"scored": 1, "review_task": 2}
+
+
 def image_history(image: Image) -> list[dict]:
     """Every annotation, score, review round, decision and rework round of the image, oldest first.
 
     Events come from the rows that record them (assignments, annotations,
-    review tasks, decisions, the latest score); labels that were sent back
+    every score round, review tasks, decisions); labels that were sent back
     and replaced live on in their decision's `state_before`.
     """
     events: list[dict] = []
@@ -136,11 +139,10 @@ def image_history(image: Image) -> list[dict]:
     for a in Annotation.objects.filter(image=image).exclude(source=Source.ANNOTATOR).order_by("created_at", "id"):
         events.append({"at": a.created_at, "event": f"annotation:{a.source}", "annotation": a.pk,
                        "version": a.version, "updated_at": a.updated_at, "instances": len(a.instances)})
-    result = ConsensusResult.objects.filter(image=image).first()
-    if result is not None:
-        events.append({"at": result.computed_at, "event": "scored", "decision": result.decision,
-                       "agreement": result.agreement, "reasons": result.reasons,
-                       "n_annotators": result.n_annotators})
+    for r in ScoreRound.objects.filter(image=image).order_by("created_at", "id"):
+        events.append({"at": r.created_at, "event": "scored", "round": r.pk, "decision": r.decision,
+                       "agreement": r.agreement, "reasons": r.reasons, "n_annotators": r.n_annotators,
+                       "n_objects": r.n_objects, "inputs": r.inputs, "flags": r.flag_counts})
     for t in ReviewTask.objects.filter(image=image).order_by("created_at", "id"):
         events.append({"at": t.created_at, "event": "review_task", "task": t.pk, "kind": t.kind, "round": t.round,
                        "state": t.state, "reasons": t.reasons, "agreement": t.agreement})
@@ -148,7 +150,8 @@ def image_history(image: Image) -> list[dict]:
         events.append({"at": d.created_at, "event": f"decision:{d.action}", "decision": d.pk, "task": d.task_id,
                        "actor": {"id": d.actor_id, "username": d.actor.get_username()},
                        "payload": d.payload, "state_before": d.state_before})
-    events.sort(key=lambda e: (e["at"], e["event"]))
+    # One scoring pass stamps its round and the review task it opens with the same instant: the round first.
+    events.sort(key=lambda e: (e["at"], _SAME_INSTANT_ORDER.get(e["event"], 0), e["event"]))
     return events
 
 

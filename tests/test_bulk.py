@@ -6,7 +6,6 @@ from annotation.models import Annotation, Image, Organization, Project
 from annotation.services.annotations import replace_source_annotations
 from annotation.services.skeletons import create_skeleton
 from jointly import bulk
-from review.models import ConsensusResult
 
 pytestmark = pytest.mark.django_db
 
@@ -43,18 +42,3 @@ def test_replace_source_annotations_creates_updates_and_keeps(write_path, images
 def test_replace_source_annotations_refuses_per_person_sources(images):
     with pytest.raises(ValueError, match="belong to an annotator"):
         replace_source_annotations("annotator", {images[0].pk: []})
-
-
-def test_upsert_inserts_then_updates_on_the_unique_field(write_path, images):
-    project = images[0].project
-
-    def result(image, agreement, flags):
-        return ConsensusResult(image=image, project=project, agreement=agreement, decision="needs_review",
-                               flags=flags, reasons=["r"], keypoint_agreement=[agreement])
-
-    bulk.upsert(ConsensusResult, [result(images[0], 0.5, [])], unique_fields=["image"],
-                update_fields=["agreement", "flags", "keypoint_agreement"])
-    bulk.upsert(ConsensusResult, [result(images[0], 0.9, [{"code": "x"}]), result(images[1], None, [])],
-                unique_fields=["image"], update_fields=["agreement", "flags", "keypoint_agreement"])
-    rows = {r.image_id: (r.agreement, r.flags, r.keypoint_agreement) for r in ConsensusResult.objects.all()}
-    assert rows == {images[0].pk: (0.9, [{"code": "x"}], [0.9]), images[1].pk: (None, [], [None])}

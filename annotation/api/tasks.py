@@ -110,7 +110,9 @@ def task_payload(request, assignment: Assignment, project: Project, skeleton: di
         "draft": assignment.draft,
         "active_ms": assignment.active_ms,
         # A rework round: the QA lead's comments, each pinned to an instance and keypoint index of
-        # the annotator's own previous labels (given back as the draft), optionally to a point.
+        # the annotator's own previous labels (given back as the draft), optionally to a point. A new
+        # annotator of an image a QA lead gave to new people gets that rejection's comments, set
+        # by the lease itself (engine.rules.reassigned_comments_sql).
         "review_comments": assignment.review_comments or [],
     }
 

@@ -5,11 +5,12 @@ See README.md beside this file for the flowchart.
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta
 from typing import Callable, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..models import Assignment, Image, Project
@@ -164,10 +165,18 @@ def lease_from_pool(
                 project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
                 leased_at=now, lease_expires_at=now + timedelta(seconds=project.lease_seconds),
                 last_activity_at=now, instructions_version=rules.instructions_version(project), ahead=ahead,
+                review_comments=_reassigned_comments(image.pk),
             )
             paths.recount_one(image.pk, start=True)
             return assignment
         return None
+
+
+def _reassigned_comments(image_id: int) -> list:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {rules.reassigned_comments_sql('%s')}", [image_id])
+        value = cursor.fetchone()[0]
+    return json.loads(value) if isinstance(value, str) else value  # SQLite hands JSON back as text
 
 
 def _reopen_rework(assignment_id: int, project: Project, now: datetime) -> Assignment | None:

@@ -40,6 +40,7 @@ def _names() -> dict[str, str]:
         "holds_a_slot": rules.holds_a_slot_sql("state"),
         "candidate_has_free_slot": rules.free_slot_sql("candidate.slots_taken", "candidate.extra_replicas"),
         "not_last_replica": rules.not_last_replica_sql("i.submitted_count + 1", "i.extra_replicas"),
+        "reassigned_comments": rules.reassigned_comments_sql("candidate.id"),
     }
 
 
@@ -163,12 +164,13 @@ _LEASE_ONE_STATEMENT_SQL = """
     ), leased AS (
         INSERT INTO {assignment} (
             project_id, image_id, annotator_id, vendor_id, state, leased_at, lease_expires_at, last_activity_at,
-            instructions_version, active_ms, client_active_ms, observed_ms, instance_count, submission_digest
+            instructions_version, active_ms, client_active_ms, observed_ms, instance_count, submission_digest,
+            review_comments
         )
         SELECT %(project)s, candidate.id, %(user)s, %(vendor)s, '{leased}', %(now)s, %(expires)s, %(now)s,
-               %(instructions_version)s, 0, 0, 0, 0, ''
+               %(instructions_version)s, 0, 0, 0, 0, '', {reassigned_comments}
         FROM candidate WHERE {candidate_has_free_slot}
-        RETURNING id, image_id
+        RETURNING id, image_id, review_comments
     ), counted AS (
         UPDATE {image} i SET
             slots_taken = i.slots_taken + 1,
@@ -177,7 +179,7 @@ _LEASE_ONE_STATEMENT_SQL = """
         FROM leased WHERE i.id = leased.image_id
         RETURNING i.id, i.file, i.width, i.height
     )
-    SELECT leased.id, counted.id, counted.file, counted.width, counted.height
+    SELECT leased.id, counted.id, counted.file, counted.width, counted.height, leased.review_comments
     FROM leased JOIN counted ON counted.id = leased.image_id
 """
 
@@ -196,11 +198,12 @@ def lease_in_one_statement(user, project: Project, vendor_id, now: datetime) -> 
             row = cursor.fetchone()
     if row is None:
         return None
-    assignment_id, image_id, file, width, height = row
+    assignment_id, image_id, file, width, height, review_comments = row
     image = Image(pk=image_id, project_id=project.pk, file=file, width=width, height=height, is_gold=False)
     return Assignment(
         pk=assignment_id, project=project, image=image, annotator=user, vendor_id=vendor_id, state=State.LEASED,
         leased_at=now, lease_expires_at=expires, last_activity_at=now, instructions_version=instructions_version,
+        review_comments=json.loads(review_comments) if isinstance(review_comments, str) else review_comments,
     )
 
 

@@ -69,6 +69,14 @@ def holds_a_slot_sql(state: str) -> str:
     return f"{state} IN ({', '.join(repr(str(s)) for s in HOLDS_A_SLOT)})"
 
 
+def reassigned_comments_sql(image_id: str) -> str:
+    """A new lease's `review_comments`: those a QA lead left when giving the image to new annotators
+    (kept on the set-aside assignments, keypoint and point only; see review/services/decisions.py),
+    else none. SQL for an image id column or placeholder, in every lease's INSERT."""
+    return (f"coalesce((SELECT r.review_comments FROM {table(Assignment)} r WHERE r.image_id = {image_id} "
+            f"AND r.state = '{State.REJECTED}' AND r.review_comments <> '[]' ORDER BY r.id DESC LIMIT 1), '[]')")
+
+
 # --- who may take an image: the candidate condition ---------------------------------------
 
 

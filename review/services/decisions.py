@@ -18,7 +18,7 @@ What each action leaves behind:
   their next task with their previous labels as the draft and the comments
   in `review_comments` (image status `rework`), or with `reassign` their
   labels are set aside and new annotators fill the freed slots (the image
-  goes back to `annotating`). Either way the resubmission is scored again
+  goes back to `annotating`), with the comments in their task too. Either way the resubmission is scored again
   and, if it still needs a human, comes back to the queue as rework.
 """
 
@@ -143,7 +143,8 @@ def _reject(image: Image, task: ReviewTask, actor, data: DecisionInput, annotati
             now: datetime) -> dict:
     spec = image.project.skeleton.spec()
     comments = _validated_comments(data.comments, spec, image, annotations, author=actor.get_username())
-    chosen = data.annotators if data.annotators is not None else sorted({c["annotator"] for c in comments})
+    chosen = data.annotators if data.annotators is not None else sorted(
+        {c["annotator"] for c in comments if c["annotator"] is not None})  # image-wide comments name nobody
     unknown = [u for u in chosen if u not in annotations]
     if unknown or not chosen:
         raise ValidationError({"annotators": [
@@ -155,7 +156,13 @@ def _reject(image: Image, task: ReviewTask, actor, data: DecisionInput, annotati
     assignments = {a.annotator_id: a for a in Assignment.objects.select_for_update().filter(
         image=image, annotator_id__in=chosen)}
     if data.reassign:
-        Assignment.objects.filter(pk__in=[a.pk for a in assignments.values()]).update(state=Assignment.State.REJECTED)
+        # The new annotators get the comments with their task (see annotation/api/tasks.py), pinned to a
+        # keypoint and a point only: the instance numbers are those of labels they never see.
+        Assignment.objects.filter(pk__in=[a.pk for a in assignments.values()]).update(
+            state=Assignment.State.REJECTED,
+            review_comments=[{"instance": None, **{k: c[k] for k in ("keypoint", "x", "y", "text", "author")}}
+                             for c in comments],
+        )
         move = image_status.reassign
     else:
         for user in chosen:

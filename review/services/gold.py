@@ -92,30 +92,45 @@ def score_gold_submission(assignment: Assignment, spec: SkeletonSpec, *, qualifi
     return score
 
 
-def promote_to_gold(image_id: int) -> Annotation:
+def promote_to_gold(image_id: int, actor) -> Annotation:
     """A QA lead makes an accepted image a gold image: its final labels become its gold labels.
 
     The final labels are the `review` annotation a decision wrote, else the
     consensus it was auto-accepted with. The image stays accepted (its ground
     truth does not change); from now on it checks annotators like imported gold.
+    Like a decision, the promotion adds a row to the append-only audit trail
+    (action `promote_gold`, no review task), in the same transaction.
     """
     from django.core.exceptions import ValidationError
 
     from annotation.models import Image
     from annotation.services.annotations import replace_source_annotations
 
+    from ..models import ReviewDecision
+
     with transaction.atomic():
         image = Image.objects.select_for_update().get(pk=image_id)
         if image.status != Image.Status.ACCEPTED:
             raise ValidationError({"image": [f"Only an accepted image can become gold; this one is '{image.status}'."]})
-        final = (Annotation.objects.filter(image=image, source=Annotation.Source.REVIEW).values_list("instances", flat=True).first()
-                 or Annotation.objects.filter(image=image, source=Annotation.Source.CONSENSUS)
-                 .values_list("instances", flat=True).first())
-        if not final:
+        finals = dict(Annotation.objects.filter(
+            image=image, source__in=(Annotation.Source.REVIEW, Annotation.Source.CONSENSUS, Annotation.Source.GOLD),
+        ).values_list("source", "id"))
+        source = Annotation.Source.REVIEW if Annotation.Source.REVIEW in finals else Annotation.Source.CONSENSUS
+        final = Annotation.objects.filter(pk=finals.get(source)).values_list("instances", "version").first()
+        if not final or not final[0]:
             raise ValidationError({"image": ["This image has no accepted labels to promote."]})
-        replace_source_annotations(Annotation.Source.GOLD, {image.pk: final})
+        replace_source_annotations(Annotation.Source.GOLD, {image.pk: final[0]})
         Image.objects.filter(pk=image.pk).update(is_gold=True)
-        return Annotation.objects.get(image=image, source=Annotation.Source.GOLD)
+        gold = Annotation.objects.get(image=image, source=Annotation.Source.GOLD)
+        ReviewDecision.objects.create(
+            task=None, image=image, project_id=image.project_id, actor=actor, action=ReviewDecision.Action.PROMOTE_GOLD,
+            payload={"from": {"source": source, "annotation": finals[source], "version": final[1]},
+                     "gold": {"annotation": gold.pk, "version": gold.version}},
+            state_before={"image_status": image.status, "is_gold": image.is_gold,
+                          "gold": {"annotation": finals[Annotation.Source.GOLD]} if Annotation.Source.GOLD in finals
+                          else None},
+        )
+        return gold
 
 
 def on_gold_submitted(sender, assignment: Assignment, project, **kwargs) -> None:

@@ -10,6 +10,9 @@ image:
   agree exists, no object's left/right orientation is undecided, no blocking
   flag was raised, and it was not drawn for the spot-check sample
   (`review_sample_rate`);
+- given one more annotator when the project's `max_replicas` allows and
+  only agreement, the quorum, a missed object or an undecided orientation
+  held it back (see `_decide`);
 - otherwise sent to review with the reasons, naming the annotators (user
   ids) concerned, so the QA lead sees why.
 
@@ -19,37 +22,37 @@ settles objects two annotators disagree on and weights the consensus when a
 few images are scored at a time.
 
 Scoring is idempotent: the consensus annotation, the ConsensusResult and the
-review task are rewritten, not added to, and only images still in `scoring`
-change status, so a QA decision is never undone by a re-run.
+review task are rewritten, not added to, a score round is appended only when
+the outcome changed, and only images still in `scoring` change status, so a
+QA decision is never undone by a re-run. Rows are read by `scoring_rows` and
+written by `scoring_writer`, set-based.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
-import orjson
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, TextField
-from django.db.models.functions import Cast
+from django.db import connection, transaction
+from django.utils import timezone
 
-from annotation.models import Annotation, Assignment, Image, Project, SkeletonSpec
+from annotation.models import Image, Project, SkeletonSpec
 from annotation.services import image_status
-from annotation.services.annotations import replace_source_annotations
-from jointly.bulk import upsert
-from review.agreement import (FLAG_CODES, AnnotatorHistory, InstanceBatch, NoiseModel, PipelineResult, run_pipeline,
-                              summarize)
+from jointly.bulk import is_postgresql
+from review.agreement import FLAG_CODES, AnnotatorHistory, NoiseModel, PipelineResult, run_pipeline, summarize
 from review.agreement.oks import pair_agreement
 
 from .quality import pause_annotators_below_loo_floor
-from ..models import ConsensusResult, ProjectAgreement, ReviewDecision, ReviewTask
+from .scoring_rows import ImageRows, Rows, load_rows
+from .scoring_writer import write_batch
+from ..models import ConsensusResult, ProjectAgreement, ReviewTask
 
-Source = Annotation.Source
 #: Flags that send an image to review on their own. The others are shown but
 #: do not block: visibility disagreement already lowers the agreement, a point
 #: just past the image border passed submit validation's tolerance, and limb
@@ -58,105 +61,8 @@ BLOCKING_FLAGS = ("left_right_swap", "duplicate_instance", "outside_box")
 SCORED_STATUSES = image_status.SCORED
 #: Images written per transaction when a whole project is rescored.
 RESCORE_BATCH = 5000
-
-
-@dataclass
-class _Rows:
-    """The batch plus where each of its instances came from."""
-
-    batch: InstanceBatch
-    images: list[Image]
-    annotation_id: np.ndarray  # (N,) Annotation.pk of each instance
-    instance_index: np.ndarray  # (N,) position in that annotation's `instances`
-    annotators: np.ndarray  # (S,) user ids, index = batch source
-    inputs: list[dict]  # per image: {annotation id: version}
-    assignments: tuple[np.ndarray, np.ndarray]
-    gold: InstanceBatch | None
-    #: per image: {annotator id: instances drawn} of annotations over the project's cap
-    oversized: list[dict] = field(default_factory=list)
-
-
-def _load(images: list[Image], spec: SkeletonSpec, max_instances: int | None = None) -> _Rows:
-    """One query for the annotations, one for the assignments, one for gold; no query per image.
-
-    An annotation with more than `max_instances` instances (submit refuses them, but
-    older rows may hold them) contributes its first `max_instances` only, and is
-    recorded in `oversized`: matching costs grow with the square of the instances per
-    image, so one absurd annotation must not stall the whole scoring queue.
-    """
-    k = spec.num_keypoints
-    position = {image.pk: i for i, image in enumerate(images)}
-    # The instances come back as text and orjson parses them: several times
-    # faster than the driver's json module for a project's worth of rows.
-    annotations = [
-        (pk, image_id, annotator_id, version, orjson.loads(text))
-        for pk, image_id, annotator_id, version, text in
-        # Labels set aside by a reassigning rejection no longer count.
-        Annotation.objects.filter(image_id__in=position, source=Source.ANNOTATOR)
-        .exclude(assignments__state=Assignment.State.REJECTED)
-        .order_by("image_id", "annotator_id")
-        .values_list("pk", "image_id", "annotator_id", "version", Cast("instances", TextField()))
-    ]
-    submitted = list(
-        Assignment.objects.filter(image_id__in=position, state=Assignment.State.SUBMITTED)
-        .values_list("image_id", "annotator_id")
-    )
-    annotators = np.unique(
-        np.array([a[2] for a in annotations] + [s[1] for s in submitted], dtype=np.int64)
-    )
-    source_of = {int(user): i for i, user in enumerate(annotators)}
-    inputs: list[dict] = [{} for _ in images]
-    oversized: list[dict] = [{} for _ in images]
-    keypoints, boxes, areas, image_idx, source_idx, ann_ids, inst_idx = [], [], [], [], [], [], []
-    for pk, image_id, annotator_id, version, instances in annotations:
-        inputs[position[image_id]][str(pk)] = version
-        if max_instances is not None and len(instances) > max_instances:
-            oversized[position[image_id]][int(annotator_id)] = len(instances)
-            instances = instances[:max_instances]
-        for j, inst in enumerate(instances):
-            keypoints.append(inst["keypoints"])
-            boxes.append(inst["bbox"])
-            areas.append(inst.get("area", math.nan))
-            image_idx.append(position[image_id])
-            source_idx.append(source_of[annotator_id])
-            ann_ids.append(pk)
-            inst_idx.append(j)
-    batch = InstanceBatch.from_arrays(
-        np.asarray(keypoints, dtype=np.float64).reshape(-1, k, 3),
-        np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
-        np.asarray(image_idx, dtype=np.int64), np.asarray(source_idx, dtype=np.int64),
-        area=np.asarray(areas, dtype=np.float64), n_images=len(images), n_sources=max(len(annotators), 1),
-    )
-    assignments = (
-        np.asarray([position[i] for i, _ in submitted], dtype=np.int64),
-        np.asarray([source_of[u] for _, u in submitted], dtype=np.int64),
-    )
-    return _Rows(
-        batch=batch, images=images, annotation_id=np.asarray(ann_ids, dtype=np.int64),
-        instance_index=np.asarray(inst_idx, dtype=np.int64), annotators=annotators, inputs=inputs,
-        assignments=assignments, gold=_load_gold(images, position, k), oversized=oversized,
-    )
-
-
-def _load_gold(images: list[Image], position: dict, k: int) -> InstanceBatch | None:
-    gold_ids = [image.pk for image in images if image.is_gold]
-    if not gold_ids:
-        return None
-    rows = [
-        (position[image_id], inst)
-        for image_id, instances in Annotation.objects.filter(image_id__in=gold_ids, source=Source.GOLD)
-        .values_list("image_id", "instances")
-        for inst in instances
-    ]
-    if not rows:
-        return None
-    return InstanceBatch.from_arrays(
-        np.asarray([inst["keypoints"] for _, inst in rows], dtype=np.float64).reshape(-1, k, 3),
-        np.asarray([inst["bbox"] for _, inst in rows], dtype=np.float64).reshape(-1, 4),
-        np.asarray([i for i, _ in rows], dtype=np.int64), np.zeros(len(rows), dtype=np.int64),
-        area=np.asarray([inst.get("area", math.nan) for _, inst in rows], dtype=np.float64),
-        n_images=len(images),
-    )
+#: Batches written at once (each by its own connection) in a project rescore.
+WRITERS = 2
 
 
 def _history_record(result: PipelineResult, annotators: np.ndarray) -> dict:
@@ -230,7 +136,7 @@ def settled_agreement(pairwise: dict[str, float], size: int) -> tuple[float, tup
     return best
 
 
-def _decide(project: Project, image: Image, agreement: float | None, n_drawn: int, rejected: int,
+def _decide(project: Project, image_id: int, agreement: float | None, n_drawn: int, rejected: int,
             blocking: dict[str, int], n_annotators: int, object_reasons: list[str] = (),
             pairwise: dict | None = None) -> tuple[str, list[str], str]:
     """(decision, reasons, review task kind) for one scored image.
@@ -263,7 +169,7 @@ def _decide(project: Project, image: Image, agreement: float | None, n_drawn: in
     for code, count in blocking.items():
         reasons.append(f"{count} flag(s) '{code}': {FLAG_CODES[code].lower().rstrip('.')}")
     kind = ReviewTask.Kind.REVIEW
-    if not reasons and _sampled_for_review(image.pk, project.review_sample_rate):
+    if not reasons and _sampled_for_review(image_id, project.review_sample_rate):
         reasons.append(f"drawn for the spot-check sample ({project.review_sample_rate:.0%} of accepted images)")
         kind = ReviewTask.Kind.SPOT_CHECK
     if not reasons:
@@ -278,10 +184,10 @@ def _decide(project: Project, image: Image, agreement: float | None, n_drawn: in
     return ConsensusResult.Decision.NEEDS_REVIEW, reasons, kind
 
 
-def _pairwise(rows: _Rows, result: PipelineResult, sigmas: np.ndarray) -> list[dict]:
+def _pairwise(rows: Rows, result: PipelineResult, sigmas: np.ndarray) -> list[dict]:
     """Per image, mean OKS of each annotator pair over the objects both drew."""
     cluster, a, b = result.consensus.clusters.member_pairs()
-    out: list[dict] = [{} for _ in rows.images]
+    out: list[dict] = [{} for _ in range(len(rows.images))]
     if a.size == 0:
         return out
     oks = pair_agreement(rows.batch, a, b, sigmas)
@@ -300,7 +206,7 @@ def _pairwise(rows: _Rows, result: PipelineResult, sigmas: np.ndarray) -> list[d
     return out
 
 
-def _people_of_objects(rows: _Rows, result: PipelineResult) -> tuple[dict, dict]:
+def _people_of_objects(rows: Rows, result: PipelineResult) -> tuple[dict, dict]:
     """Per object (cluster index): user ids who missed it; for undecided ones, whose orientation was kept."""
     cluster, source = result.missed
     missed_by: dict[int, list[int]] = {}
@@ -321,7 +227,9 @@ class _Scored:
     auto_accepted: int = 0
     needs_review: int = 0
     result: PipelineResult | None = None
-    rows: _Rows | None = None
+    rows: Rows | None = None
+    #: seconds spent reading rows, in the engine, preparing rows to write, and writing them
+    timings: dict = field(default_factory=dict)
 
     @property
     def scored(self) -> int:
@@ -348,42 +256,102 @@ def _score(project: Project, images_qs, progress=None, *, with_history: bool = T
            batch_size: int | None = None) -> _Scored:
     """Score these images together; write the outcome in batches of `batch_size` images
     (None: all at once), each batch one transaction under its images' row locks."""
-    images = list(images_qs.order_by("pk"))
-    if not images:
+    timings = {}
+    clock = time.perf_counter()
+    images = ImageRows.of(images_qs)
+    if not len(images):
         return _Scored()
     spec = project.skeleton.spec()
-    rows = _load(images, spec, project.max_instances_per_image)
+    rows = load_rows(images, spec, project.max_instances_per_image)
     # A whole-project pass learns the history itself: adding the stored one would count it twice.
     history = _load_history(project, rows.annotators, spec.num_keypoints) if with_history else None
+    timings["read"], clock = time.perf_counter() - clock, time.perf_counter()
     if progress:
         progress(0.2, 1, f"scoring {len(images)} images, {len(rows.batch)} instances")
     result = run_pipeline(
-        rows.batch, spec, assignments=rows.assignments, gold=rows.gold,
-        image_size=np.array([[im.width, im.height] for im in images], dtype=np.float64), history=history,
+        rows.batch, spec, assignments=rows.assignments, gold=rows.gold, image_size=images.size, history=history,
         subtract_offsets=settings.SUBTRACT_ANNOTATOR_OFFSETS,
     )
+    timings["engine"], clock = time.perf_counter() - clock, time.perf_counter()
     if progress:
         progress(0.5, 1, "storing consensus and decisions")
-    accepted = _store(project, rows, result, spec, batch_size=batch_size or len(images), progress=progress)
+    accepted = _store(project, rows, result, spec, batch_size=batch_size or len(images), progress=progress,
+                      timings=timings)
     # Automatic pausing on the project's leave-one-out floor, for the annotators scored here.
     with transaction.atomic():
         pause_annotators_below_loo_floor(project, rows.annotators.tolist())
-    return _Scored(auto_accepted=accepted, needs_review=len(images) - accepted, result=result, rows=rows)
+    timings["write"] = timings.get("write", 0.0) + time.perf_counter() - clock - timings.get("prepare", 0.0)
+    return _Scored(auto_accepted=accepted, needs_review=len(images) - accepted, result=result, rows=rows,
+                   timings=timings)
 
 
-def _store(project: Project, rows: _Rows, result: PipelineResult, spec: SkeletonSpec, *, batch_size: int,
-           progress: Callable | None = None) -> int:
+def _store(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonSpec, *, batch_size: int,
+           progress: Callable | None = None, timings: dict | None = None) -> int:
     """Write consensus, results, statuses and review tasks; returns how many images were auto-accepted.
 
-    Everything is computed first; then each batch of images is written in one
+    The rows of each batch of images are computed, then written in one
     transaction. A worker killed between batches leaves whole batches only,
     and a re-run computes the same rows from the same inputs and rewrites them
     to the same values (unchanged rows keep their versions), so it ends where
     a clean run ends.
+
+    Outside a transaction on PostgreSQL (a project rescore), WRITERS threads,
+    each with its own connection, write batches while this thread computes
+    the next ones, so the database's work and Python's overlap (batches hold
+    disjoint images, so their transactions never wait on each other). Inside a transaction
+    (scoring a few images under their row locks) everything stays on this
+    connection.
     """
+    prepared = _prepared_batches(project, rows, result, spec, batch_size)
+    now = timezone.now()
+    n_img, accepted, done, prepare = len(rows.images), 0, 0, 0.0
+
+    def write(scored: tuple[list[dict], dict]) -> int:
+        with transaction.atomic():
+            write_batch(project, *scored, now)
+        return len(scored[0])
+
+    def write_in_thread(scored: tuple[list[dict], dict]) -> int:
+        try:
+            return write(scored)
+        finally:
+            connection.close()  # looked up in the writer thread: its own connection
+
+    threaded = is_postgresql() and not connection.in_atomic_block and n_img > batch_size
+    pool = ThreadPoolExecutor(max_workers=WRITERS) if threaded else None
+    pending: list = []
+    try:
+        while True:
+            clock = time.perf_counter()
+            scored = next(prepared, None)
+            prepare += time.perf_counter() - clock
+            while pending and (scored is None or len(pending) >= WRITERS):
+                done += pending.pop(0).result()
+                if progress:
+                    progress(0.5 + 0.5 * done / n_img, 1, f"stored {done} of {n_img} images")
+            if scored is None:
+                break
+            accepted += sum(s["decision"] == ConsensusResult.Decision.AUTO_ACCEPTED for s in scored[0])
+            if pool is None:
+                done += write(scored)
+                if progress:
+                    progress(0.5 + 0.5 * done / n_img, 1, f"stored {done} of {n_img} images")
+            else:
+                pending.append(pool.submit(write_in_thread, scored))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    if timings is not None:
+        timings["prepare"] = prepare
+    return accepted
+
+
+def _prepared_batches(project: Project, rows: Rows, result: PipelineResult, spec: SkeletonSpec,
+                      batch_size: int) -> Iterator[tuple[list[dict], dict]]:
+    """Each batch's rows to write (see `write_batch`), computed from the engine's arrays (whole-project
+    work first)."""
     sigmas = np.asarray(spec.sigmas, dtype=np.float64)
-    images = rows.images
-    n_img = len(images)
+    n_img = len(rows.images)
     con = result.consensus
     img_agree = result.images
     batch = rows.batch
@@ -394,168 +362,106 @@ def _store(project: Project, rows: _Rows, result: PipelineResult, spec: Skeleton
     assigned = np.unique(np.c_[rows.assignments[0], rows.assignments[1]], axis=0)
     n_annotators = np.bincount(assigned[:, 0], minlength=n_img)
     flags = result.flags
-    blocking_mask = np.isin(flags.code, BLOCKING_FLAGS)
-    pairwise = _pairwise(rows, result, sigmas)
-    # Per image, per annotator: mean OKS of their instances against the others' consensus.
-    inst_oks = np.nan_to_num(result.instance_oks, nan=0.0)
-    flag_records = [[] for _ in images]
-    for code, img, inst, kp, other_kp, score in zip(
-        flags.code.tolist(), flags.image.tolist(), flags.instance.tolist(), flags.keypoint.tolist(),
-        flags.other_keypoint.tolist(), flags.score.tolist(),
-    ):  # one dict per raised flag: there are few
-        flag_records[img].append({
-            "code": code, "annotator": int(rows.annotators[batch.source[inst]]),
-            "annotation": int(rows.annotation_id[inst]), "instance": int(rows.instance_index[inst]),
-            "keypoint": spec.names[kp] if kp >= 0 else None,
-            "other_keypoint": spec.names[other_kp] if other_kp >= 0 else None,
-            "score": round(score, 4), "message": FLAG_CODES[code],
-        })
-    per_image_annotator: list[dict] = [{} for _ in images]
-    key = batch.image * max(len(rows.annotators), 1) + batch.source
-    keys, inverse = np.unique(key, return_inverse=True)
-    sums, counts = np.bincount(inverse, weights=inst_oks), np.bincount(inverse)
-    for k_, s_, c_ in zip(keys.tolist(), sums.tolist(), counts.tolist()):
-        img, src = divmod(k_, max(len(rows.annotators), 1))
-        per_image_annotator[img][str(int(rows.annotators[src]))] = {"oks": round(s_ / c_, 6), "instances": c_}
-
-    objects = [[] for _ in images]
-    consensus_instances = [[] for _ in images]
-    object_reasons: list[list[str]] = [[] for _ in images]
-    cinst = con.instances
-    xyv = np.concatenate([np.round(cinst.xy, 3), cinst.v[..., None]], axis=2)
-    keypoints = xyv.reshape(len(con), 3 * cinst.xy.shape[1])  # explicit width: the array may hold no object
-    keypoints = keypoints.astype(object)
-    keypoints[:, 2::3] = cinst.v.astype(np.int64)  # visibility stays an int in JSON
-    spreads = _none_if_nan(con.spread)
-    missed_by, followed = _people_of_objects(rows, result)
-    for c, (img, kp, box, area, support, quorum, accepted, spread, undecided) in enumerate(zip(
-        cinst.image.tolist(), keypoints.tolist(), np.round(cinst.bbox, 3).tolist(),
-        np.round(cinst.area, 3).tolist(), con.support.tolist(), con.quorum.tolist(), con.accepted.tolist(), spreads,
-        con.undecided.tolist(),
-    )):  # one per consensus object
-        number = len(objects[img]) + 1  # as a person reads it: person 1, 2, ...
-        missing = missed_by.get(c, [])
-        objects[img].append({"support": support, "quorum": quorum, "accepted": accepted, "spread": spread,
-                             "undecided": undecided, "missed_by": missing})
-        if missing:
-            object_reasons[img].append(
-                f"person {number} was not drawn by annotator(s) {', '.join(map(str, missing))}, "
-                f"though {support} other annotator(s) agree it exists")
-        if undecided:
-            objects[img][-1]["orientation_from"] = followed.get(c, [])
-            object_reasons[img].append(
-                f"left and right of person {number} are undecided: its annotators disagree and no third "
-                f"opinion settles it (orientation taken from annotator(s) "
-                f"{', '.join(map(str, followed.get(c, [])))}, the better swap record)")
-        if accepted:
-            consensus_instances[img].append({"bbox": box, "keypoints": kp, "area": area})
-
-    blocking_by_image: list[dict[str, int]] = [{} for _ in images]
+    # A swap found on an object whose orientation is undecided (two annotators disagree and nobody
+    # breaks the tie) is nobody's known mistake: like low agreement, one more opinion settles it.
+    undecided_swap = (flags.code == "left_right_swap") & con.undecided[con.clusters.of[flags.instance]]
+    blocking_mask = np.isin(flags.code, BLOCKING_FLAGS) & ~undecided_swap
+    blocking_by_image: list[dict[str, int]] = [{} for _ in range(n_img)]
     for code, img in zip(flags.code[blocking_mask].tolist(), flags.image[blocking_mask].tolist()):
         blocking_by_image[img][code] = blocking_by_image[img].get(code, 0) + 1
-    keypoint_agreement = _none_if_nan(img_agree.keypoint)
-    agreements = _none_if_nan(img_agree.agreement)
-    visibility = _none_if_nan(img_agree.visibility)
+    pairwise = _pairwise(rows, result, sigmas)
+    # Per image, per annotator: mean OKS of their instances against the others' consensus.
+    per_image_annotator: list[dict] = [{} for _ in range(n_img)]
+    inst_oks = np.nan_to_num(result.instance_oks, nan=0.0)
+    n_src = max(len(rows.annotators), 1)
+    keys, inverse = np.unique(batch.image * n_src + batch.source, return_inverse=True)
+    sums, counts = np.bincount(inverse, weights=inst_oks), np.bincount(inverse)
+    for k_, s_, c_ in zip(keys.tolist(), sums.tolist(), counts.tolist()):
+        img, src = divmod(k_, n_src)
+        per_image_annotator[img][str(int(rows.annotators[src]))] = {"oks": round(s_ / c_, 6), "instances": c_}
+    missed_by, followed = _people_of_objects(rows, result)
+    # Flags and consensus objects in image order (stable: an image's objects keep their numbers).
+    flag_order = np.argsort(flags.image, kind="stable")
+    flag_bounds = np.searchsorted(flags.image[flag_order], np.arange(0, n_img + batch_size, batch_size))
+    cinst = con.instances
+    object_order = np.argsort(cinst.image, kind="stable")
+    object_bounds = np.searchsorted(cinst.image[object_order], np.arange(0, n_img + batch_size, batch_size))
+    ids = rows.images.ids.tolist()
 
-    results, kinds = [], {}
-    Decision = ConsensusResult.Decision
-    for i, image in enumerate(images):
-        blocking = blocking_by_image[i]
-        decision, reasons, kinds[image.pk] = _decide(
-            project, image, agreements[i], int(drawn[i]), int(rejected[i]), blocking, int(n_annotators[i]),
-            object_reasons[i], pairwise[i])
-        if rows.oversized[i]:  # scored on a truncated sample: a person decides
-            decision = ConsensusResult.Decision.NEEDS_REVIEW
-            cap = project.max_instances_per_image
-            reasons = [*reasons, *(
-                f"annotator {user} drew {count} instances, over the project's limit of {cap}; "
-                f"only the first {cap} were scored" for user, count in rows.oversized[i].items())]
-            flag_records[i].extend(
-                {"code": "too_many_instances", "annotator": user, "instances": count, "limit": cap,
-                 "message": "More instances than the project's max_instances_per_image; scored on the first ones."}
-                for user, count in rows.oversized[i].items())
-        results.append(ConsensusResult(
-            image=image, project=project, agreement=agreements[i], keypoint_agreement=keypoint_agreement[i],
-            visibility_agreement=visibility[i],
-            n_annotators=int(n_annotators[i]), n_objects=len(consensus_instances[i]), clusters=objects[i],
-            annotator_scores={"per_annotator": per_image_annotator[i], "pairwise": pairwise[i]},
-            flags=flag_records[i], decision=decision, reasons=reasons, inputs=rows.inputs[i],
-        ))
-    for start in range(0, len(images), batch_size):
-        with transaction.atomic():
-            _write_batch(project, images[start:start + batch_size], results[start:start + batch_size],
-                         consensus_instances[start:start + batch_size], kinds)
-        if progress:
-            done = min(start + batch_size, len(images))
-            progress(0.5 + 0.5 * done / len(images), 1, f"stored {done} of {len(images)} images")
-    return sum(1 for r in results if r.decision == Decision.AUTO_ACCEPTED)
-
-
-def _write_batch(project: Project, images: list[Image], results: list[ConsensusResult],
-                 consensus_instances: list[list[dict]], kinds: dict) -> None:
-    """One batch, one transaction. Statuses are read again under the images' row locks (the
-    engine's and the decisions' lock order, image first): only images still in `scoring` move,
-    so a QA decision or a concurrent job that got there first is never undone."""
-    Decision = ConsensusResult.Decision
-    status = dict(Image.objects.select_for_update().filter(pk__in=[im.pk for im in images]).order_by("pk")
-                  .values_list("pk", "status"))
-    to_accept, to_review, to_replicate = [], [], []
-    for image, result in zip(images, results):
-        if result.decision == Decision.MORE_REPLICAS and status.get(image.pk) != Image.Status.SCORING:
-            result.decision = Decision.NEEDS_REVIEW  # a rescore never reopens annotation of a reviewed image
-        if status.get(image.pk) != Image.Status.SCORING:
-            continue
-        if result.decision == Decision.AUTO_ACCEPTED:
-            to_accept.append(image)
-        elif result.decision == Decision.MORE_REPLICAS:
-            image.extra_replicas = result.n_annotators + 1 - project.replicas
-            to_replicate.append(image)
-        else:
-            to_review.append(image)
-    upsert(
-        ConsensusResult, results, unique_fields=["image"],
-        update_fields=["agreement", "keypoint_agreement", "visibility_agreement", "n_annotators", "n_objects",
-                       "clusters", "annotator_scores", "flags", "decision", "reasons", "inputs", "computed_at"],
-    )
-    replace_source_annotations(Source.CONSENSUS, {im.pk: inst for im, inst in zip(images, consensus_instances)})
-    image_status.auto_accept(to_accept)
-    image_status.send_to_review(to_review)
-    Image.objects.bulk_update(to_replicate, ["extra_replicas"], batch_size=2000)
-    image_status.request_replica(to_replicate)
-    _store_review_tasks(project, results, to_review, kinds)
-
-
-def _store_review_tasks(project: Project, results: list[ConsensusResult], to_review: list[Image], kinds: dict) -> None:
-    """Open a task for each image newly sent to review; refresh the open tasks a rescore changed.
-
-    An image that went through rework comes back as a `rework` task (its
-    round counts the rejections so far). A rescore that changes an open
-    task's reasons or agreement bumps its version, so a QA lead deciding on
-    what they read gets a 409 instead of deciding on stale numbers; an
-    unchanged rescore leaves the task as it was (a re-run writes nothing new).
-    """
-    by_image = {r.image_id: r for r in results}
-    open_tasks = list(ReviewTask.objects.filter(image_id__in=list(by_image), state=ReviewTask.State.OPEN))
-    changed = []
-    for task in open_tasks:
-        result = by_image[task.image_id]
-        if task.reasons != result.reasons or task.agreement != result.agreement:
-            task.reasons, task.agreement, task.version = result.reasons, result.agreement, task.version + 1
-            changed.append(task)
-    ReviewTask.objects.bulk_update(changed, ["reasons", "agreement", "version"], batch_size=2000)
-    if not to_review:
-        return
-    rounds = dict(
-        ReviewDecision.objects.filter(image_id__in=[im.pk for im in to_review], action=ReviewDecision.Action.REJECT)
-        .values("image_id").annotate(n=Count("id")).values_list("image_id", "n")
-    )
-    ReviewTask.objects.bulk_create(
-        [ReviewTask(image=im, project=project, reasons=by_image[im.pk].reasons, agreement=by_image[im.pk].agreement,
-                    round=rounds.get(im.pk, 0),
-                    kind=ReviewTask.Kind.REWORK if rounds.get(im.pk) else kinds[im.pk])
-         for im in to_review],
-        batch_size=2000, ignore_conflicts=True,
-    )
+    for n, lo in enumerate(range(0, n_img, batch_size)):
+        hi = min(lo + batch_size, n_img)
+        size = hi - lo
+        flag_records = [[] for _ in range(size)]
+        f = flag_order[flag_bounds[n]:flag_bounds[n + 1]]
+        for code, img, inst, kp, other_kp, score, annotator, annotation, index in zip(
+            flags.code[f].tolist(), (flags.image[f] - lo).tolist(), flags.instance[f].tolist(),
+            flags.keypoint[f].tolist(), flags.other_keypoint[f].tolist(), flags.score[f].tolist(),
+            rows.annotators[batch.source[flags.instance[f]]].tolist(), rows.annotation_id[flags.instance[f]].tolist(),
+            rows.instance_index[flags.instance[f]].tolist(),
+        ):  # one dict per raised flag
+            flag_records[img].append({
+                "code": code, "annotator": annotator, "annotation": annotation, "instance": index,
+                "keypoint": spec.names[kp] if kp >= 0 else None,
+                "other_keypoint": spec.names[other_kp] if other_kp >= 0 else None,
+                "score": round(score, 4), "message": FLAG_CODES[code],
+            })
+        objects, consensus_instances, object_reasons = ([[] for _ in range(size)] for _ in range(3))
+        c_ = object_order[object_bounds[n]:object_bounds[n + 1]]
+        keypoints = np.concatenate([np.round(cinst.xy[c_], 3), cinst.v[c_][..., None]], axis=2)
+        keypoints = keypoints.reshape(len(c_), 3 * cinst.xy.shape[1]).astype(object)  # explicit: maybe no object
+        keypoints[:, 2::3] = cinst.v[c_].astype(np.int64)  # visibility stays an int in JSON (object: Python ints)
+        for c, img, kp, box, area, support, quorum, accepted, spread, undecided in zip(
+            c_.tolist(), (cinst.image[c_] - lo).tolist(), keypoints.tolist(), np.round(cinst.bbox[c_], 3).tolist(),
+            np.round(cinst.area[c_], 3).tolist(), con.support[c_].tolist(), con.quorum[c_].tolist(),
+            con.accepted[c_].tolist(), _none_if_nan(con.spread[c_]), con.undecided[c_].tolist(),
+        ):  # one per consensus object
+            number = len(objects[img]) + 1  # as a person reads it: person 1, 2, ...
+            missing = missed_by.get(c, [])
+            objects[img].append({"support": support, "quorum": quorum, "accepted": accepted, "spread": spread,
+                                 "undecided": undecided, "missed_by": missing})
+            if missing:
+                object_reasons[img].append(
+                    f"person {number} was not drawn by annotator(s) {', '.join(map(str, missing))}, "
+                    f"though {support} other annotator(s) agree it exists")
+            if undecided:
+                objects[img][-1]["orientation_from"] = followed.get(c, [])
+                object_reasons[img].append(
+                    f"left and right of person {number} are undecided: its annotators disagree and no third "
+                    f"opinion settles it (orientation taken from annotator(s) "
+                    f"{', '.join(map(str, followed.get(c, [])))}, the better swap record)")
+            if accepted:
+                consensus_instances[img].append({"bbox": box, "keypoints": kp, "area": area})
+        keypoint_agreement = _none_if_nan(img_agree.keypoint[lo:hi])
+        agreements = _none_if_nan(img_agree.agreement[lo:hi])
+        visibility = _none_if_nan(img_agree.visibility[lo:hi])
+        scored = []
+        for j in range(size):
+            i = lo + j
+            decision, reasons, kind = _decide(
+                project, ids[i], agreements[j], int(drawn[i]), int(rejected[i]), blocking_by_image[i],
+                int(n_annotators[i]), object_reasons[j], pairwise[i])
+            if rows.oversized[i]:  # scored on a truncated sample: a person decides
+                decision = ConsensusResult.Decision.NEEDS_REVIEW
+                cap = project.max_instances_per_image
+                reasons = [*reasons, *(
+                    f"annotator {user} drew {count} instances, over the project's limit of {cap}; "
+                    f"only the first {cap} were scored" for user, count in rows.oversized[i].items())]
+                flag_records[j].extend(
+                    {"code": "too_many_instances", "annotator": user, "instances": count, "limit": cap,
+                     "message": "More instances than the project's max_instances_per_image; scored on the first ones."}
+                    for user, count in rows.oversized[i].items())
+            flag_counts: dict[str, int] = {}
+            for flag in flag_records[j]:
+                flag_counts[flag["code"]] = flag_counts.get(flag["code"], 0) + 1
+            scored.append({
+                "image_id": ids[i], "kind": kind, "decision": decision, "agreement": agreements[j],
+                "keypoint_agreement": keypoint_agreement[j], "visibility_agreement": visibility[j],
+                "n_annotators": int(n_annotators[i]), "n_objects": len(consensus_instances[j]),
+                "clusters": objects[j], "annotator_scores": {"per_annotator": per_image_annotator[i],
+                                                             "pairwise": pairwise[i]},
+                "flags": flag_records[j], "reasons": reasons, "inputs": rows.inputs[i], "flag_counts": flag_counts,
+            })
+        yield scored, dict(zip(ids[lo:hi], consensus_instances))
 
 
 def score_project(project: Project, *, progress: Callable | None = None,
@@ -577,7 +483,7 @@ def score_project(project: Project, *, progress: Callable | None = None,
         report = summarize(done.result, spec, names=spec.names, source_ids=done.rows.annotators).to_dict()
         report["decisions"] = {"auto_accepted": done.auto_accepted, "needs_review": done.needs_review}
         report["history"] = _history_record(done.result, done.rows.annotators)
-        report["timings"] = {k: round(v, 3) for k, v in done.result.timings.items()}
+        report["timings"] = {k: round(v, 3) for k, v in {**done.result.timings, **done.timings}.items()}
     agreement, _ = ProjectAgreement.objects.update_or_create(
         project=project, defaults={"report": report, "n_images": done.scored}
     )

@@ -90,3 +90,38 @@ def test_a_project_manager_sets_the_review_stage_settings_with_clear_errors():
     assert good.status_code == 200, good.content
     world.project.refresh_from_db()
     assert (world.project.max_replicas, world.project.replica_ceiling, world.project.pause_window) == (5, 5, 10)
+
+
+def mirrored_pair(n, image_id):
+    """Annotator 0 draws the person, annotator 1 mirrors it, annotator 2 sees nobody; a fourth draws it right."""
+    return [[person(seed=1)], [person(seed=2, swapped=True)], [], [person(seed=4)]][n]
+
+
+def test_an_undecided_orientation_gets_one_more_annotator_and_is_never_auto_accepted():
+    world = make_review_world(1, auto_accept_oks=0.5, annotators=4, replicas=3, max_replicas=4)
+    world.label_all(mirrored_pair, only={0, 1, 2})
+    image, result = Image.objects.get(), ConsensusResult.objects.get()
+    (obj,) = result.clusters
+    assert obj["undecided"] and result.decision == "more_replicas"
+    assert any("left and right of person 1 are undecided" in r for r in result.reasons)
+    assert any("one more annotator (4 of at most 4)" in r for r in result.reasons)
+    # The swap is flagged on one of the two, but nobody knows who: it does not block the extra replica.
+    assert [f["code"] for f in result.flags].count("left_right_swap") >= 1
+    assert image.status == "annotating" and not ReviewTask.objects.exists()
+
+    world.label_all(mirrored_pair, only={3})  # a third opinion on the person settles its orientation
+    result.refresh_from_db()
+    (obj,) = result.clusters
+    assert not obj["undecided"] and result.n_annotators == 4
+    assert {f["annotator"] for f in result.flags if f["code"] == "left_right_swap"} == {world.annotators[1].pk}
+    assert Image.objects.get().status == "review"  # now a known person's swap: a QA lead looks
+
+
+def test_an_undecided_orientation_goes_to_review_with_the_reason_when_no_replica_is_left():
+    world = make_review_world(1, auto_accept_oks=0.5, annotators=3, replicas=3)
+    world.label_all(mirrored_pair, only={0, 1, 2})
+    result = ConsensusResult.objects.get()
+    assert result.clusters[0]["undecided"] and result.decision == "needs_review"
+    assert Image.objects.get().status == "review"
+    (task,) = ReviewTask.objects.all()
+    assert any("left and right of person 1 are undecided" in r for r in task.reasons)

@@ -5,7 +5,7 @@ import pytest
 
 from annotation.models import Annotation, Image, ProjectAnnotator
 from review.agreement import compute_oks
-from review.models import GoldScore
+from review.models import GoldScore, ReviewDecision
 from review.services.gold import score_against_gold
 from tests.annotation.factories import make_images
 
@@ -124,8 +124,17 @@ def test_a_qa_lead_promotes_an_accepted_image_to_gold_and_it_then_checks_qualify
     assert promoted.status_code == 200
     image.refresh_from_db()
     assert image.is_gold and image.status == "accepted"
-    assert Annotation.objects.get(image=image, source="gold").instances == Annotation.objects.get(
-        image=image, source="consensus").instances
+    consensus = Annotation.objects.get(image=image, source="consensus")
+    gold = Annotation.objects.get(image=image, source="gold")
+    assert gold.instances == consensus.instances
+    # The promotion is in the append-only audit trail, like a decision, and in the image's history.
+    (audit,) = ReviewDecision.objects.filter(image=image)
+    assert (audit.action, audit.actor, audit.task) == ("promote_gold", world.qa_lead, None)
+    assert audit.payload == {"from": {"source": "consensus", "annotation": consensus.pk, "version": consensus.version},
+                             "gold": {"annotation": gold.pk, "version": gold.version}}
+    assert audit.state_before == {"image_status": "accepted", "is_gold": False, "gold": None}
+    events = world.client(world.qa_lead).get(f"/api/v1/images/{image.pk}/history/").json()["events"]
+    assert events[-1]["event"] == "decision:promote_gold" and events[-1]["task"] is None
     world.project.qualification_images = 1
     world.project.save()
     newcomer = world.annotators[3]

@@ -8,7 +8,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from annotation.models import Assignment, Image
-from review.models import AuditTrailIsAppendOnly, ReviewDecision, ReviewTask
+from review.models import AuditTrailIsAppendOnly, ReviewDecision, ReviewTask, ScoreRound
 from review.services.queue import next_review
 from review.services.scoring import score_images
 
@@ -125,14 +125,23 @@ def test_reject_with_reassign_sends_the_image_to_a_new_annotator_and_sets_the_ol
     sloppy = world.annotators[2]
     response = world.decide(picture["task"]["id"], {
         "action": "reject", "version": picture["version"], "reassign": True,
-        "comments": [{"annotator": sloppy.pk, "instance": 0, "keypoint": "nose", "text": "Far off."}],
+        "comments": [{"annotator": sloppy.pk, "instance": 0, "keypoint": "nose", "text": "Far off.", "x": 320, "y": 99},
+                     {"text": "Check the wrists on this image."}],
     })
     assert response.status_code == 200 and response.json()["image_status"] == "annotating"
     assert Assignment.objects.get(annotator=sloppy).state == "rejected"
     assert world.next_task(sloppy).status_code == 204
     assert world.next_task(world.annotators[0]).status_code == 204
     task = world.next_task(newcomer).json()
-    assert task["image"]["id"] == world.images[0].pk and task["review_comments"] == []
+    # The QA lead's comments reach the new annotator, pinned to a keypoint and a point; nothing says whose
+    # labels were set aside (blind), and the instance numbers of labels they never see are dropped.
+    author = world.qa_lead.get_username()
+    assert task["image"]["id"] == world.images[0].pk and task["review_comments"] == [
+        {"instance": None, "keypoint": 0, "x": 320.0, "y": 99.0, "text": "Far off.", "author": author},
+        {"instance": None, "keypoint": None, "x": None, "y": None, "text": "Check the wrists on this image.",
+         "author": author},
+    ]
+    assert sloppy.get_username() not in str(task) and all("annotator" not in c for c in task["review_comments"])
     world.project.auto_accept_oks = 0.5
     world.project.save()
     world.submit(newcomer, task["id"], [person(seed=4)])  # the last replica: scored in-process here
@@ -164,6 +173,12 @@ def test_the_audit_trail_has_no_update_or_delete_path(admin_client):
     with pytest.raises(Exception):
         Image.objects.filter(pk=world.images[0].pk).delete()  # protected: its decisions must stay
     assert ReviewDecision.objects.get().action == "accept_consensus"
+    score_round = ScoreRound.objects.get()  # score rounds are never rewritten either
+    score_round.decision = "auto_accepted"
+    with pytest.raises(AuditTrailIsAppendOnly):
+        score_round.save()
+    with pytest.raises(AuditTrailIsAppendOnly):
+        ScoreRound.objects.update(decision="auto_accepted")
     url = f"/admin/review/reviewdecision/{decision.pk}/"
     page = admin_client.get(url + "change/")
     assert page.status_code == 200 and b'name="action"' not in page.content

@@ -100,6 +100,12 @@ def test_swap_reaches_review_then_reject_rework_rescore_accept_and_export(run_wo
     kinds = [e["event"] for e in history]
     assert kinds.index("review_task") < kinds.index("decision:reject") < max(
         i for i, k in enumerate(kinds) if k == "submitted")
+    # Every score round is kept, in order: the swap sent it to review, the rework was accepted.
+    rounds = [e for e in history if e["event"] == "scored"]
+    assert [r["decision"] for r in rounds] == ["needs_review", "auto_accepted"]
+    assert kinds.index("scored") < kinds.index("review_task") < kinds.index("decision:reject")
+    assert kinds.index("decision:reject") < len(kinds) - 1 - kinds[::-1].index("scored")
+    assert rounds[0]["flags"]["left_right_swap"] >= 1 and rounds[0]["inputs"] != rounds[1]["inputs"]
     reject = next(e for e in history if e["event"] == "decision:reject")
     assert reject["state_before"]["returned_labels"][str(swapper.pk)][0]["keypoints"] == labels(1, swapped_image)[0]["keypoints"]
 
