@@ -6,16 +6,7 @@ access check of `GET /api/v1/images/{id}/file/` (annotation/api/files.py).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from django.urls import reverse
-
-
-@lru_cache(maxsize=1)
-def _prefix_and_suffix() -> tuple[str, str]:
-    # Reversed once per process: the task payload is on the engine's hot path.
-    prefix, suffix = reverse("image-file", args=[0]).rsplit("0", 1)
-    return prefix, suffix
 
 
 def image_file_url(image, request=None) -> str | None:
@@ -23,6 +14,5 @@ def image_file_url(image, request=None) -> str | None:
     None for an image without a file (imported from COCO without its image folder)."""
     if not image.file:
         return None
-    prefix, suffix = _prefix_and_suffix()
-    path = f"{prefix}{image.pk}{suffix}"
+    path = reverse("image-file", args=[image.pk])
     return request.build_absolute_uri(path) if request is not None else path

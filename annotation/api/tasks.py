@@ -19,9 +19,9 @@ from rest_framework.views import APIView
 from jointly.domain_errors import Conflict, Refused
 
 from .. import engine
-from ..image_urls import image_file_url
 from ..engine.admission import must_acknowledge_first, qualifying, work_refusal
 from ..access import task_context, visible_projects
+from ..image_urls import image_file_url
 from ..models import Annotation, Assignment, InstructionsAcknowledgement, Membership, Project, Skeleton
 from ..services import skeletons as skeleton_services
 from ..services.skeleton_cache import cached_for_skeleton
