@@ -470,23 +470,30 @@ def readable_annotations(user) -> QuerySet[Annotation]:
 
 def visible_jobs(user) -> QuerySet:
     """Background jobs the user may watch: the ones they started, and every job of a project they
-    manage (staff: all). A job names its project in its arguments (`project_id`: import, rescore,
-    sigma proposal, evaluation) or through the pre-label run it executes (`run_id`); per-image
-    scoring jobs, which nobody starts by hand, stay their (absent) creator's.
+    manage (staff: all). Per-image scoring jobs, which nobody starts by hand, stay their (absent)
+    creator's.
     """
     from django.apps import apps
-    from django.db.models import BigIntegerField
-    from django.db.models.fields.json import KeyTextTransform
-    from django.db.models.functions import Cast
 
     JobRun = apps.get_model("jobs", "JobRun")
     if not user.is_authenticated:
         return JobRun.objects.none()
     if user.is_staff:
         return JobRun.objects.all()
-    projects = managed_projects(user).values("pk")
-    prelabel_jobs = apps.get_model("models_registry", "PrelabelRun").objects.filter(
-        project__in=projects, job__isnull=False).values("job_id")
-    return JobRun.objects.annotate(
-        named_project=Cast(KeyTextTransform("project_id", "kwargs"), BigIntegerField()),
-    ).filter(Q(created_by=user) | Q(named_project__in=projects) | Q(pk__in=prelabel_jobs))
+    return JobRun.objects.filter(Q(created_by=user) | jobs_of_projects(managed_projects(user).values("pk")))
+
+
+def jobs_of_projects(projects) -> Q:
+    """The condition "this job works on one of `projects`" (a queryset of project pks). A job names
+    its project in its arguments (`project_id`: import, rescore, sigma proposal, evaluation) or
+    through the pre-label run it executes (`run_id`)."""
+    from django.apps import apps
+    from django.db.models import BigIntegerField
+    from django.db.models.fields.json import KeyTextTransform
+    from django.db.models.functions import Cast
+
+    PrelabelRun = apps.get_model("models_registry", "PrelabelRun")
+    named_project = Cast(KeyTextTransform("project_id", "kwargs"), BigIntegerField())
+    return Q(pk__in=PrelabelRun.objects.filter(project__in=projects, job__isnull=False).values("job_id")) | Q(
+        pk__in=apps.get_model("jobs", "JobRun").objects.annotate(named_project=named_project)
+        .filter(named_project__in=projects).values("pk"))

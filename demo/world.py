@@ -65,7 +65,7 @@ def build_world() -> DemoWorld:
     """Organization, vendor with its manager, QA lead, eight annotators staffed on a COCO-17 project."""
     load_presets()
     organization, _ = Organization.objects.get_or_create(name=ORGANIZATION)
-    vendor, _ = Vendor.objects.get_or_create(name=VENDOR)
+    vendor = organization.vendors.filter(name=VENDOR).first() or Vendor.objects.create(name=VENDOR)
     vendor.organizations.add(organization)  # a project is only granted to vendors working for its organization
     manager = _user(VENDOR_MANAGER, first_name="Vera", last_name="Manager")
     Membership.objects.get_or_create(user=manager, vendor=vendor, role=Role.VENDOR_MANAGER)
@@ -138,7 +138,7 @@ def reset() -> str:
     with transaction.atomic():
         Project.objects.filter(pk=project.pk).update(name=f"{PROJECT} ({suffix})", is_active=False)
         Organization.objects.filter(name=ORGANIZATION).update(name=f"{ORGANIZATION} ({suffix})")
-        Vendor.objects.filter(name=VENDOR).update(name=f"{VENDOR} ({suffix})")
+        Vendor.objects.filter(organizations=project.organization_id, name=VENDOR).update(name=f"{VENDOR} ({suffix})")
         for user in User.objects.filter(username__in=names):
             user.username, user.is_active = f"{user.username}.{suffix}"[:150], False
             user.save(update_fields=["username", "is_active"])

@@ -17,7 +17,7 @@ from django.db.models import Count, F, IntegerField, Q, Value
 from django.db.models.functions import Cast, Floor, Least, TruncDate
 from django.utils import timezone
 
-from annotation.access import visible_jobs
+from annotation.access import jobs_of_projects, visible_jobs
 from annotation.models import Assignment, Image, Project
 from jointly.jobs.models import JobRun
 from review.models import ConsensusResult, ProjectAgreement, ReviewDecision, ReviewTask
@@ -109,10 +109,12 @@ def keypoint_agreement(project: Project) -> dict | None:
             "spread": keypoints.get("spread", []), "computed_at": row["computed_at"]}
 
 
-def running_jobs(user, *, limit: int = 50) -> list[dict]:
+def running_jobs(user, *, project: Project | None = None, limit: int = 50) -> list[dict]:
     """Queued and running jobs the caller may watch (access.visible_jobs: their own and their managed
-    projects'), newest first, as the jobs API shows them."""
+    projects'), newest first, as the jobs API shows them; with `project`, only that project's."""
     queryset = visible_jobs(user).filter(state__in=RUNNING)
+    if project is not None:
+        queryset = queryset.filter(jobs_of_projects(Project.objects.filter(pk=project.pk).values("pk")))
     return [job_row(run) for run in queryset.order_by("-created_at")[:limit]]
 
 

@@ -109,7 +109,7 @@ def project_dashboard(request, project_id: int):
             "rescore": f"/api/v1/projects/{project.pk}/agreement/",
             "review": reverse("review-workspace", args=[project.pk]),
         },
-        "jobs": running_jobs(request.user),
+        "jobs": running_jobs(request.user, project=project),
     }
     return render(request, "frontend/dashboard_project.html", {"project": project, "config": config})
 

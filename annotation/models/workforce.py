@@ -20,7 +20,9 @@ class Organization(models.Model):
 
 
 class Vendor(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    #: Unique among the vendors of each organization it works for (services/tenancy.py), not
+    #: globally: a global constraint would tell anyone creating a vendor which names exist.
+    name = models.CharField(max_length=200)
     #: The organizations this vendor works for. An organization's managers may grant
     #: their projects to these vendors only, so a vendor's existence is never
     #: revealed to an organization it has no relationship with.

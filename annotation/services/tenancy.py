@@ -16,20 +16,31 @@ from ..models import Membership, Organization, Vendor
 from .accounts import create_vendor_account
 
 
-def _unique_name(model, name: str, *, exclude_pk=None) -> str:
+def _unique_name(taken_by, name: str) -> str:
+    """`name`, stripped, unless empty or one of `taken_by` (a queryset of the rows a clash would
+    confuse) already has it, case-insensitively."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": ["A name is required."]})
-    taken = model.objects.filter(name__iexact=name).exclude(pk=exclude_pk)
-    if taken.exists():
+    if taken_by.filter(name__iexact=name).exists():
         raise ValidationError({"name": [f"The name {name!r} is taken."]})
     return name
+
+
+def _names_near(entity: Organization | Vendor | None, model=None):
+    """The rows whose names `entity` must not share. Organizations: all of them (staff name them).
+    Vendors: the vendors working for the same organizations, and no others, so creating or renaming
+    a vendor never tells an organization which vendors exist elsewhere."""
+    if isinstance(entity, Vendor):
+        return Vendor.objects.filter(organizations__in=entity.organizations.all()).exclude(pk=entity.pk)
+    queryset = (model or type(entity)).objects.all()
+    return queryset.exclude(pk=entity.pk) if entity is not None else queryset
 
 
 @transaction.atomic
 def create_organization(*, name: str, admin=None) -> Organization:
     """A new organization, with `admin` (a user) as its first admin when given."""
-    organization = Organization.objects.create(name=_unique_name(Organization, name))
+    organization = Organization.objects.create(name=_unique_name(_names_near(None, Organization), name))
     if admin is not None:
         Membership.objects.create(user=admin, role=Membership.Role.ADMIN, organization=organization)
     return organization
@@ -37,8 +48,9 @@ def create_organization(*, name: str, admin=None) -> Organization:
 
 @transaction.atomic
 def rename(entity: Organization | Vendor, *, name: str) -> Organization | Vendor:
-    """Rename an organization or a vendor (names are unique, case-insensitively)."""
-    entity.name = _unique_name(type(entity), name, exclude_pk=entity.pk)
+    """Rename an organization or a vendor (names are unique, case-insensitively, among the rows
+    `_names_near` names)."""
+    entity.name = _unique_name(_names_near(entity), name)
     entity.save(update_fields=["name"])
     return entity
 
@@ -49,7 +61,7 @@ def create_vendor(*, name: str, organization: Organization, manager_handle: str 
     """A vendor working for `organization`, with a new account as its first vendor manager
     (named in the new vendor's namespace, services/accounts.py, so it is always free).
     Returns the vendor and the manager (None without a handle)."""
-    vendor = Vendor.objects.create(name=_unique_name(Vendor, name))
+    vendor = Vendor.objects.create(name=_unique_name(organization.vendors.all(), name))
     vendor.organizations.add(organization)
     manager = None
     if manager_handle:

@@ -8,7 +8,7 @@ import pytest
 from annotation.models import Image, Instructions, Membership, Organization, ProjectAnnotator, Vendor
 from review.models import ConsensusResult, ProjectAgreement
 
-from .factories import client_for, grant, make_project, make_user, make_world
+from .factories import client_for, grant, make_project, make_user, make_world, unique
 
 pytestmark = pytest.mark.django_db
 Role = Membership.Role
@@ -168,3 +168,25 @@ def test_finding_4_a_vendor_manager_cannot_learn_whether_a_username_exists():
     assert again.status_code == 201 and again.json()["user"]["username"] == answers["nobody-has-this-name"][4].replace(
         "NAME", "nobody-has-this-name")
     assert Membership.objects.filter(vendor=world.vendor_a, user__username__endswith=".nobody-has-this-name").count() == 1
+
+
+def test_finding_4_creating_or_renaming_a_vendor_does_not_tell_which_vendor_names_exist_elsewhere():
+    world = make_world(images=0)
+    elsewhere = Organization.objects.create(name=unique("org"))
+    Vendor.objects.create(name="Acme Labeling").organizations.add(elsewhere)
+    pm = client_for(world["project_manager"])
+    answers = [pm.post("/api/v1/vendors/", {"name": name, "organization": world.organization.pk}, format="json")
+               for name in ("Acme Labeling", "A name nobody has")]
+    assert [a.status_code for a in answers] == [201, 201]
+    # Names stay unique among one organization's vendors, where a clash would confuse its people.
+    again = pm.post("/api/v1/vendors/", {"name": "acme labeling", "organization": world.organization.pk},
+                    format="json")
+    assert again.status_code == 400 and "taken" in again.json()["errors"]["name"][0]
+    renamed = client_for(world["vendor_manager_a"]).patch(f"/api/v1/vendors/{world.vendor_a.pk}/",
+                                                          {"name": "ACME LABELING"}, format="json")
+    assert renamed.status_code == 400  # Acme Labeling now works for this organization too
+    elsewhere_name = Vendor.objects.create(name="Beta Pose")
+    elsewhere_name.organizations.add(elsewhere)
+    renamed = client_for(world["vendor_manager_a"]).patch(f"/api/v1/vendors/{world.vendor_a.pk}/",
+                                                          {"name": "Beta Pose"}, format="json")
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Beta Pose"

@@ -79,7 +79,7 @@ def test_review_page_holds_no_labels_and_no_names(world):
 
 def test_dashboards_list_only_the_readers_running_jobs(world):
     mine = JobRun.objects.create(queue="scoring", func="review.jobs.score_project", description="mine",
-                                 created_by=world.manager)
+                                 created_by=world.manager, kwargs={"project_id": world.project.pk})
     theirs = JobRun.objects.create(queue="scoring", func="review.jobs.score_project", description="theirs",
                                    created_by=make_user())
     JobRun.objects.create(queue="scoring", func="review.jobs.score_project", description="old",

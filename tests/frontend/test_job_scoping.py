@@ -113,3 +113,14 @@ def test_a_vendor_of_another_organization_learns_nothing(jobs):
     vendor_boss = make_user()
     grant(vendor_boss, Role.VENDOR_MANAGER, vendor=Vendor.objects.create(name=unique("vendor")))
     assert sees(vendor_boss, *runs.values()) == [False] * len(runs)
+
+
+def test_a_project_dashboard_lists_that_projects_jobs_only(jobs):
+    world, runs, _ = jobs
+    sibling = Project.objects.create(organization=world.project.organization, name=unique("project"),
+                                     skeleton=world.project.skeleton)
+    theirs = job("review.jobs.score_project", by=world.manager, project_id=sibling.pk)
+    page = client_of(world.manager).get(f"/dashboard/projects/{world.project.pk}/").content.decode()
+    assert str(runs["rescore by the manager"].id) in page and str(runs["pre-label by a former manager"].id) in page
+    assert str(theirs.id) not in page  # the manager may watch it, on the sibling's own dashboard
+    assert str(theirs.id) in client_of(world.manager).get(f"/dashboard/projects/{sibling.pk}/").content.decode()
