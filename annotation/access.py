@@ -261,6 +261,15 @@ def _gold_organizations(user) -> QuerySet:
     return _org_ids(user, Role.values)
 
 
+def gold_known(user, path: str = "") -> Q:
+    """The images (reached through `path`, e.g. "image__") the user may be shown without learning
+    more about gold than `sees_gold` allows: every image that is not gold, and the gold images of
+    their own organizations (staff: all)."""
+    if user.is_staff:
+        return Q()
+    return Q(**{f"{path}is_gold": False}) | Q(**{f"{path}project__organization_id__in": _gold_organizations(user)})
+
+
 def readable_images(user) -> QuerySet[Image]:
     """Images whose file the user may fetch (api/files.py), decided as the API shows them.
 
@@ -269,22 +278,15 @@ def readable_images(user) -> QuerySet[Image]:
     vendor's QA lead more than the list does. An annotator sees the images they hold or
     held an assignment for, in a project they are still staffed on: the engine hands
     them out one at a time, and nothing else of the project is theirs to browse.
-    An image in the review queue the user works is theirs to judge, gold or not: the
-    review task shows it (and says whether it is gold) already.
+    A vendor's QA lead is not given gold images to review either (review.selectors).
     """
-    from django.apps import apps
-
     if not user.is_authenticated:
         return Image.objects.none()
     if user.is_staff:
         return Image.objects.all()
     held = Assignment.objects.filter(annotator=user, project__in=staffing_of(user).values("project_id"))
-    reviewed = apps.get_model("review", "ReviewTask").objects.filter(project__in=reviewable_projects(user))
     return Image.objects.filter(
-        (Q(project__in=quality_projects(user))
-         & (Q(is_gold=False) | Q(project__organization_id__in=_gold_organizations(user))
-            | Q(pk__in=reviewed.values("image_id"))))
-        | Q(pk__in=held.values("image_id"))
+        (Q(project__in=quality_projects(user)) & gold_known(user)) | Q(pk__in=held.values("image_id"))
     )
 
 

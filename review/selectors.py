@@ -12,7 +12,7 @@ from typing import Iterable
 
 from django.contrib.auth import get_user_model
 
-from annotation.access import reviewable_projects, statistics_scope
+from annotation.access import gold_known, reviewable_projects, statistics_scope
 from annotation.image_urls import image_file_url
 from annotation.models import Annotation, Assignment, Image, Project
 
@@ -28,11 +28,13 @@ def review_projects(user):
 
 
 def visible_review_tasks(user):
-    return ReviewTask.objects.filter(project__in=reviewable_projects(user))
+    """Review tasks of the user's projects; a gold image's only for those who may know it is gold
+    (a vendor's QA lead reviewing it would learn which images check their people)."""
+    return ReviewTask.objects.filter(gold_known(user, "image__"), project__in=reviewable_projects(user))
 
 
 def reviewable_images(user):
-    return Image.objects.filter(project__in=reviewable_projects(user))
+    return Image.objects.filter(gold_known(user), project__in=reviewable_projects(user))
 
 
 def counted_annotations(image: Image):

@@ -31,13 +31,15 @@ from annotation.engine.leases import lease_ahead_rule
 from annotation.models import Project
 
 from ..models import ReviewTask
+from ..selectors import visible_review_tasks
 from .errors import ReviewConflict
 
 Kind = ReviewTask.Kind
 
 
-def _open_tasks(project: Project):
-    return ReviewTask.objects.filter(project=project, state=ReviewTask.State.OPEN)
+def _open_tasks(project: Project, user):
+    """The project's open tasks the user may be given (review.selectors.visible_review_tasks)."""
+    return visible_review_tasks(user).filter(project=project, state=ReviewTask.State.OPEN)
 
 
 def _free(now: datetime) -> Q:
@@ -54,8 +56,8 @@ def _lease(task: ReviewTask, user, project: Project, now: datetime, *, ahead: bo
 def held_task(user, project: Project, *, ahead: bool = False) -> ReviewTask | None:
     """The caller's current review lease in the project (ahead=True: the one leased ahead of it),
     locked (SKIP LOCKED): call it inside a transaction."""
-    return (_open_tasks(project).filter(leased_by=user, ahead=ahead)
-            .select_for_update(skip_locked=True).order_by("id").first())
+    return (_open_tasks(project, user).filter(leased_by=user, ahead=ahead)
+            .select_for_update(skip_locked=True, of=("self",)).order_by("id").first())
 
 
 def next_review(
@@ -81,7 +83,7 @@ def next_review(
             if held.lease_expires_at <= now:
                 _lease(held, user, project, now, ahead=ahead)
             return held, False
-        free = _open_tasks(project).filter(_free(now)).select_for_update(skip_locked=True)
+        free = _open_tasks(project, user).filter(_free(now)).select_for_update(skip_locked=True, of=("self",))
         # Unmeasured agreement (too few annotators drew the image) is the least settled of all.
         order = (F("agreement").asc(nulls_first=True), "id")
         pools = [free.filter(kind=Kind.REWORK)]

@@ -185,16 +185,25 @@ def test_every_payload_links_the_file_through_the_checked_url(media):
     assert listing["results"][1]["url"] is None
 
 
-def test_a_gold_image_in_the_review_queue_is_the_vendor_qa_leads_to_judge(media):
+def test_a_gold_image_in_the_review_queue_is_judged_by_the_organization_never_by_the_vendor(media):
     from review.models import ReviewTask
 
     world = make_world(images=2)
-    Image.objects.filter(pk__in=[i.pk for i in world.images]).update(is_gold=True)
+    gold, plain = world.images
+    Image.objects.filter(pk=gold.pk).update(is_gold=True)
     _store(media, world.images)
-    ReviewTask.objects.create(image=world.images[0], project=world.project)
-    qa_lead = client_for(world["vendor_qa_lead_a"])
-    # The review task shows the image (and its gold flag) already; the one not in review stays unknown.
-    assert qa_lead.get(f"/api/v1/reviews/{ReviewTask.objects.get().pk}/").json()["image"]["url"] == url(world.images[0])
-    assert qa_lead.get(url(world.images[0])).status_code == 200
-    assert qa_lead.get(url(world.images[1])).status_code == 404
-    assert client_for(world["vendor_manager_a"]).get(url(world.images[0])).status_code == 404
+    gold_task = ReviewTask.objects.create(image=gold, project=world.project)
+    plain_task = ReviewTask.objects.create(image=plain, project=world.project)
+    vendor_qa = client_for(world["vendor_qa_lead_a"])
+    # The vendor's QA lead is given the plain image only: a gold one would tell them what checks their people.
+    leased = vendor_qa.post(f"/api/v1/projects/{world.project.pk}/reviews/next/").json()
+    assert leased["task"]["id"] == plain_task.pk
+    assert vendor_qa.post(f"/api/v1/reviews/{plain_task.pk}/release/").status_code in (200, 204)
+    assert vendor_qa.post(f"/api/v1/projects/{world.project.pk}/reviews/next/").json()["task"]["id"] == plain_task.pk
+    assert vendor_qa.get(f"/api/v1/reviews/{gold_task.pk}/").status_code == 404
+    assert vendor_qa.get(f"/api/v1/images/{gold.pk}/history/").status_code == 404
+    assert vendor_qa.get(url(gold)).status_code == 404
+    # The organization's QA lead judges it, and may know it is gold.
+    org_qa = client_for(world["org_qa_lead"])
+    detail = org_qa.get(f"/api/v1/reviews/{gold_task.pk}/").json()
+    assert detail["image"]["is_gold"] is True and org_qa.get(url(gold)).status_code == 200
