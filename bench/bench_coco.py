@@ -40,21 +40,27 @@ import numpy as np  # noqa: E402
 import orjson  # noqa: E402
 
 
-def ensure_database(url: str) -> None:
+def admin_connection(url: str):
+    """An autocommit connection to the `postgres` database of DATABASE_URL's server, and the bench
+    database's name (creating and copying databases cannot run inside the one being made)."""
     import dj_database_url
     import psycopg
 
     config = dj_database_url.parse(url)
     if "postgresql" not in config["ENGINE"]:
         raise SystemExit("The bench needs PostgreSQL: set DATABASE_URL to a postgres:// URL.")
-    admin = psycopg.connect(
+    conn = psycopg.connect(
         dbname="postgres", user=config["USER"] or "postgres", password=config["PASSWORD"] or None,
         host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432, autocommit=True,
     )
+    return conn, config["NAME"]
+
+
+def ensure_database(url: str) -> None:
+    admin, name = admin_connection(url)
     with admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
 
 
 COCO17 = [

@@ -37,6 +37,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jointly.settings")
 os.environ.setdefault("DEBUG", "1")  # a development run, like the quick start (settings default to off)
 os.environ["REDIS_URL"] = ""
 
+from bench_coco import admin_connection  # noqa: E402
+
 BASELINE_REF = "3d3b17d"  # main before this set-based scoring I/O
 TARGET_S = 30.0
 #: Run inside the baseline's source tree: time its score_project on the seeded copy, print JSON.
@@ -57,20 +59,6 @@ print(json.dumps({"elapsed": elapsed, "images": report.n_images, "timings": repo
 
 def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def admin_connection(url: str):
-    import dj_database_url
-    import psycopg
-
-    config = dj_database_url.parse(url)
-    if "postgresql" not in config["ENGINE"]:
-        raise SystemExit("The bench needs PostgreSQL: set DATABASE_URL to a postgres:// URL.")
-    conn = psycopg.connect(
-        dbname="postgres", user=config["USER"] or "postgres", password=config["PASSWORD"] or None,
-        host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432, autocommit=True,
-    )
-    return conn, config["NAME"]
 
 
 def recreate(url: str, name: str, template: str | None = None) -> None:
