@@ -108,18 +108,23 @@ class ReviewWorkspace {
    * it is drawn at once. The server makes it the current task when this is asked again after the decision
    * (the same rule as the annotators' lease ahead). A failure here is quiet: the plain next still works.
    */
-  async leaseAhead() {
+  leaseAhead() {
     if (!this.picture || this.ahead) return;
     const entry = { picture: null, pending: true, ready: false };
     this.ahead = entry;
+    entry.done = this.fetchAhead(entry);
+  }
+
+  /** The lease-ahead call itself; never throws (a failure only means no task is waiting). */
+  async fetchAhead(entry) {
     let response;
     try {
       response = await this.call("POST", `${config.urls.next}?ahead=1`);
     } catch {
+      entry.pending = false;
       if (this.ahead === entry) this.ahead = null;
       return;
     }
-    if (this.ahead !== entry) return; // a decision moved on meanwhile: the server promotes what it leased
     entry.pending = false;
     if (response.status === 204 || response.body.task.id === this.picture.task.id) return;
     entry.picture = response.body;
@@ -132,6 +137,9 @@ class ReviewWorkspace {
     const ahead = this.ahead;
     this.ahead = null;
     clearTimeout(this.aheadTimer);
+    // A lease-ahead call still in flight is waited for: a plain next beside it would race it (each
+    // skips the row the other has locked, so one of them could find the queue empty).
+    if (ahead && ahead.pending) await ahead.done;
     // A lease taken ahead that ran out may have gone to someone else: then ask afresh.
     if (ahead && ahead.picture && Date.parse(ahead.picture.task.lease_expires_at) > Date.now()) {
       const image = ahead.decoded || await ahead.image.catch(() => null);
