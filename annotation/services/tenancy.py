@@ -27,20 +27,21 @@ def _unique_name(taken_by, name: str) -> str:
     return name
 
 
-def _names_near(entity: Organization | Vendor | None, model=None):
-    """The rows whose names `entity` must not share. Organizations: all of them (staff name them).
-    Vendors: the vendors working for the same organizations, and no others, so creating or renaming
-    a vendor never tells an organization which vendors exist elsewhere."""
+def _names_near(entity: Organization | Vendor):
+    """The other rows whose names `entity` must not share. Organizations: all of them (staff name
+    them). Vendors: those working for the same organizations, and no others, so naming a vendor
+    never tells an organization which vendors exist elsewhere."""
     if isinstance(entity, Vendor):
-        return Vendor.objects.filter(organizations__in=entity.organizations.all()).exclude(pk=entity.pk)
-    queryset = (model or type(entity)).objects.all()
-    return queryset.exclude(pk=entity.pk) if entity is not None else queryset
+        others = Vendor.objects.filter(organizations__in=entity.organizations.all())
+    else:
+        others = Organization.objects.all()
+    return others.exclude(pk=entity.pk)
 
 
 @transaction.atomic
 def create_organization(*, name: str, admin=None) -> Organization:
     """A new organization, with `admin` (a user) as its first admin when given."""
-    organization = Organization.objects.create(name=_unique_name(_names_near(None, Organization), name))
+    organization = Organization.objects.create(name=_unique_name(Organization.objects.all(), name))
     if admin is not None:
         Membership.objects.create(user=admin, role=Membership.Role.ADMIN, organization=organization)
     return organization
