@@ -23,7 +23,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -77,6 +77,7 @@ def next_review(
     """
     now = now or timezone.now()
     with transaction.atomic():
+        _one_lease_call_at_a_time(user, project)
         ahead, held = lease_ahead_rule(
             ahead, lambda kind: held_task(user, project, ahead=kind), lambda: _promote_ahead(user, project, now))
         if held is not None:
@@ -95,6 +96,15 @@ def next_review(
             if task is not None:
                 return _lease(task, user, project, now, ahead=ahead), True
     return None, False
+
+
+def _one_lease_call_at_a_time(user, project: Project) -> None:
+    """Serialize one person's lease calls in a project until the transaction ends. Two of their calls
+    at once (a plain next beside a lease-ahead) would each SKIP LOCKED the row the other holds, and
+    one could answer "queue empty" while a task waits. SQLite serializes writers already."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # two int4 keys; a collision only makes two calls wait in turn
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [project.pk % 2**31, user.pk % 2**31])
 
 
 def _promote_ahead(user, project: Project, now: datetime) -> ReviewTask | None:

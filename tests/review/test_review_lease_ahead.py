@@ -116,3 +116,34 @@ def test_ahead_is_refused_outside_the_project_and_empty_queue_answers_204():
     assert ahead(world).status_code == 201
     assert ahead(world).status_code == 204  # one task, held as current: nothing to lease ahead
     assert list(leases_of(world.qa_lead).values()) == [False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plain_next_beside_a_lease_ahead_never_finds_the_queue_empty_while_a_task_waits():
+    """One person's lease calls are serialized (queue._one_lease_call_at_a_time): without that, each
+    call skips the row the other has locked, and the plain next can answer 204 with a task waiting."""
+    import threading
+
+    from django.db import connection
+
+    from review.services.queue import next_review
+
+    world = disputed_world(1)  # one task waits: whichever call runs second must find it held, not skip it
+    for _ in range(8):
+        ReviewTask.objects.filter(project=world.project).update(state="open", leased_by=None, ahead=False)
+        barrier, answers = threading.Barrier(2), {}
+
+        def call(kind):
+            try:
+                barrier.wait()
+                answers[kind] = next_review(world.qa_lead, world.project, ahead=kind == "ahead")[0]
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=call, args=(kind,)) for kind in ("plain", "ahead")]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        # The plain next always gets the task. Ahead gets it too when it ran first (with nothing
+        # current it is a plain next); run second, it finds no task after the current one.
+        assert answers["plain"] is not None, answers
+        assert answers["ahead"] is None or answers["ahead"].pk == answers["plain"].pk
