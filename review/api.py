@@ -90,7 +90,7 @@ class ImageConsensus(APIView):
         scores = result.annotator_scores.get("per_annotator", {})
         visible = visible_annotator_ids(request.user, image.project)
         annotators, pairwise, flags = presenters.consensus_annotators(
-            scores, result.annotator_scores.get("pairwise", {}), result.flags, visible,
+            scores, result.annotator_scores.get("pairwise", {}), presenters.with_messages(result.flags), visible,
         )
         spec = image.project.skeleton.spec()
         members = object_members(image, spec, consensus.instances if consensus else [])

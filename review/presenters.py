@@ -1,6 +1,7 @@
 """What the review endpoints say about one image or project, beyond the stored rows.
 
 `with_members`: which annotator instance joined which consensus object.
+`with_messages`: each stored flag with the sentence that explains its code.
 
 Per-annotator figures are cut down to the annotators the caller may know about.
 
@@ -13,7 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .agreement import agreement_oks, match_instances
+from .agreement import FLAG_CODES, agreement_oks, match_instances
+
+#: What each flag code means, for people. Scoring stores the code only: the same sentence repeated
+#: on hundreds of thousands of flags was a large share of what a project rescore wrote.
+FLAG_MESSAGES = {
+    **FLAG_CODES,
+    "too_many_instances": "More instances than the project's max_instances_per_image; scored on the first ones.",
+}
 
 
 def _keep(annotator_id, visible: set[int]) -> bool:
@@ -21,6 +29,11 @@ def _keep(annotator_id, visible: set[int]) -> bool:
         return int(annotator_id) in visible
     except (TypeError, ValueError):
         return False
+
+
+def with_messages(flags: list[dict]) -> list[dict]:
+    """The stored flags, each with its `message`."""
+    return [{**flag, "message": FLAG_MESSAGES.get(flag.get("code"), "")} for flag in flags]
 
 
 def consensus_annotators(per_annotator: dict, pairwise: dict, flags: list, visible: set[int] | None):

@@ -17,7 +17,7 @@ from annotation.image_urls import image_file_url
 from annotation.models import Annotation, Assignment, Image, Project
 
 from .models import ConsensusResult, ReviewDecision, ReviewTask, ScoreRound
-from .presenters import consensus_members, with_members
+from .presenters import consensus_members, with_members, with_messages
 
 Source = Annotation.Source
 User = get_user_model()
@@ -63,7 +63,7 @@ def review_picture(task: ReviewTask) -> dict:
     annotations = list(counted_annotations(image).select_related("annotator").order_by("source", "annotator_id", "id"))
     result = ConsensusResult.objects.filter(image=image).first()
     per_annotator = (result.annotator_scores.get("per_annotator", {}) if result else {})
-    flags = result.flags if result else []
+    flags = with_messages(result.flags) if result else []
     flags_of: dict[str, list] = {}
     for flag in flags:
         flags_of.setdefault(str(flag["annotator"]), []).append(flag)

@@ -2,24 +2,23 @@
 
 A project rescore reads hundreds of thousands of annotations (tens of
 millions of numbers). Building a model per row, or a Python float per
-number, cost more than the agreement engine itself. On PostgreSQL one binary
-COPY per chunk of images returns a row per instance in which the database
-has already turned the JSON numbers into float8 arrays (`jsonb_to_recordset`);
-every field has a fixed size, so NumPy reads a chunk's bytes as one
-structured array with no Python object per number. Turning text into floats
-costs PostgreSQL about as much as orjson, but it runs on every core: a
-project rescore reads with two connections at once. SQLite (the embedded
-default, small projects) reads the JSON text and orjson parses it.
+number, cost more than the agreement engine itself, and so did PostgreSQL
+turning JSON numbers into floats on every read. On PostgreSQL each label's
+numbers are therefore read from `label_numbers`, a binary column the
+database generates from the JSON when the label is written (annotation
+migration 0010): one query per chunk of images, and NumPy reads the bytes as
+they are. SQLite (the embedded default, small projects) reads the JSON text
+and orjson parses it.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
-from django.db import connection, transaction
+import psycopg
+from django.db import connection
 
 from annotation.models import Annotation, Assignment, SkeletonSpec
 from jointly.bulk import is_postgresql
@@ -29,10 +28,8 @@ from .scoring_sql import id_filter
 
 Source = Annotation.Source
 #: Images per read query: big enough that per-query costs vanish, small enough that a chunk's rows
-#: stay tens of MB and the readers share the work evenly.
+#: stay tens of MB.
 READ_CHUNK = 10_000
-#: Connections reading chunks at once in a project rescore.
-READERS = 2
 
 
 @dataclass
@@ -81,63 +78,44 @@ def _counted(ids_sql: str) -> str:
 ORDER = "ORDER BY a.image_id, a.annotator_id, a.id"
 
 
-def _binary_dtype(k: int) -> np.dtype:
-    """The row layout of the binary COPY below: every field has a fixed size, so a chunk is one NumPy
-    structured array (big-endian, as COPY BINARY writes)."""
-    def array(n):  # ndim, has-null, element type, size, lower bound, n x (length, value)
-        return [("ndim", ">i4"), ("nulls", ">i4"), ("oid", ">u4"), ("dim", ">i4"), ("lb", ">i4"),
-                ("items", [("len", ">i4"), ("v", ">f8")], (n,))]
-    ints = [field for name in INT_COLUMNS for field in ((f"{name}_len", ">i4"), (name, ">i8"))]
-    return np.dtype([("fields", ">i2"), *ints, ("kp_len", ">i4"), ("kp", array(3 * k)), ("box_len", ">i4"),
-                     ("box", array(4)), ("area_len", ">i4"), ("area", ">f8")])
-
-
-INT_COLUMNS = ("id", "image", "annotator", "version", "count", "n")
-
-
-def _copy_rows(cursor, sql: str, params: dict, dtype: np.dtype) -> np.ndarray:
-    """A binary COPY's rows as a structured array (header: 19 bytes, trailer: 2)."""
-    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy:
-        data = b"".join(bytes(block) for block in copy)
-    body = memoryview(data)[19:-2]
-    if len(body) % dtype.itemsize:
-        raise ValueError("an annotation holds instances whose keypoints or box are not all numbers of the "
-                         "skeleton's length (fixed-size rows expected)")
-    return np.frombuffer(body, dtype=dtype)
+#: Numbers per instance in `label_numbers`: len(keypoints), keypoints, len(bbox), bbox, area.
+def _width(k: int) -> int:
+    return 3 * k + 7
 
 
 def _read_chunk_postgresql(ids: np.ndarray, k: int, cap: int | None) -> tuple:
-    """One chunk's labels in one binary COPY (one snapshot): a row per kept instance, and one with
-    n = 0 for a label with none. PostgreSQL turns the JSON numbers into float8 arrays and NumPy reads
-    the bytes as they are: no Python object per number or instance."""
+    """One chunk's labels in one query (one snapshot): ids and versions as integers, the numbers as
+    the binary column PostgreSQL generated when each label was written (annotation migration 0010),
+    read by NumPy as they are: no JSON, no Python object per number or instance. NumPy puts the
+    rows in order (the database would sort hundreds of MB of numbers to do it)."""
     ids_sql, params = id_filter(ids.tolist(), "ids")
-    keep = "true" if cap is None else f"r.n <= {int(cap)}"
-    # jsonb_to_recordset fills float8[] columns straight from the JSON arrays (cheaper than text and array_in).
-    instances = ("ROWS FROM (jsonb_to_recordset(a.instances) AS (keypoints float8[], bbox float8[], area float8)) "
-                 "WITH ORDINALITY AS r(keypoints, bbox, area, n)")
-    sql = (
-        "SELECT a.id::bigint, a.image_id::bigint, a.annotator_id::bigint, a.version::bigint, "
-        "jsonb_array_length(a.instances)::bigint, coalesce(r.n, 0)::bigint, "
-        f"coalesce(r.keypoints, array_fill(0::float8, ARRAY[{3 * k}])), "
-        "coalesce(r.bbox, array_fill(0::float8, ARRAY[4])), coalesce(r.area, 'NaN') "
-        + _counted(ids_sql).replace(" WHERE", f" LEFT JOIN LATERAL {instances} ON {keep} WHERE", 1)
-        + f" {ORDER}, r.n"
-    )
-    with transaction.atomic(), connection.cursor() as wrapper:
-        wrapper.execute("SET LOCAL work_mem = '256MB'")  # the chunk's sort stays in memory
-        rows = _copy_rows(wrapper.cursor, sql, params, _binary_dtype(k))
-    well_formed = all(
-        (rows[f"{name}_len"] == 8).all() for name in (*INT_COLUMNS, "area")
-    ) and ((rows["fields"] == 9) & (rows["kp"]["dim"] == 3 * k) & (rows["kp"]["nulls"] == 0)
-           & (rows["box"]["dim"] == 4) & (rows["box"]["nulls"] == 0)).all()
-    if not well_formed:
-        raise ValueError(f"an annotation of images {ids[0]}..{ids[-1]} holds instances whose keypoints are not "
-                         f"{3 * k} numbers or whose box is not 4 numbers")
-    first = rows["n"] <= 1  # each label's first row
-    meta = np.stack([rows[c][first] for c in ("id", "image", "annotator", "version", "count")], axis=1)
-    inst = rows[rows["n"] > 0]
-    return (meta.astype(np.int64), inst["id"].astype(np.int64), inst["kp"]["items"]["v"].astype(np.float64),
-            inst["box"]["items"]["v"].astype(np.float64), inst["area"].astype(np.float64))
+    sql = f"SELECT a.id, a.image_id, a.annotator_id, a.version, a.label_numbers {_counted(ids_sql)}"
+    connection.ensure_connection()
+    # Django's cursors bind parameters client-side, which rules out binary results: a plain psycopg one.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        rows = cursor.fetchall()
+    meta = np.array([r[:4] for r in rows], dtype=np.int64).reshape(-1, 4)
+    order = np.lexsort((meta[:, 0], meta[:, 2], meta[:, 1]))  # image, annotator, id
+    meta, blobs = meta[order], [rows[i][4] for i in order.tolist()]
+    width = _width(k)
+    sizes = np.fromiter((-1 if b is None else len(b) for b in blobs), np.int64, count=len(blobs))
+    count = sizes // (8 * width)
+    bad = (sizes < 0) | (sizes % (8 * width) != 0)
+    if not bad.any():
+        inst = np.frombuffer(b"".join(blobs), dtype=">f8").reshape(-1, width)
+        owner = np.repeat(np.arange(len(blobs)), count)
+        # Each instance starts with its own lengths: the first malformed one is found where it starts.
+        bad[owner[(inst[:, 0] != 3 * k) | (inst[:, 3 * k + 1] != 4)]] = True
+    if bad.any():
+        malformed = ", ".join(map(str, meta[bad, 0][:10].tolist()))
+        raise ValueError(f"annotation(s) {malformed} hold instances whose keypoints are not {3 * k} numbers or "
+                         "whose box is not 4 numbers")
+    if cap is not None:
+        keep = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count) < cap
+        inst, owner = inst[keep], owner[keep]
+    meta = np.c_[meta, count]
+    return (meta, meta[owner, 0], inst[:, 1:1 + 3 * k], inst[:, 2 + 3 * k:6 + 3 * k], inst[:, 6 + 3 * k])
 
 
 def _read_chunk_text(ids: np.ndarray, k: int, cap: int | None) -> tuple:
@@ -156,24 +134,11 @@ def _read_chunk_text(ids: np.ndarray, k: int, cap: int | None) -> tuple:
             np.array([inst.get("area") for _, inst in kept], dtype=np.float64).reshape(-1))  # None -> NaN
 
 
-def _in_own_connection(ids: np.ndarray, k: int, cap: int | None) -> tuple:
-    try:
-        return _read_chunk_postgresql(ids, k, cap)
-    finally:
-        connection.close()  # this helper thread's connection
-
-
 def _read(images: ImageRows, k: int, cap: int | None) -> list[tuple]:
-    """Every chunk's labels. Outside a transaction on PostgreSQL, READERS connections read chunks at
-    once (the database renders numbers on every core); inside one (a few images scored under their
-    row locks, or a test's transaction) everything stays on this connection, which sees what it wrote."""
+    """Every chunk's labels."""
     pieces = [images.ids[i:i + READ_CHUNK] for i in range(0, len(images), READ_CHUNK)]
-    if not is_postgresql():
-        return [_read_chunk_text(piece, k, cap) for piece in pieces]
-    if connection.in_atomic_block or len(pieces) < 2:
-        return [_read_chunk_postgresql(piece, k, cap) for piece in pieces]
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        return list(pool.map(lambda piece: _in_own_connection(piece, k, cap), pieces))
+    read_chunk = _read_chunk_postgresql if is_postgresql() else _read_chunk_text
+    return [read_chunk(piece, k, cap) for piece in pieces]
 
 
 def _submitted(ids: np.ndarray) -> list[tuple[int, int]]:
@@ -197,8 +162,8 @@ def load_rows(images: ImageRows, spec: SkeletonSpec, max_instances: int | None =
     cap = None if max_instances is None else int(max_instances)
     n_img = len(images)
     chunks = _read(images, k, cap)
-    ann, owner_id, keypoints, boxes, areas = (
-        np.concatenate([c[i] for c in chunks]) if chunks else empty
+    ann, owner_id, keypoints, boxes, areas = (  # one pass each: big-endian numbers become native here
+        np.concatenate([c[i] for c in chunks], dtype=empty.dtype) if chunks else empty
         for i, empty in enumerate((np.zeros((0, 5), np.int64), np.zeros(0, np.int64), np.zeros((0, 3 * k)),
                                    np.zeros((0, 4)), np.zeros(0))))
     # ann: id, image id, annotator, version, instances drawn (rows in image, annotator order)

@@ -1,6 +1,6 @@
 """The few SQL spellings that differ between PostgreSQL and SQLite (the embedded default), for scoring's
-set-based reads and writes: a list of ids as one parameter, null-safe and JSON comparisons, and a
-temporary table filled in one statement."""
+set-based reads and writes: a list of ids as one parameter, null-safe and JSON comparisons, a
+temporary table filled in one statement, and the compression of what a batch stores."""
 
 from __future__ import annotations
 
@@ -10,13 +10,24 @@ import orjson
 from jointly.bulk import is_postgresql
 
 
-
 def id_filter(ids: list[int], name: str) -> tuple[str, dict]:
     """`column <this>` matches any of `ids`, bound as one parameter (no statement with thousands of
     placeholders to build and parse)."""
-    if is_postgresql():
-        return f"= ANY(%({name})s::bigint[])", {name: ids}
+    if is_postgresql():  # as an array literal: psycopg would adapt a list of ints one by one in Python
+        return f"= ANY(%({name})s::bigint[])", {name: "{" + ",".join(map(str, ids)) + "}"}
     return f"IN (SELECT value FROM json_each(%({name})s))", {name: orjson.dumps(ids).decode()}
+
+
+def compress_fast(cursor) -> None:
+    """For the rest of the transaction, large values are compressed with lz4 where the server has it.
+
+    A batch's JSON rows (the temporary table's and the results') are big enough to be compressed
+    when stored, and PostgreSQL's default, pglz, spent more time doing it than lz4 does (for a
+    similar size). A server built without lz4 keeps pglz; SQLite has no such setting.
+    """
+    if is_postgresql():
+        cursor.execute("SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings "
+                       "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
 
 
 def differs(a: str, b: str, *, json: bool = False) -> str:
@@ -32,16 +43,20 @@ def fill_temp_table(cursor, name: str, columns: Sequence[tuple[str, str]], rows:
                     primary_key: str | None = None) -> None:
     """A temporary table of (column, PostgreSQL type) holding `rows` (dicts by column); the caller drops it.
 
-    PostgreSQL gets the rows as one JSON document, serialized by one orjson call and split into
-    typed columns by `jsonb_to_recordset` (no per-row, per-field work in Python); SQLite takes
-    them with one executemany (JSON columns as text).
+    PostgreSQL gets them by COPY, each JSON value serialized by orjson and parsed once by the
+    database (a whole batch as one JSON document split by `jsonb_to_recordset` costs the database
+    twice that); SQLite takes them with one executemany (JSON columns as text).
     """
+    json = [t == "jsonb" for _, t in columns]
+    values = ([orjson.dumps(row[c]).decode() if j and row[c] is not None else row[c]
+               for (c, _), j in zip(columns, json)] for row in rows)
     if is_postgresql():
-        definition = ", ".join(f"{c} {t}" for c, t in columns)
-        cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS SELECT * FROM jsonb_to_recordset(%s::jsonb) "
-                       f"AS r({definition})", [orjson.dumps(rows).decode()])
+        definition = ", ".join(f"{c} {t}{' PRIMARY KEY' if c == primary_key else ''}" for c, t in columns)
+        cursor.execute(f"CREATE TEMP TABLE {name} ({definition}) ON COMMIT DROP")
+        with cursor.cursor.copy(f"COPY {name} FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
         if primary_key:
-            cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({primary_key})")
             # Autovacuum never sees temporary tables: give the planner real counts (the key only:
             # statistics of the big JSON columns cost more than the statements they would help).
             cursor.execute(f"ANALYZE {name} ({primary_key})")
@@ -50,8 +65,4 @@ def fill_temp_table(cursor, name: str, columns: Sequence[tuple[str, str]], rows:
     definition = ", ".join(f"{c} {lite.get(t, t)}{' PRIMARY KEY' if c == primary_key else ''}" for c, t in columns)
     cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
     cursor.execute(f"CREATE TEMP TABLE {name} ({definition})")
-    json = [t == "jsonb" for _, t in columns]
-    cursor.executemany(
-        f"INSERT INTO {name} VALUES ({', '.join(['%s'] * len(columns))})",
-        [[orjson.dumps(row[c]).decode() if j else row[c] for (c, _), j in zip(columns, json)] for row in rows],
-    )
+    cursor.executemany(f"INSERT INTO {name} VALUES ({', '.join(['%s'] * len(columns))})", list(values))

@@ -5,8 +5,8 @@ Per batch (one transaction, under the images' row locks):
 1. the images' statuses are read under lock (image first: the engine's and the
    decisions' lock order); only images still in `scoring` move, so a QA
    decision or a concurrent job that got there first is never undone;
-2. every scored row goes into a temporary table in one statement (the batch
-   as one JSON document on PostgreSQL: one orjson call here, one parse there);
+2. every scored row goes into a temporary table in one COPY (each JSON value
+   serialized once here and parsed once there);
 3. a score round is appended for each image whose outcome differs from its
    current ConsensusResult (so re-running a batch appends nothing);
 4. the ConsensusResults are upserted (unchanged rows are left alone), the
@@ -31,7 +31,7 @@ from annotation.services.annotations import replace_source_annotations
 from jointly.bulk import is_postgresql
 
 from ..models import ConsensusResult, ReviewDecision, ReviewTask, ScoreRound
-from .scoring_sql import differs, fill_temp_table, id_filter
+from .scoring_sql import compress_fast, differs, fill_temp_table, id_filter
 
 Decision = ConsensusResult.Decision
 TEMP = "jointly_scored"
@@ -132,6 +132,7 @@ def write_batch(project: Project, scored: list[dict], consensus: dict[int, list]
             s["decision"] = Decision.NEEDS_REVIEW  # a rescore never reopens annotation of a reviewed image
         s["move"], s["extra_replicas"] = move, s["n_annotators"] + 1 - project.replicas
     with connection.cursor() as cursor:
+        compress_fast(cursor)
         fill_temp_table(cursor, TEMP, COLUMNS, scored, primary_key="image_id")
         for sql, params in _sql(project):
             cursor.execute(sql, _used({**params, "now": now}, sql))

@@ -122,26 +122,36 @@ class Workspace {
     // While the previous image's submit is in flight the server still counts it as current.
     if (this.pendingSubmit) await this.pendingSubmit.catch(() => {});
     if (!this.task || this.ahead || this.leaseLost) return;
-    const forId = this.task.id;
-    this.ahead = { task: null, pending: true };
+    const entry = { task: null, pending: true, ready: false };
+    this.ahead = entry;
+    entry.done = this.fetchAhead(entry, this.task.id);
+  }
+
+  /** The lease-ahead call itself; never throws (a failure only means no image is waiting). */
+  async fetchAhead(entry, forId) {
     let result;
     try {
       result = await this.call("POST", `${config.urls.next}?ahead=1`);
     } catch {
-      this.ahead = null;
+      entry.pending = false;
+      if (this.ahead === entry) this.ahead = null;
       return;
     }
-    if (!this.task || this.task.id !== forId) { this.ahead = null; return; }
-    if (result.status === 204 || result.body.id === forId) { this.ahead = { task: null }; return; }
-    const entry = { task: result.body, image: loadImage(result.body.image.url), ready: false };
+    entry.pending = false;
+    // 204, or the current task itself (nothing to lease ahead of): the entry stays, empty, so it is not asked again.
+    if (result.status === 204 || result.body.id === forId) return;
+    entry.task = result.body;
+    entry.image = loadImage(result.body.image.url);
     entry.image.then((decoded) => { entry.decoded = decoded; entry.ready = true; }, () => {});
-    this.ahead = entry;
   }
 
   /** Show the task leased ahead (waiting for its image if need be), else ask for the next one. */
   async advance() {
     const ahead = this.ahead;
     this.ahead = null;
+    // A lease-ahead call still in flight is waited for: a plain next beside it would race it (each
+    // skips the row the other has locked, so the plain one could find nothing left).
+    if (ahead && ahead.pending) await ahead.done;
     if (ahead && ahead.task) {
       const image = ahead.decoded || await ahead.image.catch(() => null);
       if (image) return this.show(ahead.task, image, ahead.kept);
