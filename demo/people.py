@@ -30,6 +30,7 @@ class Behaviour:
     noise: float = 0.7
     hip_shift: float = 0.0  # hips placed this many sigma*s above the truth
     swap_rate: float = 0.0  # share of instances with left and right exchanged
+    swaps_when_tested: bool = True  # False: takes care on qualification images, swaps only in production
     skip_occluded: bool = False  # leaves occluded (v=1) joints unlabeled
     outlier_rate: float = 0.0  # share of keypoints clicked somewhere near, but wrong
     miss_rate: float = 0.0  # share of people not labeled at all
@@ -41,7 +42,10 @@ CAST = (
     Behaviour("ann_average", "average", noise=0.9),
     Behaviour("ann_fast", "fast and sloppy", noise=1.8, outlier_rate=0.05, miss_rate=0.05),
     Behaviour("ann_hips", "places the hips too high", noise=0.6, hip_shift=3.0),
-    Behaviour("ann_swapper", "sometimes swaps left and right", noise=0.6, swap_rate=0.3),
+    # Careful while qualifying, as many are: the swaps are for production's checks to catch (with swaps on
+    # the three qualification images too, a third of demo runs failed them and showed no swapper at all).
+    Behaviour("ann_swapper", "sometimes swaps left and right", noise=0.6, swap_rate=0.3,
+              swaps_when_tested=False),
     Behaviour("ann_occluded", "skips occluded joints", noise=0.6, skip_occluded=True),
     Behaviour("ann_unqualified", "fails qualification", noise=7.0, outlier_rate=0.3),
 )
@@ -52,8 +56,9 @@ def _rng(*parts: int) -> np.random.Generator:
 
 
 def labels_for(behaviour: Behaviour, truth: list[dict], sigmas: np.ndarray, width: int, height: int,
-               *, seed: tuple[int, ...]) -> list[dict]:
-    """The instances this person submits for an image whose true instances are `truth`."""
+               *, seed: tuple[int, ...], tested: bool = False) -> list[dict]:
+    """The instances this person submits for an image whose true instances are `truth`
+    (`tested`: a qualification image)."""
     rng = _rng(*seed)
     out = []
     for inst in truth:
@@ -68,7 +73,8 @@ def labels_for(behaviour: Behaviour, truth: list[dict], sigmas: np.ndarray, widt
             xy[list(HIPS), 1] -= behaviour.hip_shift * sigmas[list(HIPS)] * scale
         gross = rng.random(len(v)) < behaviour.outlier_rate
         xy[gross] += rng.uniform(-0.15, 0.15, (int(gross.sum()), 2)) * scale
-        if rng.random() < behaviour.swap_rate:
+        swaps = behaviour.swaps_when_tested or not tested
+        if rng.random() < behaviour.swap_rate and swaps:
             for a, b in FLIP_PAIRS:
                 xy[[a, b]], v[[a, b]] = xy[[b, a]], v[[b, a]]
         if behaviour.skip_occluded:

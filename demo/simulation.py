@@ -103,16 +103,17 @@ def _one_task(project: Project, user, behaviour: Behaviour, clock: Clock, log: W
         return False
     pace = PACE.get(behaviour.username, DEFAULT_PACE)
     begin, end = clock.take(behaviour.username, pace)
+    tested = qualifying(context)
     assignment, _ = engine.next_task(
         user, context, vendor_id=context.staffed_vendor_id, may_hold_lease=context.held_lease_id is not None,
-        rework_id=context.rework_assignment_id, gold_only=qualifying(context), now=begin,
+        rework_id=context.rework_assignment_id, gold_only=tested, now=begin,
     )
     if assignment is None:
         return False
     image = assignment.image
     seen = _truth_source([image.pk], project).get(image.pk, [])
     labels = labels_for(behaviour, seen, sigmas, image.width, image.height,
-                        seed=(CAST.index(behaviour), image.pk, assignment.pk))
+                        seed=(CAST.index(behaviour), image.pk, assignment.pk), tested=tested)
     engine.submit_assignment(assignment, labels, client_active_ms=pace * 1000, now=end)
     log.submitted[behaviour.username] = log.submitted.get(behaviour.username, 0) + 1
     return True

@@ -58,7 +58,8 @@ def test_the_demo_reports_true_numbers_and_a_second_run_adds_nothing(workers):
     assert numbers["consensus_oks"] > numbers["median_annotator_oks"]
     assert numbers["consensus_oks"] > 0.9
 
-    # The swapper is flagged for swaps, more than anyone else, and the report says so.
+    # The swapper qualified (carefully) and is flagged for swaps, more than anyone else, and the report says so.
+    assert ProjectAnnotator.objects.get(user__username="ann_swapper").qualification == "passed"
     swaps = {name: rates.get("left_right_swap", 0.0) for name, rates in numbers["flags"].items()}
     assert swaps["ann_swapper"] == max(swaps.values()) > 0
     assert "left_right_swap" in numbers["caught"]["ann_swapper"]
