@@ -269,6 +269,46 @@ def test_the_next_image_is_leased_and_fetched_before_submit(browser, live_server
     assert page.errors == []
 
 
+def test_a_submit_while_the_lease_ahead_call_is_in_flight_waits_for_it(browser, live_server, make_setup):
+    """A plain next sent beside a lease-ahead call could skip the image the other has locked and find
+    nothing left; after submit the page waits for the call in flight and shows what it leased."""
+    setup = make_setup(images=3, instructions=False)
+    page = open_page(browser)
+    held = []
+
+    def leases_ahead(url):
+        return url.endswith("/tasks/next/?ahead=1")
+
+    def hold(route):
+        held.append(route)
+
+    page.route(leases_ahead, hold)
+    workspace_page(browser, live_server, setup.project, page=page)
+    first_id = page.evaluate("window.jointly.task.id")
+    page.wait_for_function("window.jointly.ahead && window.jointly.ahead.pending")
+    place(page, 2)
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.jointly.requests.some(r => r.url.endsWith('/submit/'))")
+    for _ in range(50):  # the submit's answer came back
+        if Assignment.objects.get(pk=first_id).state == "submitted":
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)
+    plain = "[...window.jointly.requests].filter(r => r.url.endsWith('/tasks/next/')).length"
+    assert page.evaluate(plain) == 1  # the first task's only: nothing sent beside the held call
+    assert page.evaluate("window.jointly.task.id") == first_id
+
+    page.wait_for_timeout(0)  # let Playwright hand the held request over
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute(leases_ahead)
+    shown = wait_for_task(page, not_id=first_id)
+    current = Assignment.objects.get(pk=shown)
+    assert current.state == "leased" and not current.ahead and current.annotator == setup.annotators[0]
+    assert page.evaluate(plain) == 1
+    assert page.errors == []
+
+
 def test_annotator_a_never_receives_annotator_b_points(browser, live_server, make_setup):
     from rest_framework.test import APIClient
 
