@@ -156,6 +156,7 @@ def test_accept_annotator_two_with_one_key_and_export_holds_their_points(
     page.wait_for_function("window.jointlyReview.lastDecision")
     page.wait_for_selector("#message-overlay", state="visible")  # the queue is empty now
     assert "empty" in page.locator("#message-title").inner_text()
+    assert page.locator("#message-overlay a").inner_text() == "Back"
     decision = ReviewDecision.objects.get(image=world.images[0])
     assert decision.action == "accept_annotation" and decision.payload["annotator"] == second["annotator"]["id"]
     assert Image.objects.get(pk=world.images[0].pk).status == "accepted"

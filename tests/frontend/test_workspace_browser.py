@@ -402,6 +402,7 @@ def test_prelabels_are_a_starting_point_and_review_comments_are_pinned(browser, 
     page.keyboard.press("Enter")
     page.wait_for_function("window.jointly.requests.some(r => r.url.endsWith('/submit/'))")
     page.locator("#message-overlay").wait_for(state="visible")
+    assert page.locator("#message-overlay a").inner_text() == "Back to your projects"
     [stored] = Annotation.objects.get(image=setup.images[0], source=Annotation.Source.ANNOTATOR).instances
     assert stored["keypoints"][0:2] == [pytest.approx(COCO17_POSITIONS[0][0], abs=0.5), pytest.approx(COCO17_POSITIONS[0][1], abs=0.5)]
     assert stored["keypoints"][3:] == suggestion[3:]
