@@ -179,6 +179,9 @@ def test_the_audit_trail_has_no_update_or_delete_path(admin_client):
         score_round.save()
     with pytest.raises(AuditTrailIsAppendOnly):
         ScoreRound.objects.update(decision="auto_accepted")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE review_scoreround SET decision = 'auto_accepted'")
+    assert ScoreRound.objects.values_list("decision", flat=True).get() == "needs_review"
     url = f"/admin/review/reviewdecision/{decision.pk}/"
     page = admin_client.get(url + "change/")
     assert page.status_code == 200 and b'name="action"' not in page.content
