@@ -68,18 +68,19 @@ class Rows:
 
 
 def _counted(ids_sql: str) -> str:
-    """FROM/WHERE of the annotator labels that count for these images, in image, annotator order."""
+    """FROM/WHERE of the annotator labels that count for these images."""
     a, s = Annotation._meta.db_table, Assignment._meta.db_table
     # Labels set aside by a reassigning rejection no longer count.
     return (f"FROM {a} AS a WHERE a.image_id {ids_sql} AND a.source = '{Source.ANNOTATOR}' AND NOT EXISTS ("
             f"SELECT 1 FROM {s} AS s WHERE s.annotation_id = a.id AND s.state = '{Assignment.State.REJECTED}')")
 
 
+#: The order the rows are scored in: image, annotator, label.
 ORDER = "ORDER BY a.image_id, a.annotator_id, a.id"
 
 
-#: Numbers per instance in `label_numbers`: len(keypoints), keypoints, len(bbox), bbox, area.
 def _width(k: int) -> int:
+    """Numbers per instance in `label_numbers`: len(keypoints), 3k keypoints, len(bbox), 4 box, area."""
     return 3 * k + 7
 
 
