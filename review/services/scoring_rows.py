@@ -92,8 +92,9 @@ def _read_chunk_postgresql(ids: np.ndarray, k: int, cap: int | None) -> tuple:
     ids_sql, params = id_filter(ids.tolist(), "ids")
     sql = f"SELECT a.id, a.image_id, a.annotator_id, a.version, a.label_numbers {_counted(ids_sql)}"
     connection.ensure_connection()
-    # Django's cursors bind parameters client-side, which rules out binary results: a plain psycopg one.
-    with psycopg.Cursor(connection.connection) as cursor:
+    # Django's cursors bind parameters client-side, which rules out binary results: a plain psycopg one
+    # (its errors still become Django's, as any query's would).
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, binary=True)
         rows = cursor.fetchall()
     meta = np.array([r[:4] for r in rows], dtype=np.int64).reshape(-1, 4)

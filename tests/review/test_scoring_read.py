@@ -101,3 +101,14 @@ def test_flags_are_stored_as_codes_and_served_with_their_sentence():
     assert all(f["message"] == FLAG_CODES[f["code"]] for f in served)
     consensus = client.get(f"/api/v1/images/{image.pk}/consensus/").json()["flags"]
     assert {f["code"]: f["message"] for f in consensus} == {f["code"]: FLAG_CODES[f["code"]] for f in stored}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the binary read is PostgreSQL's")
+def test_a_database_error_in_the_binary_read_is_djangos():
+    from django.db import DatabaseError
+
+    world = make_scored_world(1, seed=36)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE annotation_annotation RENAME COLUMN label_numbers TO label_numbers_gone")
+    with pytest.raises(DatabaseError, match="label_numbers"):
+        read(world)
