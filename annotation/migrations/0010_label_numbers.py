@@ -19,6 +19,8 @@ SQLite (the embedded default) has no such column; scoring parses the JSON.
 
 from django.db import migrations
 
+from jointly.migration_operations import RunSQLOnPostgreSQL
+
 FUNCTION = "jointly_label_numbers"
 CREATE_SQL = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION}(instances jsonb) RETURNS bytea
@@ -47,20 +49,10 @@ DROP FUNCTION {FUNCTION}(jsonb);
 """
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE_SQL)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
         ("annotation", "0009_vendor_names_per_organization"),
     ]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [RunSQLOnPostgreSQL(CREATE_SQL, DROP_SQL)]

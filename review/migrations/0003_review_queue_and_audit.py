@@ -5,6 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from jointly.migration_operations import RunSQLOnPostgreSQL
+
 
 #: PostgreSQL refuses UPDATE and DELETE of a review decision even from raw SQL.
 #: TRUNCATE (tests' flush) is a table operation and stays possible.
@@ -21,16 +23,6 @@ DROP_APPEND_ONLY_SQL = """
 DROP TRIGGER IF EXISTS review_decision_append_only ON review_reviewdecision;
 DROP FUNCTION IF EXISTS review_decision_append_only();
 """
-
-
-def append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(APPEND_ONLY_SQL)
-
-
-def drop_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_APPEND_ONLY_SQL)
 
 
 class Migration(migrations.Migration):
@@ -122,5 +114,5 @@ class Migration(migrations.Migration):
             model_name='reviewdecision',
             index=models.Index(fields=['project', 'created_at'], name='review_revi_project_04b08c_idx'),
         ),
-        migrations.RunPython(append_only, drop_append_only),
+        RunSQLOnPostgreSQL(APPEND_ONLY_SQL, DROP_APPEND_ONLY_SQL),
     ]

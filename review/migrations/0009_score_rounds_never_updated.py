@@ -6,6 +6,8 @@ history whose image is gone has nothing left to tell.
 
 from django.db import migrations
 
+from jointly.migration_operations import RunSQLOnPostgreSQL
+
 SQL = """
 CREATE OR REPLACE FUNCTION review_scoreround_never_updated() RETURNS trigger AS $$
 BEGIN
@@ -21,20 +23,10 @@ DROP FUNCTION IF EXISTS review_scoreround_never_updated();
 """
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(SQL)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
         ("review", "0008_score_rounds_and_gold_audit"),
     ]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [RunSQLOnPostgreSQL(SQL, DROP_SQL)]
