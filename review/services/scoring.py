@@ -261,7 +261,7 @@ def score_images(image_ids: Iterable[int], *, progress: Callable | None = None) 
 
 @contextmanager
 def _cycle_collector_paused():
-    """Python's cycle collector off for the block (back on after, unless it was off already).
+    """Python's cycle collector off for the block or decorated call (back on after, unless it was off).
 
     Scoring builds millions of small lists and dicts (the rows it writes), none
     of them in a reference cycle, so reference counting frees them all. The
@@ -278,15 +278,11 @@ def _cycle_collector_paused():
             gc.enable()
 
 
+@_cycle_collector_paused()
 def _score(project: Project, images_qs, progress=None, *, with_history: bool = True,
            batch_size: int | None = None) -> _Scored:
     """Score these images together; write the outcome in batches of `batch_size` images
     (None: all at once), each batch one transaction under its images' row locks."""
-    with _cycle_collector_paused():
-        return _score_images(project, images_qs, progress, with_history=with_history, batch_size=batch_size)
-
-
-def _score_images(project: Project, images_qs, progress, *, with_history: bool, batch_size: int | None) -> _Scored:
     timings = {}
     clock = time.perf_counter()
     images = ImageRows.of(images_qs)

@@ -25,7 +25,7 @@ def read(world, cap=None):
 def test_scoring_reads_exactly_the_numbers_of_the_json_labels():
     world = make_scored_world(6, seed=31)
     first = Annotation.objects.filter(image__project=world.project, source="annotator").order_by("pk").first()
-    first.instances[0].pop("area", None)  # an absent area is read as NaN: the box's area stands in
+    first.instances[0]["area"] = 1234.5  # the fixture stores no area: the box's area stands in for the rest
     first.save()
     rows = read(world)
     expected = {}
@@ -55,17 +55,13 @@ def test_postgresql_keeps_the_binary_numbers_for_annotator_labels_only():
     world = make_scored_world(2, seed=33)
     score_images(im.pk for im in world.images)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT source, label_numbers IS NULL, length(label_numbers) FROM annotation_annotation "
-                       "WHERE image_id = %s", [world.images[0].pk])
-        rows = cursor.fetchall()
-    sizes = {ann.pk: len(ann.instances) for ann in Annotation.objects.filter(image=world.images[0])}
-    assert {source for source, _, _ in rows} == {"annotator", "consensus"}
-    for source, missing, length in rows:
-        assert missing == (source != "annotator")
-    annotator_lengths = sorted(length for source, _, length in rows if source == "annotator")
-    expected = sorted(n * (3 * 17 + 7) * 8 for pk, n in sizes.items()
-                      if Annotation.objects.get(pk=pk).source == "annotator")
-    assert annotator_lengths == expected
+        cursor.execute("SELECT id, length(label_numbers) FROM annotation_annotation WHERE image_id = %s",
+                       [world.images[0].pk])
+        stored = dict(cursor.fetchall())
+    expected = {ann.pk: len(ann.instances) * (3 * 17 + 7) * 8 if ann.source == "annotator" else None
+                for ann in Annotation.objects.filter(image=world.images[0])}
+    assert {Annotation.objects.get(pk=pk).source for pk in stored} == {"annotator", "consensus"}
+    assert stored == expected
 
 
 @pytest.mark.parametrize("broken", [
@@ -112,3 +108,22 @@ def test_a_database_error_in_the_binary_read_is_djangos():
         cursor.execute("ALTER TABLE annotation_annotation RENAME COLUMN label_numbers TO label_numbers_gone")
     with pytest.raises(DatabaseError, match="label_numbers"):
         read(world)
+
+
+def test_scoring_pauses_the_cycle_collector_and_leaves_it_as_it_found_it(monkeypatch):
+    import gc
+
+    from review.services import scoring
+
+    world = make_scored_world(2, seed=37)
+    during, engine = [], scoring.run_pipeline
+    monkeypatch.setattr(scoring, "run_pipeline", lambda *a, **k: during.append(gc.isenabled()) or engine(*a, **k))
+    assert gc.isenabled()
+    score_images(im.pk for im in world.images)
+    assert during == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        score_images(im.pk for im in world.images)
+        assert not gc.isenabled()  # it was off: scoring does not turn it on
+    finally:
+        gc.enable()
