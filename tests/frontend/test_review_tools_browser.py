@@ -31,7 +31,7 @@ def test_after_a_decision_the_prefetched_task_is_shown_with_no_reviews_next_roun
     first = page.evaluate("window.jointlyReview.picture")
     # While the QA lead looks, the next task is leased ahead and its image fetched.
     page.wait_for_function("window.jointlyReview.ahead && window.jointlyReview.ahead.ready")
-    ahead = page.evaluate("window.jointlyReview.ahead.picture")
+    ahead = page.evaluate("window.jointlyReview.ahead.body")
     assert ahead["task"]["id"] != first["task"]["id"]
     assert leases_of(world.qa_lead) == {first["task"]["id"]: False, ahead["task"]["id"]: True}
     assert any(url.endswith(f"{NEXT}?ahead=1") for url in requests)
@@ -73,7 +73,7 @@ def test_after_a_decision_the_prefetched_task_is_shown_with_no_reviews_next_roun
         route.continue_()
     page.unroute(asks_next)
     page.wait_for_function("window.jointlyReview.ahead && window.jointlyReview.ahead.ready")
-    third = page.evaluate("window.jointlyReview.ahead.picture.task.id")
+    third = page.evaluate("window.jointlyReview.ahead.body.task.id")
     assert third not in (first["task"]["id"], ahead["task"]["id"])
     assert leases_of(world.qa_lead) == {ahead["task"]["id"]: False, third: True}
     page_requests = page.evaluate("window.jointlyReview.requests")

@@ -243,10 +243,10 @@ def test_the_next_image_is_leased_and_fetched_before_submit(browser, live_server
     workspace_page(browser, live_server, setup.project, page=page)
     first_id = page.evaluate("window.jointly.task.id")
     page.wait_for_function("window.jointly.ahead && window.jointly.ahead.ready")
-    ahead_id = page.evaluate("window.jointly.ahead.task.id")
-    ahead_image = page.evaluate("window.jointly.ahead.task.image.url")
+    ahead_id = page.evaluate("window.jointly.ahead.body.id")
+    ahead_image = page.evaluate("window.jointly.ahead.body.image.url")
     # Through the access-checked file endpoint, with the session cookie (there is no media route).
-    assert ahead_image == f"{live_server.url}/api/v1/images/{page.evaluate('window.jointly.ahead.task.image.id')}/file/"
+    assert ahead_image == f"{live_server.url}/api/v1/images/{page.evaluate('window.jointly.ahead.body.image.id')}/file/"
     place(page, 2)
     page.keyboard.press("Enter")
     assert wait_for_task(page, not_id=first_id) == ahead_id

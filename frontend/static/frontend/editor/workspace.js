@@ -6,6 +6,7 @@ import { Keymap, comboOf, pretty } from "./keys.js";
 import { LABEL_EDITS } from "./actions.js";
 import { Labels, Skeleton, fromSubmitted } from "./model.js";
 import { ActiveClock, formatDuration, localCopy } from "./session.js";
+import { LeasedAhead } from "./lease_ahead.js";
 import { Renderer, Viewport, loadImage, pinPosition } from "./view.js";
 
 const config = JSON.parse(document.getElementById("workspace-config").textContent);
@@ -16,6 +17,8 @@ const HIT_RADIUS_PX = 9;
 const ZOOM_STEP = 1.25;
 /** How long after a task appears the next one is leased ahead and its image fetched. */
 const AHEAD_DELAY_MS = 300;
+/** How LeasedAhead reads a task (tasks/next's answer). */
+const TASK = { id: (task) => task.id, expires: (task) => task.lease_expires_at, imageUrl: (task) => task.image.url };
 
 function humanName(name) { return name.replace(/[_-]+/g, " "); }
 
@@ -122,40 +125,15 @@ class Workspace {
     // While the previous image's submit is in flight the server still counts it as current.
     if (this.pendingSubmit) await this.pendingSubmit.catch(() => {});
     if (!this.task || this.ahead || this.leaseLost) return;
-    const entry = { task: null, pending: true, ready: false };
-    this.ahead = entry;
-    entry.done = this.fetchAhead(entry, this.task.id);
+    this.ahead = LeasedAhead.ask(TASK, () => this.call("POST", `${config.urls.next}?ahead=1`), this.task.id);
   }
 
-  /** The lease-ahead call itself; never throws (a failure only means no image is waiting). */
-  async fetchAhead(entry, forId) {
-    let result;
-    try {
-      result = await this.call("POST", `${config.urls.next}?ahead=1`);
-    } catch {
-      entry.pending = false;
-      if (this.ahead === entry) this.ahead = null;
-      return;
-    }
-    entry.pending = false;
-    // 204, or the current task itself (nothing to lease ahead of): the entry stays, empty, so it is not asked again.
-    if (result.status === 204 || result.body.id === forId) return;
-    entry.task = result.body;
-    entry.image = loadImage(result.body.image.url);
-    entry.image.then((decoded) => { entry.decoded = decoded; entry.ready = true; }, () => {});
-  }
-
-  /** Show the task leased ahead (waiting for its image if need be), else ask for the next one. */
+  /** Show the task leased ahead (waiting for it and its image if need be), else ask for the next one. */
   async advance() {
     const ahead = this.ahead;
     this.ahead = null;
-    // A lease-ahead call still in flight is waited for: a plain next beside it would race it (each
-    // skips the row the other has locked, so the plain one could find nothing left).
-    if (ahead && ahead.pending) await ahead.done;
-    if (ahead && ahead.task) {
-      const image = ahead.decoded || await ahead.image.catch(() => null);
-      if (image) return this.show(ahead.task, image, ahead.kept);
-    }
+    const next = ahead && await ahead.take();
+    if (next) return this.show(next.body, next.image, next.kept);
     return this.takeNext();
   }
 
@@ -177,12 +155,12 @@ class Workspace {
       this.timings.push(performance.now() - startedAt);
     };
     // A lease taken ahead that ran out may have gone to someone else: then ask afresh.
-    const ahead = this.ahead && this.ahead.ready && Date.parse(this.ahead.task.lease_expires_at) > Date.now() ? this.ahead : null;
+    const ahead = this.ahead && this.ahead.ready && this.ahead.live ? this.ahead : null;
     if (this.ahead && this.ahead.ready && !ahead) this.ahead = null;
     this.pendingSubmit = this.call("POST", `${config.urls.assignment}${left.task.id}/submit/`, body);
     if (ahead) {
       this.ahead = null;
-      this.show(ahead.task, ahead.decoded, ahead.kept);
+      this.show(ahead.body, ahead.decoded, ahead.kept);
     }
     try {
       await this.pendingSubmit;
@@ -211,7 +189,7 @@ class Workspace {
     }
     // Back to the refused labels; the image opened meanwhile waits as it is.
     clearTimeout(this.aheadTimer);
-    this.ahead = { task: this.task, decoded: this.renderer.image, ready: true, kept: { labels: this.labels, clock: this.clock } };
+    this.ahead = LeasedAhead.holding(TASK, this.task, this.renderer.image, { labels: this.labels, clock: this.clock });
     this.show(left.task, left.image, { labels: left.labels, clock: left.clock });
     this.failed(error);
   }
@@ -224,7 +202,7 @@ class Workspace {
       localCopy.drop(this.task.id);
       if (thenNext) return await this.advance();
       // Stopping: the image leased ahead goes back to the pool too.
-      if (this.ahead && this.ahead.task) await this.call("POST", `${config.urls.assignment}${this.ahead.task.id}/release/`, {});
+      if (this.ahead && this.ahead.body) await this.call("POST", `${config.urls.assignment}${this.ahead.body.id}/release/`, {});
       window.location.href = config.urls.home;
     } catch (error) {
       this.failed(error);

@@ -9,6 +9,7 @@ import { LABEL_EDITS } from "../editor/actions.js";
 import { api, ApiError } from "../editor/api.js";
 import { Keymap, pretty } from "../editor/keys.js";
 import { Labels, Skeleton } from "../editor/model.js";
+import { LeasedAhead } from "../editor/lease_ahead.js";
 import { Viewport, loadImage } from "../editor/view.js";
 import { FLAG_NAMES, PALETTE, ReviewRenderer, spreadColor } from "./overlay.js";
 
@@ -17,6 +18,11 @@ const config = JSON.parse($("review-config").textContent);
 const HIT_RADIUS_PX = 12;
 /** How long after a task appears the next one is leased ahead and its image fetched. */
 const AHEAD_DELAY_MS = 300;
+/** How LeasedAhead reads a review picture (reviews/next's answer). */
+const PICTURE = {
+  id: (picture) => picture.task.id, expires: (picture) => picture.task.lease_expires_at,
+  imageUrl: (picture) => picture.image.url,
+};
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -46,7 +52,7 @@ class ReviewWorkspace {
     this.comments = []; // pinned comments of the reject being written: kept across a 409
     this.pending = null; // the keypoint clicked for the next comment
     this.busy = false;
-    this.ahead = null; // the task leased ahead: {picture, image (a promise), decoded, ready}
+    this.ahead = null; // the task leased ahead (a LeasedAhead)
     this.requests = []; // what the page asked the API, in order (the browser tests read it)
     // The editor's keys (and the person's own bindings of them) drive edit mode.
     this.editKeys = new Keymap(config.edit_keymap, config.user.id);
@@ -93,7 +99,7 @@ class ReviewWorkspace {
       this.edit = null;
       this.setMode("look");
       clearTimeout(this.aheadTimer);
-      if (this.ahead && this.ahead.picture && this.ahead.picture.task.id === picture.task.id) this.ahead = null;
+      if (this.ahead && this.ahead.holds(picture.task.id)) this.ahead = null;
       if (!this.ahead) this.aheadTimer = setTimeout(() => this.leaseAhead(), AHEAD_DELAY_MS);
     }
     this.renderer.pins = this.comments;
@@ -110,26 +116,7 @@ class ReviewWorkspace {
    */
   leaseAhead() {
     if (!this.picture || this.ahead) return;
-    const entry = { picture: null, pending: true, ready: false };
-    this.ahead = entry;
-    entry.done = this.fetchAhead(entry);
-  }
-
-  /** The lease-ahead call itself; never throws (a failure only means no task is waiting). */
-  async fetchAhead(entry) {
-    let response;
-    try {
-      response = await this.call("POST", `${config.urls.next}?ahead=1`);
-    } catch {
-      entry.pending = false;
-      if (this.ahead === entry) this.ahead = null;
-      return;
-    }
-    entry.pending = false;
-    if (response.status === 204 || response.body.task.id === this.picture.task.id) return;
-    entry.picture = response.body;
-    entry.image = loadImage(response.body.image.url);
-    entry.image.then((decoded) => { entry.decoded = decoded; entry.ready = true; }, () => { if (this.ahead === entry) this.ahead = null; });
+    this.ahead = LeasedAhead.ask(PICTURE, () => this.call("POST", `${config.urls.next}?ahead=1`), this.picture.task.id);
   }
 
   /** After a decision: the task leased ahead when it is here and still ours, else ask for the next. */
@@ -137,14 +124,8 @@ class ReviewWorkspace {
     const ahead = this.ahead;
     this.ahead = null;
     clearTimeout(this.aheadTimer);
-    // A lease-ahead call still in flight is waited for: a plain next beside it would race it (each
-    // skips the row the other has locked, so one of them could find the queue empty).
-    if (ahead && ahead.pending) await ahead.done;
-    // A lease taken ahead that ran out may have gone to someone else: then ask afresh.
-    if (ahead && ahead.picture && Date.parse(ahead.picture.task.lease_expires_at) > Date.now()) {
-      const image = ahead.decoded || await ahead.image.catch(() => null);
-      if (image) return this.show(ahead.picture, { image });
-    }
+    const next = ahead && await ahead.take();
+    if (next) return this.show(next.body, { image: next.image });
     return this.next();
   }
 
@@ -219,7 +200,7 @@ class ReviewWorkspace {
       const ahead = this.ahead;
       this.ahead = null;
       clearTimeout(this.aheadTimer);
-      if (ahead && ahead.picture) await this.call("POST", `${config.urls.task}${ahead.picture.task.id}/release/`);
+      if (ahead && ahead.body) await this.call("POST", `${config.urls.task}${ahead.body.task.id}/release/`);
       this.picture = null;
       this.message("Task given back", "It waits in the queue for the next QA lead.");
     } catch (error) {
